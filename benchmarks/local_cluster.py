@@ -1,0 +1,133 @@
+"""End to end on a Dask LocalCluster: per-batch overhead, and the speed-up of 2 worker processes over 1.
+
+Two measurements, each against a baseline taken in the same run:
+
+1. Per-batch overhead. Many near-empty batches (one variable, a few targets each) run through the coordinator on
+   a 1-worker LocalCluster, against the same batches run by a plain in-process loop (`run_batch`, no Dask).
+   overhead per batch = (cluster wall time - in-process wall time) / batches.
+2. Scaling. A CPU-bound run (synthetic daily random walks, heavy SES) on a 2-worker LocalCluster against the same
+   run on a 1-worker LocalCluster. Target: >= 1.6x on a 2-core machine.
+
+Cluster start-up is excluded from every timing (clusters are started before the clock runs).
+
+    python benchmarks/local_cluster.py [--series 400] [--points 6000] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from distributed import Client, LocalCluster
+
+from retrodiction.config import TrainingConfig
+from retrodiction.coordinator import ParallelTrainingCoordinator
+from retrodiction.data import DataSource, make_random_walks, write_dataset
+from retrodiction.engine import EngineConfig
+from retrodiction.execution.task import run_batch
+
+
+def _coordinator(
+    config: TrainingConfig,
+    variables: list[str],
+    start: datetime,
+    end: datetime,
+    days: int,
+    per_batch: int,
+    client: Client | None = None,
+) -> ParallelTrainingCoordinator:
+    coordinator = ParallelTrainingCoordinator(config, client=client)
+    coordinator.prepare_training_batches(variables, start, end, batch_size_days=days, variables_per_batch=per_batch)
+    return coordinator
+
+
+def _timed_run(coordinator: ParallelTrainingCoordinator) -> float:
+    began = time.perf_counter()
+    coordinator.start_training()
+    elapsed = time.perf_counter() - began
+    if coordinator.state != "completed":
+        raise SystemExit(f"run ended {coordinator.state}: {coordinator.failure_reason}")
+    return elapsed
+
+
+def per_batch_overhead(client: Client) -> None:
+    config = TrainingConfig(
+        source=DataSource("builtin://macrodata"),
+        engine=EngineConfig(models=("naive", "drift"), horizons=(1,)),
+    )
+    variables = ["realgdp", "cpi", "unemp", "infl"]
+    start, end = datetime(1960, 1, 1, tzinfo=UTC), datetime(2009, 10, 1, tzinfo=UTC)
+    args = (config, variables, start, end, 91, 1)
+
+    local = _coordinator(*args)
+    began = time.perf_counter()
+    for task in local.tasks():
+        run_batch(task)
+    in_process = time.perf_counter() - began
+
+    # Warm the workers' import and CSV caches so the figure is the steady-state cost of one more batch.
+    _timed_run(_coordinator(*args, client=client))
+    coordinator = _coordinator(*args, client=client)
+    on_cluster = _timed_run(coordinator)
+    batches = len(coordinator.batches)
+    overhead_ms = 1000 * (on_cluster - in_process) / batches
+    print(f"per-batch overhead: {batches} near-empty batches (1 variable, ~1 target each)")
+    print(f"  baseline in-process loop (no Dask): {in_process:.3f} s = {1000 * in_process / batches:.2f} ms/batch")
+    print(f"  LocalCluster, 1 worker process:     {on_cluster:.3f} s = {1000 * on_cluster / batches:.2f} ms/batch")
+    print(
+        f"RESULT per-batch overhead of Dask: {overhead_ms:.2f} ms/batch "
+        f"(cluster/in-process wall ratio {on_cluster / in_process:.1f}x)"
+    )
+
+
+def scaling(series: int, points: int, folder: Path) -> None:
+    path = folder / "walks.parquet"
+    write_dataset(make_random_walks(series, points, seed=3), str(path), format="parquet")
+    # alpha 0.02 gives SES about 1000 terms: a CPU-bound batch, as in a large real retraining.
+    config = TrainingConfig(
+        source=DataSource(str(path)),
+        engine=EngineConfig(horizons=(1, 7, 28), season_length=7, window_length=28, ses_alpha=0.02),
+    )
+    variables = [f"s{i:04d}" for i in range(series)]
+    # The first year is history only; every later day of the data is a target.
+    start = datetime(2001, 1, 1, tzinfo=UTC)
+    end = datetime(2000, 1, 1, tzinfo=UTC) + timedelta(days=points)
+    times: dict[int, float] = {}
+    batches = 0
+    for workers in (1, 2):
+        with (
+            LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster,
+            Client(cluster) as client,
+        ):
+            client.run(lambda: __import__("retrodiction.execution.task"))
+            coordinator = _coordinator(config, variables, start, end, 180, 50, client=client)
+            batches = len(coordinator.batches)
+            times[workers] = _timed_run(coordinator)
+    print(f"scaling: {series} series x {points} daily points, {batches} CPU-bound batches")
+    print(f"  baseline LocalCluster, 1 worker process: {times[1]:.2f} s")
+    print(f"  LocalCluster, 2 worker processes:        {times[2]:.2f} s")
+    print(f"RESULT speed-up of 2 workers over 1: {times[1] / times[2]:.2f}x (target >= 1.6x)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--series", type=int, default=400)
+    parser.add_argument("--points", type=int, default=6000)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke check")
+    args = parser.parse_args()
+    if args.quick:
+        args.series, args.points = 40, 1500
+    with (
+        LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster,
+        Client(cluster) as client,
+    ):
+        per_batch_overhead(client)
+    with tempfile.TemporaryDirectory() as folder:
+        scaling(args.series, args.points, Path(folder))
+
+
+if __name__ == "__main__":
+    main()

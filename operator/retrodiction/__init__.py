@@ -1,0 +1,35 @@
+"""Parallel retrodiction training: score forecasting rules on history, locally or on Kubernetes.
+
+The library face is the seed module's API: `ParallelTrainingCoordinator`, `TrainingBatch` and
+`run_parallel_retrodiction_training`. Imports are lazy so that `retrodiction.engine` stays importable without
+Dask (workers and the operator import only what they use).
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from retrodiction.batches import TrainingBatch
+    from retrodiction.coordinator import ParallelTrainingCoordinator, run_parallel_retrodiction_training
+
+__version__ = "0.1.0"
+__all__ = [
+    "ParallelTrainingCoordinator",
+    "TrainingBatch",
+    "__version__",
+    "run_parallel_retrodiction_training",
+]
+
+_LAZY = {
+    "ParallelTrainingCoordinator": "retrodiction.coordinator",
+    "run_parallel_retrodiction_training": "retrodiction.coordinator",
+    "TrainingBatch": "retrodiction.batches",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'retrodiction' has no attribute {name!r}")

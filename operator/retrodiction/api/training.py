@@ -1,0 +1,165 @@
+"""`RetrodictionTraining`: the spec a user applies, validated the same way by the CLI and the operator."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+GROUP = "training.retrodiction.dev"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+
+ModelName = Literal["naive", "seasonal_naive", "window_average", "drift", "ses"]
+ALL_MODELS: tuple[ModelName, ...] = ("naive", "seasonal_naive", "window_average", "drift", "ses")
+
+
+def _unique(values: list[Any]) -> list[Any]:
+    seen: set[Any] = set()
+    for value in values:
+        if value in seen:
+            raise ValueError(f"duplicate value {value!r}")
+        seen.add(value)
+    return values
+
+
+def _as_utc(value: datetime) -> datetime:
+    # Data files usually carry naive timestamps; we read them as UTC, so a naive window means UTC too.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+
+
+class SecretRef(_Model):
+    name: str = Field(min_length=1, max_length=253)
+
+
+class WindowSpec(_Model):
+    start: UtcDatetime
+    end: UtcDatetime
+    batch_size_days: int = Field(default=365, gt=0, le=36500)
+
+    @model_validator(mode="after")
+    def _end_after_start(self) -> WindowSpec:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+    @field_serializer("start", "end")
+    def _rfc3339(self, value: datetime) -> str:
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class DataSpec(_Model):
+    uri: str = Field(min_length=1, max_length=2048)
+    format: Literal["auto", "parquet", "csv"] = "auto"
+    time_column: str = Field(default="date", min_length=1)
+    storage_options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Non-secret fsspec storage options (endpoint, region, ...).",
+    )
+    credentials_secret_ref: SecretRef | None = None
+
+
+class RetrodictionSpec(_Model):
+    models: Annotated[list[ModelName], AfterValidator(_unique)] = Field(
+        default_factory=lambda: list(ALL_MODELS), min_length=1
+    )
+    horizons: Annotated[list[Annotated[int, Field(ge=1, le=10000)]], AfterValidator(_unique)] = Field(
+        default_factory=lambda: [1], min_length=1, max_length=64
+    )
+    season_length: int = Field(default=4, ge=1, le=10000)
+    window_length: int = Field(default=8, ge=1, le=10000)
+    ses_alpha: float = Field(default=0.3, gt=0.0, le=1.0)
+    tolerance: float = Field(default=1.0, ge=0.0)
+
+
+class DaskSpec(_Model):
+    mode: Literal["kubernetes", "address", "local"] = "kubernetes"
+    address: str | None = None
+    workers: int = Field(default=2, ge=1, le=1000)
+    image: str | None = None
+    resources: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _address_only_with_address_mode(self) -> DaskSpec:
+        if self.mode == "address" and not self.address:
+            raise ValueError("address is required when mode is address")
+        if self.mode != "address" and self.address:
+            raise ValueError("address is only allowed when mode is address")
+        return self
+
+
+class ExecutionSpec(_Model):
+    batch_retries: int = Field(default=2, ge=0, le=20)
+    max_failed_batches: int = Field(default=0, ge=0)
+    active_deadline_seconds: int | None = Field(default=None, ge=1)
+    ttl_seconds_after_finished: int | None = Field(default=None, ge=0)
+    suspend: bool = False
+
+
+class ConfigMapOutput(_Model):
+    enabled: bool = True
+    name: str | None = Field(default=None, min_length=1, max_length=253)
+
+
+class OutputSpec(_Model):
+    config_map: ConfigMapOutput = Field(default_factory=ConfigMapOutput)
+    uri: str | None = Field(default=None, min_length=1, max_length=2048)
+    storage_options: dict[str, Any] = Field(default_factory=dict)
+    credentials_secret_ref: SecretRef | None = None
+
+
+class RetrodictionTrainingSpec(_Model):
+    variables: Annotated[list[Annotated[str, Field(min_length=1)]], AfterValidator(_unique)] = Field(
+        min_length=1, max_length=10000
+    )
+    window: WindowSpec
+    variables_per_batch: int = Field(default=50, ge=1, le=10000)
+    data: DataSpec
+    retrodiction: RetrodictionSpec = Field(default_factory=RetrodictionSpec)
+    dask: DaskSpec = Field(default_factory=DaskSpec)
+    execution: ExecutionSpec = Field(default_factory=ExecutionSpec)
+    output: OutputSpec = Field(default_factory=OutputSpec)
+
+
+class ObjectMeta(BaseModel):
+    # Kubernetes owns most of metadata; keep what we use typed and let the rest through untouched.
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    name: str = Field(min_length=1, max_length=253)
+    namespace: str | None = None
+    uid: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+
+
+class RetrodictionTraining(_Model):
+    model_config = ConfigDict(extra="ignore")
+
+    api_version: Literal["training.retrodiction.dev/v1alpha1"] = Field(alias="apiVersion")
+    kind: Literal["RetrodictionTraining"]
+    metadata: ObjectMeta
+    spec: RetrodictionTrainingSpec
+
+    @field_validator("api_version", mode="before")
+    @classmethod
+    def _known_version(cls, value: object) -> object:
+        if value != API_VERSION:
+            raise ValueError(f"must be {API_VERSION}, got {value!r}")
+        return value

@@ -1,0 +1,179 @@
+"""`retrodiction` command line: run a RetrodictionTraining manifest on a local or existing Dask cluster."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from retrodiction import __version__
+from retrodiction.api.training import RetrodictionTraining
+from retrodiction.data import DataError, builtin_datasets
+from retrodiction.manifest import ManifestError, load_training
+
+EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+err_console = Console(stderr=True)
+console = Console()
+
+
+class BadInputError(Exception):
+    """Raised for input errors caught before or during planning; printed as one line, exit code 2."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="retrodiction", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="run a RetrodictionTraining manifest locally")
+    train.add_argument("manifest", type=Path, help="YAML file holding a RetrodictionTraining")
+    where = train.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, help="local Dask worker processes (default: spec.dask.workers)")
+    where.add_argument("--scheduler", metavar="ADDRESS", help="use an existing Dask scheduler, e.g. tcp://h:8786")
+    train.add_argument("--output", "-o", help="summary JSON path or fsspec URI (default: NAME-summary.json)")
+    train.add_argument("--report", help="also write an HTML report with plots to this path")
+    train.add_argument("--checkpoint", metavar="URI", help="keep finished batches here and resume from them")
+    train.add_argument("--top", type=int, default=25, help="variables shown in the trust table (default 25)")
+    train.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no table")
+
+    sub.add_parser("datasets", help="list the bundled datasets (builtin://NAME)")
+    return parser
+
+
+def _workers(args: argparse.Namespace, training: RetrodictionTraining) -> int:
+    workers = args.workers if args.workers is not None else training.spec.dask.workers
+    if workers < 1:
+        raise BadInputError("--workers: must be at least 1")
+    return int(workers)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from retrodiction.config import TrainingConfig
+    from retrodiction.coordinator import ParallelTrainingCoordinator
+    from retrodiction.execution.checkpoint import FsspecCheckpoint
+    from retrodiction.report import trust_table, write_html_report
+
+    training = load_training(args.manifest)
+    spec = training.spec
+    if spec.data.credentials_secret_ref is not None:
+        err_console.print(
+            "[yellow]note:[/] spec.data.credentialsSecretRef is read by the operator only; the CLI takes "
+            "credentials from the environment (e.g. AWS_ACCESS_KEY_ID) or spec.data.storageOptions"
+        )
+    scheduler = args.scheduler or (spec.dask.address if spec.dask.mode == "address" else None)
+    coordinator = ParallelTrainingCoordinator(
+        config=TrainingConfig.from_spec(spec),
+        max_workers=_workers(args, training) if scheduler is None else 1,
+        scheduler_address=scheduler,
+        run_name=training.metadata.name,
+        namespace=training.metadata.namespace,
+    )
+    batches = coordinator.prepare_training_batches(
+        spec.variables,
+        spec.window.start,
+        spec.window.end,
+        batch_size_days=spec.window.batch_size_days,
+        variables_per_batch=spec.variables_per_batch,
+    )
+    output = args.output or f"{training.metadata.name}-summary.json"
+    _check_writable(output, "--output")
+    if args.report:
+        _check_writable(args.report, "--report")
+    if args.checkpoint:
+        # Keyed by the plan's fingerprint: a changed spec never resumes from another spec's batches.
+        coordinator.checkpoint = FsspecCheckpoint(f"{args.checkpoint.rstrip('/')}/{coordinator.fingerprint()}")
+    where = scheduler or f"a local Dask cluster of {coordinator.max_workers} worker process(es)"
+    if not args.quiet:
+        err_console.print(f"{training.metadata.name}: {len(batches)} batches on {where}")
+
+    summary = _run_with_progress(coordinator, quiet=args.quiet)
+    coordinator.save_results_to_file(output)
+    if args.report:
+        write_html_report(summary, args.report)
+    if not args.quiet:
+        console.print(trust_table(summary, limit=args.top))
+        err_console.print(f"summary: {output}" + (f"  report: {args.report}" if args.report else ""))
+    if coordinator.state != "completed":
+        err_console.print(f"[red]error:[/] run {coordinator.state}: {coordinator.failure_reason or ''}".rstrip(": "))
+        return EXIT_RUN_FAILED
+    return EXIT_OK
+
+
+def _check_writable(target: str, option: str) -> None:
+    """Refuse an output location that cannot be written before the run, not after it."""
+    import fsspec
+
+    try:
+        fs, path = fsspec.core.url_to_fs(target)
+    except (ValueError, ImportError) as err:
+        raise BadInputError(f"{option}: cannot write to {target!r} ({err})") from None
+    if "file" in fs.protocol:
+        parent = Path(path).parent
+        if not parent.is_dir() or not os.access(parent, os.W_OK):
+            raise BadInputError(f"{option}: folder {str(parent)!r} does not exist or is not writable")
+
+
+def _run_with_progress(coordinator: Any, *, quiet: bool) -> dict[str, Any]:
+    if quiet:
+        summary: dict[str, Any] = coordinator.start_training()
+        return summary
+    columns = (
+        TextColumn("[bold]batches"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[failed]} failed"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err_console, transient=False) as bar:
+        task = bar.add_task("batches", total=len(coordinator.batches), failed=0)
+
+        def update(progress: dict[str, Any]) -> None:
+            if coordinator.dashboard_link and not bar.tasks[0].fields.get("announced"):
+                bar.console.print(f"Dask dashboard: {coordinator.dashboard_link}")
+                bar.update(task, announced=True)
+            bar.update(task, completed=progress["completed"], failed=progress["failed"])
+
+        return dict(coordinator.start_training(progress_callback=update))
+
+
+def _datasets() -> int:
+    for name, description in sorted(builtin_datasets().items()):
+        console.print(f"builtin://{name}\t{description}")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=os.environ.get("RETRODICTION_LOG_LEVEL", "WARNING"))
+    try:
+        if args.command == "datasets":
+            return _datasets()
+        return _train(args)
+    except (ManifestError, DataError, BadInputError) as err:
+        err_console.print(f"error: {err}", markup=False, highlight=False, soft_wrap=True)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        err_console.print("interrupted", markup=False)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

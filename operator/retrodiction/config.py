@@ -1,0 +1,98 @@
+"""What a run computes, independent of where it runs: data, engine settings and failure policy."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from retrodiction.api.training import DataSpec, ExecutionSpec, RetrodictionSpec, RetrodictionTrainingSpec
+from retrodiction.data import DataSource
+from retrodiction.engine import EngineConfig
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    source: DataSource = field(default_factory=lambda: DataSource("builtin://macrodata"))
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    batch_retries: int = 2
+    max_failed_batches: int = 0
+    variables_per_batch: int = 50
+
+    @classmethod
+    def from_spec(
+        cls, spec: RetrodictionTrainingSpec, *, secret_options: Mapping[str, Any] | None = None
+    ) -> TrainingConfig:
+        """The config of a RetrodictionTraining spec; `secret_options` are storage options from a Secret."""
+        return cls(
+            source=_source(spec.data, secret_options),
+            engine=_engine(spec.retrodiction),
+            batch_retries=spec.execution.batch_retries,
+            max_failed_batches=spec.execution.max_failed_batches,
+            variables_per_batch=spec.variables_per_batch,
+        )
+
+    @classmethod
+    def coerce(cls, config: TrainingConfig | Mapping[str, Any] | None) -> TrainingConfig:
+        """Accept the config as this class, or as a mapping shaped like the spec's data/retrodiction/execution."""
+        if config is None:
+            return cls()
+        if isinstance(config, TrainingConfig):
+            return config
+        execution = ExecutionSpec.model_validate(config.get("execution", {}))
+        data = config.get("data")
+        return cls(
+            source=_source(DataSpec.model_validate(data), None)
+            if data is not None
+            else DataSource("builtin://macrodata"),
+            engine=_engine(RetrodictionSpec.model_validate(config.get("retrodiction", {}))),
+            batch_retries=execution.batch_retries,
+            max_failed_batches=execution.max_failed_batches,
+            variables_per_batch=int(config.get("variablesPerBatch", 50)),
+        )
+
+    def describe(self) -> dict[str, Any]:
+        """The non-secret settings, as written into the summary document."""
+        return {
+            "data": {
+                "uri": self.source.uri,
+                "format": self.source.format,
+                "timeColumn": self.source.time_column,
+            },
+            "retrodiction": {
+                "models": list(self.engine.models),
+                "horizons": list(self.engine.horizons),
+                "seasonLength": self.engine.season_length,
+                "windowLength": self.engine.window_length,
+                "sesAlpha": self.engine.ses_alpha,
+                "tolerance": self.engine.tolerance,
+            },
+            "variablesPerBatch": self.variables_per_batch,
+        }
+
+    def fingerprint(self, *extra: Any) -> str:
+        """A short digest of everything that changes batch results; checkpoints are only reused under it."""
+        blob = json.dumps([self.describe(), *extra], sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _source(data: DataSpec, secret_options: Mapping[str, Any] | None) -> DataSource:
+    return DataSource(
+        uri=data.uri,
+        format=data.format,
+        time_column=data.time_column,
+        storage_options={**data.storage_options, **dict(secret_options or {})},
+    )
+
+
+def _engine(spec: RetrodictionSpec) -> EngineConfig:
+    return EngineConfig(
+        models=tuple(spec.models),
+        horizons=tuple(spec.horizons),
+        season_length=spec.season_length,
+        window_length=spec.window_length,
+        ses_alpha=spec.ses_alpha,
+        tolerance=spec.tolerance,
+    )

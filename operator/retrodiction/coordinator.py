@@ -1,0 +1,319 @@
+"""`ParallelTrainingCoordinator`: plan batches, run them on Dask, merge their scores into the summary.
+
+This keeps the Python API of the module the project grew from (`recursive_training/parallel_trainer.py`), backed
+by the real engine. Trust updates travel back inside batch results and are merged here, so nothing is lost in
+per-worker buffers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+import fsspec
+from distributed import Client, Future, as_completed
+
+from retrodiction.batches import BatchPlan, TrainingBatch, plan_batches
+from retrodiction.config import TrainingConfig
+from retrodiction.data import DataError, describe
+from retrodiction.engine import warmup_rows
+from retrodiction.execution.checkpoint import CheckpointStore
+from retrodiction.execution.clusters import local_cluster_client, scheduler_client
+from retrodiction.execution.progress import ProgressTracker
+from retrodiction.execution.task import BatchResult, BatchTask, run_batch
+from retrodiction.summary import RunInfo, SummaryAccumulator, rfc3339
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[dict[str, Any]], None]
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def batch_key(run_uid: str, batch_id: str) -> str:
+    """The Dask key of a batch: the same run and batch always map to the same task, never to two."""
+    return f"retrodiction-batch-{run_uid}-{batch_id}"
+
+
+class ParallelTrainingCoordinator:
+    """Runs a retrodiction training as Dask tasks, one per batch, and merges the results as they arrive."""
+
+    def __init__(
+        self,
+        config: TrainingConfig | Mapping[str, Any] | None = None,
+        max_workers: int = 4,
+        dask_dashboard_port: int | None = None,
+        *,
+        client: Client | None = None,
+        scheduler_address: str | None = None,
+        run_name: str = "retrodiction",
+        run_uid: str | None = None,
+        namespace: str | None = None,
+        checkpoint: CheckpointStore | None = None,
+    ) -> None:
+        self.config = TrainingConfig.coerce(config)
+        self.max_workers = max_workers
+        self.dask_dashboard_port = dask_dashboard_port
+        self.client = client
+        self.scheduler_address = scheduler_address
+        self.run_name = run_name
+        self.run_uid = run_uid or str(uuid.uuid4())
+        self.namespace = namespace
+        self.checkpoint = checkpoint
+        self.batches: list[TrainingBatch] = []
+        self.plan: BatchPlan | None = None
+        self.state = "idle"
+        self.failure_reason: str | None = None
+        self.start_time: datetime | None = None
+        self.completion_time: datetime | None = None
+        self.dashboard_link: str | None = None
+        self._variables: list[str] = []
+        self._window: dict[str, Any] = {}
+        self._accumulator: SummaryAccumulator | None = None
+        self._futures: list[Future[BatchResult]] = []
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+
+    # -- planning -------------------------------------------------------------------------------------------
+
+    def prepare_training_batches(
+        self,
+        variables: Sequence[str],
+        start_time: datetime,
+        end_time: datetime,
+        batch_size_days: int = 30,
+        variables_per_batch: int | None = None,
+    ) -> list[TrainingBatch]:
+        """Split [start_time, end_time) x variables into batches; naive datetimes are taken as UTC."""
+        start, end = _utc(start_time), _utc(end_time)
+        if end <= start:
+            raise DataError("spec.window", "end must be after start")
+        info = describe(self.config.source)
+        info.check_variables(variables)
+        plan = plan_batches(
+            info.times,
+            variables,
+            start,
+            end,
+            batch_size_days=batch_size_days,
+            variables_per_batch=variables_per_batch or self.config.variables_per_batch,
+            warmup_rows=warmup_rows(self.config.engine),
+        )
+        if not plan.batches:
+            first, last = (str(info.times[i])[:10] for i in (0, -1)) if len(info.times) else ("-", "-")
+            raise DataError(
+                "spec.window",
+                f"[{rfc3339(start)}, {rfc3339(end)}) holds no observation; the data covers {first} .. {last}",
+            )
+        self.plan = plan
+        self.batches = plan.batches
+        self._variables = list(variables)
+        self._window = {"start": rfc3339(start), "end": rfc3339(end), "batchSizeDays": batch_size_days}
+        self._accumulator = SummaryAccumulator(self._variables, self.config.engine)
+        self.state = "prepared"
+        return self.batches
+
+    def fingerprint(self) -> str:
+        """Identifies what this plan computes; a checkpoint made under another fingerprint is not reused."""
+        return self.config.fingerprint(self._variables, self._window)
+
+    # -- running --------------------------------------------------------------------------------------------
+
+    def start_training(self, progress_callback: ProgressCallback | None = None) -> dict[str, Any]:
+        """Run every batch not already checkpointed; blocks until done, stopped, or failed. Returns the summary."""
+        if self._accumulator is None:
+            raise RuntimeError("call prepare_training_batches() before start_training()")
+        self._stop.clear()
+        self.state = "running"
+        self.start_time = self.start_time or datetime.now(UTC)
+        try:
+            with self._client() as client:
+                self._run(client, progress_callback)
+        except BaseException:
+            self.state = "failed" if self.state == "running" else self.state
+            raise
+        self.completion_time = datetime.now(UTC)
+        return self.get_results_summary()
+
+    def stop_training(self) -> None:
+        """Cancel what is pending; batches already merged stay in the summary (and in the checkpoint)."""
+        self._stop.set()
+        with self._lock:
+            futures = list(self._futures)
+        if futures and self.client is not None:
+            self.client.cancel(futures)
+        elif futures:
+            futures[0].client.cancel(futures)
+
+    @contextmanager
+    def _client(self) -> Iterator[Client]:
+        if self.client is not None:
+            self.dashboard_link = self.client.dashboard_link
+            yield self.client
+            return
+        if self.scheduler_address:
+            with scheduler_client(self.scheduler_address) as client:
+                self.dashboard_link = client.dashboard_link
+                yield client
+            return
+        dashboard = f":{self.dask_dashboard_port}" if self.dask_dashboard_port else None
+        with local_cluster_client(self.max_workers, dashboard_address=dashboard) as client:
+            self.dashboard_link = client.dashboard_link
+            yield client
+
+    def tasks(self) -> list[BatchTask]:
+        """The work of every planned batch, as sent to Dask (also runnable in-process with run_batch)."""
+        return [self._task(batch) for batch in self.batches]
+
+    def _task(self, batch: TrainingBatch) -> BatchTask:
+        return BatchTask(
+            batch_id=batch.batch_id,
+            source=self.config.source,
+            variables=tuple(batch.variables),
+            start=batch.start_time,
+            end=batch.end_time,
+            load_start=batch.load_start_time,
+            engine=self.config.engine,
+        )
+
+    def _restore(self) -> int:
+        """Merge checkpointed results of this plan; returns how many batches they cover."""
+        if self.checkpoint is None:
+            return 0
+        assert self._accumulator is not None
+        by_id = {batch.batch_id: batch for batch in self.batches}
+        restored = 0
+        for batch_id, result in sorted(self.checkpoint.load().items()):
+            batch = by_id.get(batch_id)
+            if batch is None or batch.processed or not result.ok:
+                continue
+            self._accumulator.add(result)
+            batch.processed, batch.processing_time = True, result.seconds
+            restored += 1
+        return restored
+
+    def _run(self, client: Client, progress_callback: ProgressCallback | None) -> None:
+        accumulator = self._accumulator
+        assert accumulator is not None
+        resumed = self._restore()
+        pending = [batch for batch in self.batches if not batch.processed and batch.error is None]
+        tracker = ProgressTracker(len(self.batches), resumed=resumed)
+        if progress_callback is not None:
+            progress_callback(tracker.snapshot().as_dict())
+        by_key = {batch_key(self.run_uid, batch.batch_id): batch for batch in pending}
+        futures = [
+            client.submit(run_batch, self._task(batch), key=key, retries=self.config.batch_retries, pure=False)
+            for key, batch in by_key.items()
+        ]
+        with self._lock:
+            self._futures = futures
+        try:
+            for future in as_completed(futures):
+                if self._stop.is_set():
+                    break
+                batch = by_key[future.key]
+                result = self._collect(future, batch)
+                future.release()
+                self._record(batch, result)
+                progress = tracker.record(ok=result.ok)
+                if progress_callback is not None:
+                    progress_callback(progress.as_dict())
+                if len(accumulator.failed) > self.config.max_failed_batches:
+                    self.state = "failed"
+                    self.failure_reason = (
+                        f"{len(accumulator.failed)} batch(es) failed, more than maxFailedBatches="
+                        f"{self.config.max_failed_batches}; first: {next(iter(accumulator.failed.values()))}"
+                    )
+                    break
+        finally:
+            left = [future for future in futures if not future.done()]
+            if left:
+                client.cancel(left)
+            with self._lock:
+                self._futures = []
+        if self.state == "running":
+            self.state = "stopped" if self._stop.is_set() else "completed"
+
+    @staticmethod
+    def _collect(future: Future[BatchResult], batch: TrainingBatch) -> BatchResult:
+        try:
+            result = future.result()
+        except Exception as err:  # the task's own error after its retries ran out, or a lost worker
+            message = f"{type(err).__name__}: {err}".splitlines()[0]
+            return BatchResult(batch.batch_id, tuple(batch.variables), None, None, error=message)
+        assert isinstance(result, BatchResult)
+        return result
+
+    def _record(self, batch: TrainingBatch, result: BatchResult) -> None:
+        assert self._accumulator is not None
+        self._accumulator.add(result)
+        batch.processed = result.ok
+        batch.processing_time = result.seconds
+        batch.error = result.error
+        batch.results = {
+            "targets": result.targets,
+            "rows_loaded": result.rows_loaded,
+            "worker": result.worker,
+        }
+        if result.ok and self.checkpoint is not None:
+            self.checkpoint.save(result)
+
+    # -- results --------------------------------------------------------------------------------------------
+
+    def get_results_summary(self) -> dict[str, Any]:
+        """The summary document of DESIGN.md for what has been merged so far."""
+        if self._accumulator is None:
+            raise RuntimeError("no batches prepared")
+        run = RunInfo(
+            name=self.run_name,
+            uid=self.run_uid,
+            namespace=self.namespace,
+            window=self._window,
+            start_time=self.start_time,
+            completion_time=self.completion_time,
+            config=self.config.describe(),
+        )
+        return self._accumulator.document(run, total_batches=len(self.batches))
+
+    def save_results_to_file(self, path: str, storage_options: Mapping[str, Any] | None = None) -> None:
+        """Write the summary as JSON to a local path or any fsspec URI (s3://bucket/key.json, ...)."""
+        with fsspec.open(path, "w", **dict(storage_options or {})) as handle:
+            json.dump(self.get_results_summary(), handle, indent=2)
+            handle.write("\n")
+
+
+def run_parallel_retrodiction_training(
+    variables: Sequence[str],
+    start_time: datetime,
+    end_time: datetime,
+    max_workers: int = 4,
+    output_file: str | None = None,
+    *,
+    batch_size_days: int = 30,
+    config: TrainingConfig | Mapping[str, Any] | None = None,
+    data_uri: str | None = None,
+    client: Client | None = None,
+    scheduler_address: str | None = None,
+    progress_callback: ProgressCallback | None = None,
+) -> dict[str, Any]:
+    """Plan, run and summarise a training in one call (the seed module's convenience entry point)."""
+    resolved = TrainingConfig.coerce(config)
+    if data_uri is not None:
+        resolved = replace(resolved, source=replace(resolved.source, uri=data_uri))
+    coordinator = ParallelTrainingCoordinator(
+        config=resolved, max_workers=max_workers, client=client, scheduler_address=scheduler_address
+    )
+    coordinator.prepare_training_batches(variables, start_time, end_time, batch_size_days=batch_size_days)
+    summary = coordinator.start_training(progress_callback=progress_callback)
+    if output_file:
+        coordinator.save_results_to_file(output_file)
+    return summary

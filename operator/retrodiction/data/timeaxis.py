@@ -1,0 +1,121 @@
+"""The time column: parsing it to UTC-naive datetime64[ns], ordering rows by it, and bounds on it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from numpy.typing import NDArray
+
+from retrodiction.data.errors import DataError
+
+FIELD = "spec.data.timeColumn"
+NS = "datetime64[ns]"
+
+
+def to_utc_naive(moment: datetime) -> np.datetime64:
+    """Naive datetimes are taken as UTC already, as the data files' naive timestamps are."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return pd.Timestamp(moment).as_unit("ns").to_datetime64()
+
+
+def parse_times(column: Any, name: str) -> NDArray[np.datetime64]:
+    """Times of an Arrow column as UTC-naive datetime64[ns]: timestamps (tz-aware ones converted to UTC),
+    dates, or ISO 8601 text."""
+    kind = column.type
+    if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
+        times = _cast_times(column, name)
+    elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        times = _parse_text(column, name)
+    else:
+        expected = "expected timestamps, dates or ISO 8601 text"
+        raise DataError(FIELD, f"column {name!r} has type {kind}; {expected}")
+    missing = int(np.isnat(times).sum())
+    if missing:
+        raise DataError(FIELD, f"column {name!r} has {missing} empty value(s)")
+    return times
+
+
+def _cast_times(column: Any, name: str) -> NDArray[np.datetime64]:
+    try:
+        # Arrow stores tz-aware timestamps as UTC, so dropping the zone leaves UTC wall time.
+        cast = pc.cast(column, pa.timestamp("ns", tz=None))
+    except pa.ArrowInvalid as exc:
+        raise DataError(
+            FIELD, f"column {name!r} has times outside 1677-2262, the range of nanosecond timestamps"
+        ) from exc
+    return np.asarray(cast.to_numpy(), dtype=NS)
+
+
+def _parse_text(column: Any, name: str) -> NDArray[np.datetime64]:
+    text = pd.Series(column.to_numpy(zero_copy_only=False), dtype=object)
+    parsed = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
+    blank = text.isna() | (text.astype(str).str.strip() == "")
+    bad = parsed.isna() & ~blank
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataError(
+            FIELD,
+            f"column {name!r} has values that are not ISO 8601 times (in 1677-2262), "
+            f"first {text.iloc[row]!r} at row {row + 1}",
+        )
+    return np.asarray(parsed.dt.tz_localize(None).to_numpy(dtype=NS), dtype=NS)
+
+
+def sort_order(times: NDArray[np.datetime64], name: str) -> NDArray[np.intp] | None:
+    """Permutation that puts rows in time order (None when they already are); duplicate times are an error
+    because every later step indexes observations by time."""
+    steps = np.diff(times)
+    if np.all(steps > np.timedelta64(0)):
+        return None
+    order = np.argsort(times, kind="stable")
+    ordered = times[order]
+    repeated = ordered[1:][ordered[1:] == ordered[:-1]]
+    if repeated.size:
+        first = pd.Timestamp(repeated[0]).isoformat()
+        count = repeated.size
+        raise DataError(FIELD, f"column {name!r} has duplicate times ({count} repeated, first {first})")
+    return order
+
+
+def window_slice(times: NDArray[np.datetime64], start: datetime | None, end: datetime | None) -> slice:
+    """Rows of sorted `times` with start <= time < end."""
+    lo = 0 if start is None else int(np.searchsorted(times, to_utc_naive(start), side="left"))
+    hi = len(times) if end is None else int(np.searchsorted(times, to_utc_naive(end), side="left"))
+    return slice(lo, max(lo, hi))
+
+
+def pushdown_filter(kind: Any, name: str, start: datetime | None, end: datetime | None) -> Any:
+    """An Arrow filter that lets the Parquet reader skip row groups outside [start, end), or None.
+
+    The bounds are widened to whole units of the column's type so the filter never drops a wanted row; the
+    exact half-open window is applied after the times are parsed.
+    """
+    if start is None and end is None:
+        return None
+    if pa.types.is_timestamp(kind):
+        unit = kind.unit
+    elif pa.types.is_date32(kind):
+        unit = "D"
+    elif pa.types.is_date64(kind):
+        unit = "ms"
+    else:
+        return None  # text times cannot be compared before parsing
+
+    def bound(moment: datetime) -> Any:
+        count = int(to_utc_naive(moment).astype(f"datetime64[{unit}]").astype(np.int64))
+        storage = pa.int32() if pa.types.is_date32(kind) else pa.int64()
+        return pa.scalar(count, storage).cast(kind)
+
+    column = pc.field(name)
+    conditions = []
+    if start is not None:
+        conditions.append(column >= bound(start))
+    if end is not None:
+        conditions.append(column <= bound(end))
+    return conditions[0] if len(conditions) == 1 else conditions[0] & conditions[1]

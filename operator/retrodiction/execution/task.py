@@ -1,0 +1,128 @@
+"""The function a Dask worker runs for one batch, and the small result it sends back."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from retrodiction.batches import to_utc_naive
+from retrodiction.data import DataError, DataSource, read_frame
+from retrodiction.engine import COUNT_FIELDS, SUM_FIELDS, EngineConfig, Scores, score_targets
+
+
+@dataclass(frozen=True)
+class BatchTask:
+    """Everything a worker needs for one batch; small and picklable (the data is read on the worker)."""
+
+    batch_id: str
+    source: DataSource
+    variables: tuple[str, ...]
+    start: datetime
+    end: datetime
+    load_start: datetime | None
+    engine: EngineConfig
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """Additive scores of one batch. `error` is set instead when the batch failed for good."""
+
+    batch_id: str
+    variables: tuple[str, ...]
+    counts: NDArray[np.int64] | None
+    sums: NDArray[np.float64] | None
+    rows_loaded: int = 0
+    targets: int = 0
+    seconds: float = 0.0
+    worker: str = ""
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def scores(self) -> Scores:
+        if self.counts is None or self.sums is None:
+            raise ValueError(f"batch {self.batch_id} has no scores: {self.error}")
+        return Scores(counts=self.counts, sums=self.sums)
+
+    def to_json(self) -> dict[str, Any]:
+        # Python's float repr round-trips exactly, so a resumed run merges the very same numbers.
+        return {
+            "batchId": self.batch_id,
+            "variables": list(self.variables),
+            "countFields": list(COUNT_FIELDS),
+            "sumFields": list(SUM_FIELDS),
+            "counts": None if self.counts is None else self.counts.tolist(),
+            "sums": None if self.sums is None else self.sums.tolist(),
+            "rowsLoaded": self.rows_loaded,
+            "targets": self.targets,
+            "seconds": self.seconds,
+            "worker": self.worker,
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> BatchResult:
+        if doc.get("countFields", list(COUNT_FIELDS)) != list(COUNT_FIELDS) or doc.get(
+            "sumFields", list(SUM_FIELDS)
+        ) != list(SUM_FIELDS):
+            raise ValueError(f"checkpoint of batch {doc.get('batchId')} was written by an incompatible version")
+        counts = doc.get("counts")
+        sums = doc.get("sums")
+        return cls(
+            batch_id=str(doc["batchId"]),
+            variables=tuple(doc["variables"]),
+            counts=None if counts is None else np.asarray(counts, dtype=np.int64),
+            sums=None if sums is None else np.asarray(sums, dtype=np.float64),
+            rows_loaded=int(doc.get("rowsLoaded", 0)),
+            targets=int(doc.get("targets", 0)),
+            seconds=float(doc.get("seconds", 0.0)),
+            worker=str(doc.get("worker", "")),
+            error=doc.get("error"),
+        )
+
+
+def _worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def run_batch(task: BatchTask) -> BatchResult:
+    """Load the batch's rows and score its targets.
+
+    Errors in the input (a DataError: missing variable, bad column, unreadable file) are permanent: they come
+    back as a failed result instead of an exception, because retrying them would fail the same way. Anything
+    else (a network blip, a lost worker) raises, and Dask retries the task.
+    """
+    began = time.perf_counter()
+    try:
+        frame = read_frame(task.source, task.variables, task.load_start, task.end)
+    except DataError as err:
+        return BatchResult(
+            task.batch_id,
+            task.variables,
+            None,
+            None,
+            seconds=time.perf_counter() - began,
+            worker=_worker_name(),
+            error=str(err),
+        )
+    first_target = int(np.searchsorted(frame.times, to_utc_naive(task.start), side="left"))
+    scores = score_targets(frame.values, first_target, task.engine)
+    return BatchResult(
+        batch_id=task.batch_id,
+        variables=task.variables,
+        counts=scores.counts,
+        sums=scores.sums,
+        rows_loaded=len(frame.times),
+        targets=len(frame.times) - first_target,
+        seconds=time.perf_counter() - began,
+        worker=_worker_name(),
+    )

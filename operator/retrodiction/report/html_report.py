@@ -1,0 +1,187 @@
+"""The HTML report of a training summary: one self-contained file, figures inline as SVG, no network use."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, Template
+from markupsafe import Markup
+
+from retrodiction.report.figures import mase_by_model_svg, trust_forest_svg, trust_heatmap_svg
+from retrodiction.report.formatting import (
+    MISSING,
+    format_duration,
+    format_metric,
+    format_percent,
+    format_probability,
+    format_timestamp,
+)
+from retrodiction.report.ranking import (
+    Result,
+    busiest_variables,
+    horizons_in_order,
+    models_in_order,
+    ranked_groups,
+    results_of,
+    variables_in_order,
+)
+
+FIGURE_VARIABLES = 30
+FAILURES_SHOWN = 50
+
+
+def render_html_report(summary: Mapping[str, Any]) -> str:
+    """One HTML document: run header, trust heatmap, forest plot, MASE by model and the results table."""
+    return _template().render(**_context(summary))
+
+
+def write_html_report(summary: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
+    Path(path).write_text(render_html_report(summary), encoding="utf-8")
+
+
+@cache
+def _template() -> Template:
+    environment = Environment(
+        loader=PackageLoader("retrodiction.report", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return environment.get_template("report.html.j2")
+
+
+def _context(summary: Mapping[str, Any]) -> dict[str, Any]:
+    results = results_of(summary)
+    run: Mapping[str, Any] = summary.get("run") or {}
+    batches: Mapping[str, Any] = summary.get("batches") or {}
+    variables = variables_in_order(results)
+    pictured = busiest_variables(results, FIGURE_VARIABLES)
+    kept = set(pictured)
+    figure_results = [result for result in results if result["variable"] in kept]
+    failures: Sequence[Mapping[str, Any]] = batches.get("failures") or []
+    return {
+        "title": f"Retrodiction report: {run.get('name') or 'unnamed run'}",
+        "facts": _facts(summary, results),
+        "batches": {
+            "total": batches.get("total", MISSING),
+            "succeeded": batches.get("succeeded", MISSING),
+            "failed": batches.get("failed", 0) or 0,
+        },
+        "failures": [
+            {"id": failure.get("id", MISSING), "error": failure.get("error", "")}
+            for failure in failures[:FAILURES_SHOWN]
+        ],
+        "failures_left_out": max(0, len(failures) - FAILURES_SHOWN),
+        "wins": _wins(results),
+        "figure_note": (
+            f"Figures show the {len(pictured)} of {len(variables)} variables with the most scored targets; "
+            "the table below has them all."
+            if len(pictured) < len(variables)
+            else None
+        ),
+        "figures": _figures(figure_results) if figure_results else [],
+        "rows": _rows(results),
+        "variable_count": len(variables),
+    }
+
+
+def _facts(summary: Mapping[str, Any], results: Sequence[Result]) -> list[tuple[str, str]]:
+    run: Mapping[str, Any] = summary.get("run") or {}
+    window: Mapping[str, Any] = run.get("window") or {}
+    config: Mapping[str, Any] = summary.get("config") or {}
+    data: Mapping[str, Any] = config.get("data") or {}
+    facts = [("Run", str(run.get("name") or MISSING))]
+    if run.get("namespace"):
+        facts.append(("Namespace", str(run["namespace"])))
+    span = f"{format_timestamp(window.get('start'))} to {format_timestamp(window.get('end'))}"
+    if window.get("batchSizeDays"):
+        span += f", batches of {window['batchSizeDays']} days"
+    facts.append(("Window", span))
+    if data.get("uri"):
+        facts.append(("Data", str(data["uri"])))
+    facts += [
+        ("Variables", str(len(variables_in_order(results)))),
+        ("Models", ", ".join(models_in_order(results)) or MISSING),
+        ("Horizons", ", ".join(str(h) for h in horizons_in_order(results)) or MISSING),
+        ("Started", format_timestamp(run.get("startTime"))),
+        ("Duration", format_duration(run.get("startTime"), run.get("completionTime"))),
+    ]
+    return facts
+
+
+def _wins(results: Sequence[Result]) -> list[dict[str, Any]]:
+    """How many variables each model is the best for, per horizon: the report's one-line answer."""
+    models = models_in_order(results)
+    counts: dict[int, Counter[str]] = {}
+    for group in ranked_groups(results):
+        counts.setdefault(group.horizon, Counter())[str(group.best["model"])] += 1
+    return [
+        {"horizon": horizon, "counts": [(model, counted[model]) for model in models]}
+        for horizon, counted in sorted(counts.items())
+    ]
+
+
+def _figures(results: Sequence[Result]) -> list[dict[str, Any]]:
+    # The SVG comes from matplotlib, which escapes every label it writes, so it is safe to mark as markup.
+    return [
+        {
+            "id": "trust-heatmap",
+            "title": "Trust by variable and model",
+            "description": "Posterior mean of the success rate; the best model of each variable is framed.",
+            "svg": Markup(trust_heatmap_svg(results)),
+        },
+        {
+            "id": "trust-forest",
+            "title": "Trust with 95% credible intervals",
+            "description": "Mean and equal-tailed 95% interval of Beta(1 + successes, 1 + failures).",
+            "svg": Markup(trust_forest_svg(results)),
+        },
+        {
+            "id": "mase-by-model",
+            "title": "MASE by model",
+            "description": "One dot per variable, the bar marks the median; below 1 beats the naive scale.",
+            "svg": Markup(mase_by_model_svg(results)),
+        },
+    ]
+
+
+def _rows(results: Sequence[Result]) -> list[tuple[bool, float, list[str]]]:
+    """Rows as (is best, trust mean for the bar, cell texts), ranked within each variable and horizon."""
+    rows = []
+    for group in ranked_groups(results):
+        for rank, result in enumerate(group.results, start=1):
+            trust = result["trust"]
+            rows.append(
+                (
+                    rank == 1,
+                    float(trust["mean"]),
+                    [
+                        str(result["variable"]),
+                        str(result["horizon"]),
+                        str(result["model"]),
+                        str(rank),
+                        format_probability(trust.get("mean")),
+                        format_probability(trust.get("lower")),
+                        format_probability(trust.get("upper")),
+                        _count(result.get("successes")),
+                        _count(result.get("failures")),
+                        _count(result.get("n")),
+                        _count(result.get("skipped")),
+                        format_metric(result.get("mae")),
+                        format_metric(result.get("rmse")),
+                        format_metric(result.get("mase")),
+                        format_percent(result.get("directionalAccuracy")),
+                    ],
+                )
+            )
+    return rows
+
+
+def _count(value: int | None) -> str:
+    return MISSING if value is None else str(value)

@@ -1,0 +1,125 @@
+"""Merging batch results, and the summary document other tools read (see DESIGN.md, "Summary document")."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from retrodiction.api.training import API_VERSION
+from retrodiction.engine import EngineConfig, Scores, beta_trust, derive_metrics
+from retrodiction.execution.task import BatchResult
+
+SUMMARY_KIND = "RetrodictionSummary"
+# A summary names each failed batch; the error text is capped so thousands of failures stay readable.
+MAX_ERROR_CHARS = 500
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    name: str
+    uid: str
+    window: Mapping[str, Any]
+    namespace: str | None = None
+    start_time: datetime | None = None
+    completion_time: datetime | None = None
+    config: Mapping[str, Any] = field(default_factory=dict)
+
+
+def rfc3339(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _finite(value: float) -> float | None:
+    # JSON has no NaN: a metric without any scored target is null.
+    return None if math.isnan(value) else float(value)
+
+
+class SummaryAccumulator:
+    """Adds batch scores into one array per run; addition makes the result independent of batch order."""
+
+    def __init__(self, variables: Sequence[str], engine: EngineConfig) -> None:
+        self.variables = list(variables)
+        self.engine = engine
+        self._position = {name: i for i, name in enumerate(self.variables)}
+        self.scores = Scores.zeros(len(self.variables), engine)
+        self.succeeded: set[str] = set()
+        self.failed: dict[str, str] = {}
+
+    def add(self, result: BatchResult) -> None:
+        """Merge one batch; adding the same batch twice is refused, so a replayed result cannot double-count."""
+        if result.batch_id in self.succeeded or result.batch_id in self.failed:
+            raise ValueError(f"batch {result.batch_id} was already merged")
+        if not result.ok:
+            self.failed[result.batch_id] = (result.error or "unknown error")[:MAX_ERROR_CHARS]
+            return
+        # A batch's variables are unique (the spec forbids duplicates), so fancy-indexed += is exact.
+        rows = np.array([self._position[name] for name in result.variables], dtype=np.intp)
+        part = result.scores()
+        self.scores.counts[rows] += part.counts
+        self.scores.sums[rows] += part.sums
+        self.succeeded.add(result.batch_id)
+
+    def add_all(self, results: Iterable[BatchResult]) -> None:
+        for result in results:
+            self.add(result)
+
+    def results(self) -> list[dict[str, Any]]:
+        scores = self.scores
+        metrics = derive_metrics(scores)
+        successes, failures = scores.count("successes"), scores.count("failures")
+        mean, lower, upper = beta_trust(successes, failures)
+        n, skipped = scores.count("n"), scores.count("skipped")
+        rows: list[dict[str, Any]] = []
+        for v, variable in enumerate(self.variables):
+            for m, model in enumerate(self.engine.models):
+                for h, horizon in enumerate(self.engine.horizons):
+                    rows.append(
+                        {
+                            "variable": variable,
+                            "model": model,
+                            "horizon": horizon,
+                            "n": int(n[v, m, h]),
+                            "skipped": int(skipped[v, m, h]),
+                            "mae": _finite(metrics["mae"][v, m, h]),
+                            "rmse": _finite(metrics["rmse"][v, m, h]),
+                            "mase": _finite(metrics["mase"][v, m, h]),
+                            "directionalAccuracy": _finite(metrics["directional_accuracy"][v, m, h]),
+                            "successes": int(successes[v, m, h]),
+                            "failures": int(failures[v, m, h]),
+                            "trust": {
+                                "mean": float(mean[v, m, h]),
+                                "lower": float(lower[v, m, h]),
+                                "upper": float(upper[v, m, h]),
+                            },
+                        }
+                    )
+        return rows
+
+    def document(self, run: RunInfo, total_batches: int) -> dict[str, Any]:
+        return {
+            "apiVersion": API_VERSION,
+            "kind": SUMMARY_KIND,
+            "run": {
+                "name": run.name,
+                "namespace": run.namespace,
+                "uid": run.uid,
+                "window": dict(run.window),
+                "startTime": rfc3339(run.start_time),
+                "completionTime": rfc3339(run.completion_time),
+            },
+            "config": dict(run.config),
+            "batches": {
+                "total": total_batches,
+                "succeeded": len(self.succeeded),
+                "failed": len(self.failed),
+                "failures": [{"id": key, "error": self.failed[key]} for key in sorted(self.failed)],
+            },
+            "results": self.results(),
+        }

@@ -1,0 +1,169 @@
+"""Real Dask: a LocalCluster of worker processes runs the batches; the summary equals the in-process one."""
+
+import json
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from distributed import Client, LocalCluster
+
+from retrodiction.cli import main
+from retrodiction.config import TrainingConfig
+from retrodiction.coordinator import ParallelTrainingCoordinator
+from retrodiction.data import DataSource, make_random_walks, write_dataset
+from retrodiction.engine import EngineConfig
+from retrodiction.execution.checkpoint import FsspecCheckpoint
+from retrodiction.execution.task import run_batch
+from retrodiction.summary import RunInfo, SummaryAccumulator
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+START, END = datetime(2001, 1, 1, tzinfo=UTC), datetime(2008, 1, 1, tzinfo=UTC)
+
+
+def in_process_results(coordinator: ParallelTrainingCoordinator) -> list[dict[str, Any]]:
+    accumulator = SummaryAccumulator(coordinator._variables, coordinator.config.engine)
+    accumulator.add_all(run_batch(task) for task in coordinator.tasks())
+    return accumulator.document(RunInfo("x", "u", {}), len(coordinator.batches))["results"]
+
+
+def assert_same_results(mine: list[dict[str, Any]], reference: list[dict[str, Any]]) -> None:
+    assert len(mine) == len(reference)
+    for a, b in zip(mine, reference, strict=True):
+        for key in ("variable", "model", "horizon", "n", "skipped", "successes", "failures", "trust"):
+            assert a[key] == b[key]
+        for key in ("mae", "rmse", "mase", "directionalAccuracy"):
+            assert a[key] == pytest.approx(b[key], rel=1e-9, abs=0.0)
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory: pytest.TempPathFactory) -> DataSource:
+    """Daily random walks on local disk, readable by every worker process."""
+    path = tmp_path_factory.mktemp("data") / "walks.parquet"
+    frame = make_random_walks(60, 4000, seed=7, nan_fraction=0.01)
+    write_dataset(frame, str(path), format="parquet")
+    return DataSource(str(path))
+
+
+@pytest.fixture(scope="module", params=[1, 2], ids=["1-worker", "2-workers"])
+def client(request: pytest.FixtureRequest) -> Iterator[Client]:
+    with (
+        LocalCluster(n_workers=request.param, threads_per_worker=1, processes=True, dashboard_address=":0") as cl,
+        Client(cl) as c,
+    ):
+        yield c
+
+
+def make_coordinator(source: DataSource, **kwargs: Any) -> ParallelTrainingCoordinator:
+    config = TrainingConfig(source=source, engine=EngineConfig(horizons=(1, 7), season_length=7, window_length=14))
+    coordinator = ParallelTrainingCoordinator(config, **kwargs)
+    variables = [f"s{i:04d}" for i in range(60)]
+    coordinator.prepare_training_batches(variables, START, END, batch_size_days=90, variables_per_batch=20)
+    return coordinator
+
+
+def test_local_cluster_summary_equals_the_in_process_summary(client: Client, synthetic: DataSource) -> None:
+    coordinator = make_coordinator(synthetic, client=client)
+    seen: list[dict[str, Any]] = []
+    summary = coordinator.start_training(progress_callback=seen.append)
+    assert coordinator.state == "completed"
+    assert summary["batches"]["succeeded"] == summary["batches"]["total"] == len(coordinator.batches)
+    assert seen[-1]["completed"] == seen[-1]["total"] and seen[-1]["completed_percentage"] == 100.0
+    assert_same_results(summary["results"], in_process_results(make_coordinator(synthetic)))
+
+
+def test_killing_a_worker_mid_run_still_gives_the_identical_summary(synthetic: DataSource) -> None:
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster,
+        Client(cluster) as client,
+    ):
+        pids = client.run(os.getpid)
+        victim = next(iter(pids.values()))
+        coordinator = make_coordinator(synthetic, client=client)
+        killed_at: list[int] = []
+
+        def kill_once(progress: dict[str, Any]) -> None:
+            if not killed_at and progress["completed"] >= 3:
+                killed_at.append(progress["completed"])
+                os.kill(victim, signal.SIGKILL)
+
+        summary = coordinator.start_training(progress_callback=kill_once)
+        assert killed_at and killed_at[0] < len(coordinator.batches), "the worker must die mid-run"
+        assert victim not in client.run(os.getpid).values()
+    assert coordinator.state == "completed"
+    assert summary["batches"]["failed"] == 0
+    assert_same_results(summary["results"], in_process_results(make_coordinator(synthetic)))
+
+
+def test_stop_training_cancels_pending_batches_and_keeps_what_finished(synthetic: DataSource) -> None:
+    with (
+        LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster,
+        Client(cluster) as client,
+    ):
+        coordinator = make_coordinator(synthetic, client=client)
+
+        def stop_after_two(progress: dict[str, Any]) -> None:
+            if progress["completed"] == 2:
+                threading.Thread(target=coordinator.stop_training).start()
+
+        summary = coordinator.start_training(progress_callback=stop_after_two)
+        assert coordinator.state == "stopped"
+        assert 2 <= summary["batches"]["succeeded"] < summary["batches"]["total"]
+        # Nothing of this run is left queued on the cluster.
+        assert not client.processing() or not any(client.processing().values())
+
+
+def test_a_resumed_run_computes_only_the_missing_batches(synthetic: DataSource, tmp_path: Path) -> None:
+    store = str(tmp_path / "checkpoint")
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster,
+        Client(cluster) as client,
+    ):
+        first = make_coordinator(synthetic, client=client, checkpoint=FsspecCheckpoint(store))
+        first.start_training(
+            progress_callback=lambda p: p["completed"] == 5 and threading.Thread(target=first.stop_training).start()
+        )
+        saved = len(FsspecCheckpoint(store).load())
+        assert 5 <= saved < len(first.batches)
+
+        second = make_coordinator(synthetic, client=client, checkpoint=FsspecCheckpoint(store))
+        progress: list[dict[str, Any]] = []
+        summary = second.start_training(progress_callback=progress.append)
+    assert progress[0]["resumed"] == saved
+    computed_now = progress[-1]["completed"] - progress[-1]["resumed"]
+    assert computed_now == len(second.batches) - saved
+    assert summary["batches"]["succeeded"] == len(second.batches)
+    assert_same_results(summary["results"], in_process_results(make_coordinator(synthetic)))
+
+
+def test_the_bundled_example_runs_through_the_cli_on_local_worker_processes(tmp_path: Path) -> None:
+    output, report = tmp_path / "summary.json", tmp_path / "report.html"
+    code = main(
+        [
+            "train",
+            str(REPO / "examples/training-macrodata.yaml"),
+            "--workers",
+            "2",
+            "--output",
+            str(output),
+            "--report",
+            str(report),
+            "--quiet",
+        ]
+    )
+    assert code == 0
+    summary = json.loads(output.read_text())
+    assert summary["batches"]["failed"] == 0
+    assert summary["batches"]["succeeded"] == summary["batches"]["total"] > 1
+    results = summary["results"]
+    assert len(results) == 12 * 5 * 2
+    # 1990Q1 .. 2009Q3: 79 quarterly targets per series, all scored or counted as skipped.
+    assert {row["n"] + row["skipped"] for row in results} == {79}
+    assert all(row["n"] > 0 and 0 < row["trust"]["mean"] < 1 for row in results)
+    assert "<svg" in report.read_text()
