@@ -103,12 +103,15 @@ def _train(args: argparse.Namespace) -> int:
         err_console.print(f"{training.metadata.name}: {len(batches)} batches on {where}")
 
     summary = _run_with_progress(coordinator, quiet=args.quiet)
-    coordinator.save_results_to_file(output)
+    save_error = _save_summary(coordinator, output, training.metadata.name)
     if args.report:
         write_html_report(summary, args.report)
     if not args.quiet:
         console.print(trust_table(summary, limit=args.top))
         err_console.print(f"summary: {output}" + (f"  report: {args.report}" if args.report else ""))
+    if save_error:
+        err_console.print(f"error: --output: {save_error}", markup=False)
+        return EXIT_RUN_FAILED
     if coordinator.state != "completed":
         err_console.print(f"[red]error:[/] run {coordinator.state}: {coordinator.failure_reason or ''}".rstrip(": "))
         return EXIT_RUN_FAILED
@@ -121,12 +124,28 @@ def _check_writable(target: str, option: str) -> None:
 
     try:
         fs, path = fsspec.core.url_to_fs(target)
-    except (ValueError, ImportError) as err:
-        raise BadInputError(f"{option}: cannot write to {target!r} ({err})") from None
-    if "file" in fs.protocol:
-        parent = Path(path).parent
-        if not parent.is_dir() or not os.access(parent, os.W_OK):
-            raise BadInputError(f"{option}: folder {str(parent)!r} does not exist or is not writable")
+        if "file" in fs.protocol:
+            parent = Path(path).parent
+            if not parent.is_dir() or not os.access(parent, os.W_OK):
+                raise BadInputError(f"{option}: folder {str(parent)!r} does not exist or is not writable")
+            return
+        # Object stores have no folders: the bucket (or container) is what must exist.
+        root = path.strip("/").split("/", 1)[0]
+        if not fs.exists(root):
+            raise BadInputError(f"{option}: {root!r} does not exist or is not accessible at {target}")
+    except (ValueError, ImportError, OSError) as err:
+        raise BadInputError(f"{option}: cannot write to {target!r} ({type(err).__name__}: {err})") from None
+
+
+def _save_summary(coordinator: Any, output: str, name: str) -> str | None:
+    """Write the summary; if the output fails now (it was checked before the run), keep it in a local file."""
+    try:
+        coordinator.save_results_to_file(output)
+        return None
+    except Exception as err:
+        fallback = str(Path.cwd() / f"{name}-summary.json")
+        coordinator.save_results_to_file(fallback)
+        return f"could not write {output} ({type(err).__name__}: {err}); the summary was saved to {fallback}"
 
 
 def _run_with_progress(coordinator: Any, *, quiet: bool) -> dict[str, Any]:

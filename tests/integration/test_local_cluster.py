@@ -144,20 +144,8 @@ def test_a_resumed_run_computes_only_the_missing_batches(synthetic: DataSource, 
 
 def test_the_bundled_example_runs_through_the_cli_on_local_worker_processes(tmp_path: Path) -> None:
     output, report = tmp_path / "summary.json", tmp_path / "report.html"
-    code = main(
-        [
-            "train",
-            str(REPO / "examples/training-macrodata.yaml"),
-            "--workers",
-            "2",
-            "--output",
-            str(output),
-            "--report",
-            str(report),
-            "--quiet",
-        ]
-    )
-    assert code == 0
+    args = ["--workers", "2", "--output", str(output), "--report", str(report), "--quiet"]
+    assert main(["train", str(REPO / "examples/training-macrodata.yaml"), *args]) == 0
     summary = json.loads(output.read_text())
     assert summary["batches"]["failed"] == 0
     assert summary["batches"]["succeeded"] == summary["batches"]["total"] > 1
@@ -167,3 +155,12 @@ def test_the_bundled_example_runs_through_the_cli_on_local_worker_processes(tmp_
     assert {row["n"] + row["skipped"] for row in results} == {79}
     assert all(row["n"] > 0 and 0 < row["trust"]["mean"] < 1 for row in results)
     assert "<svg" in report.read_text()
+
+
+@pytest.mark.parametrize("example", sorted(p.name for p in (REPO / "examples").glob("training-*.yaml")))
+def test_every_example_runs_as_it_is(example: str, tmp_path: Path) -> None:
+    output = tmp_path / "summary.json"
+    assert main(["train", str(REPO / "examples" / example), "--workers", "1", "--output", str(output), "-q"]) == 0
+    summary = json.loads(output.read_text())
+    assert summary["batches"]["succeeded"] == summary["batches"]["total"]
+    assert all(row["n"] > 0 for row in summary["results"])
