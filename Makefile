@@ -4,7 +4,7 @@ VENV ?= .venv
 UV_VERSION ?= 0.13.9
 BIN := $(VENV)/bin
 
-.PHONY: install demo test lint typecheck unit integration bench lock
+.PHONY: install controlplane local-cluster demo test lint typecheck unit integration e2e bench lock
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -13,6 +13,15 @@ $(BIN)/uv:
 install: $(BIN)/uv
 	$(BIN)/uv pip sync --quiet -p $(BIN)/python requirements/lock.txt
 	$(BIN)/uv pip install --quiet -p $(BIN)/python --no-deps -e .
+
+# etcd, kube-apiserver, kube-controller-manager, kubectl and helm for the e2e tier: taken from
+# $KUBEBUILDER_ASSETS, or built once from the Go modules into ~/.cache/retrodiction-operator (minutes, cold).
+controlplane:
+	bash hack/controlplane/build.sh >/dev/null
+
+# A local control plane with the node stand-in and the CRDs, for people: prints its KUBECONFIG, runs until ^C.
+local-cluster: install controlplane
+	$(BIN)/python -m tests.e2e.harness.up
 
 # The main job: a full training on the bundled US macroeconomic data, on a local Dask cluster.
 demo: install
@@ -28,7 +37,7 @@ typecheck:
 
 # The whole suite: lint, types, then unit, integration and e2e tests. pytest exits non-zero when a test
 # fails and also when it collects nothing (exit code 5), so an empty run can never pass.
-test: install lint typecheck
+test: install controlplane lint typecheck
 	$(BIN)/pytest
 
 unit: install
@@ -37,9 +46,14 @@ unit: install
 integration: install
 	$(BIN)/pytest tests/integration
 
+e2e: install controlplane
+	$(BIN)/pytest tests/e2e
+
 bench: install
 	$(BIN)/python benchmarks/engine_vs_statsforecast.py
 	$(BIN)/python benchmarks/local_cluster.py
 
+# lock.txt pins everything the tests use; runtime.txt is the image's subset, constrained to the same versions.
 lock: $(BIN)/uv
 	$(BIN)/uv pip compile pyproject.toml --extra test --extra bench --python-version 3.11 -o requirements/lock.txt
+	$(BIN)/uv pip compile pyproject.toml -c requirements/lock.txt --python-version 3.11 -o requirements/runtime.txt
