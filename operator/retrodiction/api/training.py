@@ -15,6 +15,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic.alias_generators import to_camel
+from pydantic.config import JsonDict
 
 GROUP = "training.retrodiction.dev"
 VERSION = "v1alpha1"
@@ -49,7 +50,23 @@ class SecretRef(_Model):
     name: str = Field(min_length=1, max_length=253)
 
 
+def _cel(rule: str, message: str, field_path: str | None = None) -> JsonDict:
+    """A CEL rule the API server enforces; the same check lives in the model's validator for the CLI."""
+    check: JsonDict = {"rule": rule, "message": message}
+    if field_path:
+        check["fieldPath"] = field_path
+    return {"x-kubernetes-validations": [check]}
+
+
+# Unique scalar lists: the API server rejects duplicates natively, without a CEL cost.
+_SET: JsonDict = {"x-kubernetes-list-type": "set"}
+
+
 class WindowSpec(_Model):
+    """Targets whose time lies in [start, end) are scored; batches are slices of batchSizeDays."""
+
+    model_config = ConfigDict(json_schema_extra=_cel("self.end > self.start", "end must be after start"))
+
     start: UtcDatetime
     end: UtcDatetime
     batch_size_days: int = Field(default=365, gt=0, le=36500)
@@ -78,10 +95,10 @@ class DataSpec(_Model):
 
 class RetrodictionSpec(_Model):
     models: Annotated[list[ModelName], AfterValidator(_unique)] = Field(
-        default_factory=lambda: list(ALL_MODELS), min_length=1
+        default_factory=lambda: list(ALL_MODELS), min_length=1, max_length=len(ALL_MODELS), json_schema_extra=_SET
     )
     horizons: Annotated[list[Annotated[int, Field(ge=1, le=10000)]], AfterValidator(_unique)] = Field(
-        default_factory=lambda: [1], min_length=1, max_length=64
+        default_factory=lambda: [1], min_length=1, max_length=64, json_schema_extra=_SET
     )
     season_length: int = Field(default=4, ge=1, le=10000)
     window_length: int = Field(default=8, ge=1, le=10000)
@@ -90,11 +107,21 @@ class RetrodictionSpec(_Model):
 
 
 class DaskSpec(_Model):
+    """Where batches run: a DaskCluster per run (kubernetes), an existing scheduler (address), or in-operator."""
+
+    model_config = ConfigDict(
+        json_schema_extra=_cel(
+            "self.mode == 'address' ? (has(self.address) && size(self.address) > 0) : !has(self.address)",
+            "address is required when mode is address, and only allowed then",
+            ".address",
+        )
+    )
+
     mode: Literal["kubernetes", "address", "local"] = "kubernetes"
-    address: str | None = None
+    address: str | None = Field(default=None, max_length=2048)
     workers: int = Field(default=2, ge=1, le=1000)
-    image: str | None = None
-    resources: dict[str, Any] = Field(default_factory=dict)
+    image: str | None = Field(default=None, max_length=1024)
+    resources: dict[str, Any] = Field(default_factory=dict, description="corev1 ResourceRequirements of each worker")
 
     @model_validator(mode="after")
     def _address_only_with_address_mode(self) -> DaskSpec:
@@ -119,6 +146,16 @@ class ConfigMapOutput(_Model):
 
 
 class OutputSpec(_Model):
+    """Where the summary goes: a ConfigMap owned by the run, and/or an fsspec URI (s3://bucket/prefix/)."""
+
+    model_config = ConfigDict(
+        json_schema_extra=_cel(
+            "!has(self.credentialsSecretRef) || has(self.uri)",
+            "credentialsSecretRef needs uri",
+            ".credentialsSecretRef",
+        )
+    )
+
     config_map: ConfigMapOutput = Field(default_factory=ConfigMapOutput)
     uri: str | None = Field(default=None, min_length=1, max_length=2048)
     storage_options: dict[str, Any] = Field(default_factory=dict)
@@ -126,8 +163,8 @@ class OutputSpec(_Model):
 
 
 class RetrodictionTrainingSpec(_Model):
-    variables: Annotated[list[Annotated[str, Field(min_length=1)]], AfterValidator(_unique)] = Field(
-        min_length=1, max_length=10000
+    variables: Annotated[list[Annotated[str, Field(min_length=1, max_length=253)]], AfterValidator(_unique)] = Field(
+        min_length=1, max_length=10000, json_schema_extra=_SET
     )
     window: WindowSpec
     variables_per_batch: int = Field(default=50, ge=1, le=10000)

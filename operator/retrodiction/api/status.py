@@ -1,0 +1,88 @@
+"""The `status` of a RetrodictionTraining: small and bounded whatever the number of batches.
+
+Results never live here: the status points to them (`summaryRef`). Only counters, times and conditions do.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+
+class Phase(StrEnum):
+    PENDING = "Pending"
+    PROVISIONING = "Provisioning"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    SUSPENDED = "Suspended"
+
+    @property
+    def finished(self) -> bool:
+        return self in (Phase.SUCCEEDED, Phase.FAILED)
+
+
+class ConditionType(StrEnum):
+    CLUSTER_READY = "ClusterReady"
+    RUNNING = "Running"
+    COMPLETE = "Complete"
+    FAILED = "Failed"
+    SUSPENDED = "Suspended"
+
+
+class _Status(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+class Condition(_Status):
+    """The shape of metav1.Condition, so `kubectl wait --for=condition=Complete` works."""
+
+    type: str = Field(min_length=1, max_length=316)
+    status: Literal["True", "False", "Unknown"]
+    reason: str = Field(default="", max_length=1024)
+    message: str = Field(default="", max_length=32768)
+    last_transition_time: datetime | None = None
+    observed_generation: int | None = Field(default=None, ge=0)
+
+
+class BatchCounts(_Status):
+    total: int = Field(default=0, ge=0)
+    succeeded: int = Field(default=0, ge=0)
+    failed: int = Field(default=0, ge=0)
+    running: int = Field(default=0, ge=0)
+
+
+class DaskClusterRef(_Status):
+    name: str | None = None
+    scheduler_address: str | None = None
+    dashboard_url: str | None = Field(default=None, alias="dashboardURL")
+
+
+class SummaryRef(_Status):
+    config_map: str | None = None
+    uri: str | None = None
+
+
+class RetrodictionTrainingStatus(_Status):
+    phase: Phase | None = None
+    reason: str | None = Field(default=None, max_length=1024)
+    message: str | None = Field(default=None, max_length=4096)
+    observed_generation: int | None = Field(default=None, ge=0)
+    start_time: datetime | None = None
+    completion_time: datetime | None = None
+    last_progress_time: datetime | None = None
+    batches: BatchCounts | None = None
+    progress: str | None = Field(default=None, max_length=64)
+    completed_percentage: float | None = Field(default=None, ge=0, le=100)
+    estimated_remaining_seconds: int | None = Field(default=None, ge=0)
+    dask_cluster: DaskClusterRef | None = None
+    summary_ref: SummaryRef | None = None
+    conditions: list[Condition] = Field(
+        default_factory=list,
+        max_length=16,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+    )
