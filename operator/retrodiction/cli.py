@@ -126,8 +126,9 @@ def _check_writable(target: str, option: str) -> None:
         fs, path = fsspec.core.url_to_fs(target)
         if "file" in fs.protocol:
             parent = Path(path).parent
-            if not parent.is_dir() or not os.access(parent, os.W_OK):
-                raise BadInputError(f"{option}: folder {str(parent)!r} does not exist or is not writable")
+            parent.mkdir(parents=True, exist_ok=True)
+            if not os.access(parent, os.W_OK):
+                raise BadInputError(f"{option}: folder {str(parent)!r} is not writable")
             return
         # Object stores have no folders: the bucket (or container) is what must exist.
         root = path.strip("/").split("/", 1)[0]

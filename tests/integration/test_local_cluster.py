@@ -164,3 +164,10 @@ def test_every_example_runs_as_it_is(example: str, tmp_path: Path) -> None:
     summary = json.loads(output.read_text())
     assert summary["batches"]["succeeded"] == summary["batches"]["total"]
     assert all(row["n"] > 0 for row in summary["results"])
+
+
+def test_missing_output_folders_are_created(tmp_path: Path) -> None:
+    output = tmp_path / "new" / "folder" / "s.json"
+    example = str(REPO / "examples/training-co2.yaml")
+    assert main(["train", example, "--quiet", "--workers", "1", "--output", str(output)]) == 0
+    assert output.is_file()

@@ -97,7 +97,9 @@ def test_malformed_yaml_exits_2_with_the_position(tmp_path: Path, capsys: pytest
 
 
 def test_an_unwritable_output_is_refused_before_the_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["train", str(manifest(tmp_path)), "--quiet", "--output", "/nonexistent/dir/s.json"])
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    code = main(["train", str(manifest(tmp_path)), "--quiet", "--output", str(blocker / "s.json")])
     assert code == EXIT_BAD_INPUT
     assert capsys.readouterr().err.startswith("error: --output: ")
 
