@@ -1,0 +1,25 @@
+"""Options shared by the whole test tree (the e2e cluster choice must be known before any e2e fixture runs)."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("retrodiction e2e")
+    group.addoption(
+        "--cluster",
+        choices=("local", "existing"),
+        default="local",
+        help=(
+            "where e2e tests run: 'local' (default) starts etcd + kube-apiserver + kube-controller-manager on "
+            "127.0.0.1 from `bash hack/controlplane/build.sh`'s binaries (skipped if they are not built); "
+            "'existing' uses the cluster in KUBECONFIG"
+        ),
+    )
+    group.addoption(
+        "--keep-cluster",
+        action="store_true",
+        default=False,
+        help="keep the local control plane's workdir (certs, kubeconfig, logs, etcd data) after the session",
+    )

@@ -1,0 +1,80 @@
+"""e2e fixtures: `kube` (one cluster per session) and `namespace` (a fresh namespace per test).
+
+Every test under tests/e2e is marked `e2e`. When no cluster can be had the tests are skipped with the reason,
+except in CI (CI=true), where they fail: CI must never skip them silently.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NoReturn
+
+import pytest
+
+from tests.e2e.harness.cluster import (
+    ClusterUnavailableError,
+    Kube,
+    create_namespace,
+    delete_namespace,
+    in_ci,
+    open_cluster,
+)
+
+_E2E_DIR = Path(__file__).parent
+_STARTUP = pytest.StashKey[str]()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if _E2E_DIR in item.path.parents:
+            item.add_marker(pytest.mark.e2e)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    line = config.stash.get(_STARTUP, None)
+    if line:
+        terminalreporter.write_line(line)
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Skip, or fail in CI, because something an e2e test needs cannot be had."""
+    if in_ci():
+        pytest.fail(f"{reason} (CI is set: e2e tests must not be skipped)", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def kube(request: pytest.FixtureRequest) -> Iterator[Kube]:
+    """The session's cluster: a local control plane (--cluster=local) or KUBECONFIG's (--cluster=existing)."""
+    stack = contextlib.ExitStack()
+    try:
+        cluster = stack.enter_context(
+            open_cluster(
+                request.config.getoption("cluster"),
+                keep=request.config.getoption("keep_cluster"),
+                allow_build=in_ci(),
+            )
+        )
+    except ClusterUnavailableError as error:
+        stack.close()
+        unavailable(str(error))
+    with stack:
+        control_plane = cluster.control_plane
+        if control_plane is not None:
+            line = (
+                f"local control plane: ready in {control_plane.startup_seconds:.1f} s at {control_plane.server} "
+                f"(workdir {control_plane.workdir})"
+            )
+            print(line)
+            request.config.stash[_STARTUP] = line
+        yield cluster
+
+
+@pytest.fixture
+def namespace(kube: Kube, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A new namespace named after the test, with its default ServiceAccount; deletion starts after the test."""
+    name = create_namespace(kube.api, request.node.name)
+    yield name
+    delete_namespace(kube.api, name)
