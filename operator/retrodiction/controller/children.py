@@ -1,0 +1,156 @@
+"""Names, labels and ownerReferences of every object a run owns.
+
+Every child carries an ownerReference to its run (deleting the run deletes it) and the same labels, so
+`kubectl get all,cm -l training.retrodiction.dev/run=X` shows everything a run made.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any, Final
+
+from retrodiction.api.training import API_VERSION
+
+log = logging.getLogger(__name__)
+
+KIND: Final = "RetrodictionTraining"
+
+MANAGED_BY_LABEL: Final = "app.kubernetes.io/managed-by"
+MANAGED_BY: Final = "retrodiction-operator"
+PART_OF_LABEL: Final = "app.kubernetes.io/part-of"
+PART_OF: Final = "retrodiction"
+COMPONENT_LABEL: Final = "app.kubernetes.io/component"
+RUN_LABEL: Final = "training.retrodiction.dev/run"
+# A run deleted and re-created under the same name gets a new uid: selecting by uid never mixes the two.
+RUN_UID_LABEL: Final = "training.retrodiction.dev/run-uid"
+
+COMPONENT_DASK_CLUSTER: Final = "dask-cluster"
+COMPONENT_SUMMARY: Final = "summary"
+COMPONENT_CHECKPOINT: Final = "checkpoint"
+
+_MAX_OBJECT_NAME = 253  # DNS-1123 subdomain: ConfigMaps, DaskClusters
+_MAX_LABEL_VALUE = 63
+_DIGEST_CHARS = 8
+
+# --- naming --------------------------------------------------------------------------------------------------------
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:_DIGEST_CHARS]
+
+
+def _fit(name: str, limit: int) -> str:
+    """`name` itself when it fits; else a truncated head plus a digest of the whole, so two long names differ."""
+    if len(name) <= limit:
+        return name
+    head = name[: limit - _DIGEST_CHARS - 1].rstrip("-.")
+    return f"{head}-{_digest(name)}"
+
+
+def run_label_value(run_name: str) -> str:
+    """Run names may be 253 characters; label values only 63."""
+    return _fit(run_name, _MAX_LABEL_VALUE)
+
+
+# dask-kubernetes names the scheduler Service `<cluster>-scheduler` and each worker Deployment
+# `<cluster>-default-worker-<10 hex>`; the longest of those must still be a 63-character DNS label.
+_DASK_LONGEST_SUFFIX = len("-default-worker-") + 10
+MAX_DASK_CLUSTER_NAME: Final = _MAX_LABEL_VALUE - _DASK_LONGEST_SUFFIX
+
+
+def dask_cluster_name(run_name: str) -> str:
+    """The run's name when it is usable as is; otherwise a DNS-1035 form plus a digest of the original.
+
+    DNS-1035 (start with a letter, no dots) because the scheduler Service is named after the cluster. Any change
+    to the name adds the digest, so two runs never map to the same cluster.
+    """
+    if not run_name:
+        raise ValueError("run name must not be empty")
+    cleaned = re.sub(r"[^a-z0-9-]", "-", run_name.lower())
+    if not cleaned[0].isalpha():
+        cleaned = f"rt-{cleaned}"
+    if cleaned == run_name and len(cleaned) <= MAX_DASK_CLUSTER_NAME and not cleaned.endswith("-"):
+        return cleaned
+    head = cleaned[: MAX_DASK_CLUSTER_NAME - _DIGEST_CHARS - 1].rstrip("-")
+    return f"{head}-{_digest(run_name)}"
+
+
+def suffixed_name(base: str, suffix: str) -> str:
+    return _fit(base, _MAX_OBJECT_NAME - len(suffix)) + suffix
+
+
+def summary_configmap_name(run_name: str, configured: str | None = None) -> str:
+    return configured or suffixed_name(run_name, "-summary")
+
+
+# --- ownership and labels ------------------------------------------------------------------------------------------
+
+
+def required_field(run_meta: Mapping[str, Any], key: str) -> str:
+    value = run_meta.get(key)
+    if not value or not isinstance(value, str):
+        raise ValueError(f"run metadata has no {key}; children need it for their ownerReference")
+    return value
+
+
+def owner_reference(run_meta: Mapping[str, Any]) -> dict[str, Any]:
+    # blockOwnerDeletion needs RBAC `update` on retrodictiontrainings/finalizers for the operator.
+    return {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "name": required_field(run_meta, "name"),
+        "uid": required_field(run_meta, "uid"),
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def child_labels(run_meta: Mapping[str, Any], extra_labels: Mapping[str, str] | None = None) -> dict[str, str]:
+    labels = {
+        MANAGED_BY_LABEL: MANAGED_BY,
+        PART_OF_LABEL: PART_OF,
+        RUN_LABEL: run_label_value(required_field(run_meta, "name")),
+        RUN_UID_LABEL: required_field(run_meta, "uid"),
+    }
+    # Extra labels cannot override the ones selectors and garbage collection of our own rely on.
+    return {**dict(extra_labels or {}), **labels}
+
+
+def child_metadata(
+    run_meta: Mapping[str, Any], name: str, extra_labels: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Metadata of a child: in the run's namespace, labelled, and owned by the run."""
+    return {
+        "name": name,
+        "namespace": required_field(run_meta, "namespace"),
+        "labels": child_labels(run_meta, extra_labels),
+        "ownerReferences": [owner_reference(run_meta)],
+    }
+
+
+def component_selector(run_meta: Mapping[str, Any], component: str) -> str:
+    """Label selector for one kind of child of this very run (by uid, not name)."""
+    return f"{RUN_UID_LABEL}={required_field(run_meta, 'uid')},{COMPONENT_LABEL}={component}"
+
+
+def owned_by(configmap: Mapping[str, Any], run_uid: str | None) -> bool:
+    if run_uid is None:
+        return True
+    refs = (configmap.get("metadata") or {}).get("ownerReferences") or ()
+    return any(ref.get("uid") == run_uid and ref.get("controller") for ref in refs)
+
+
+# The API server refuses a ConfigMap whose data exceeds 1 MiB; keep a margin for metadata and encoding.
+CONFIGMAP_BUDGET: Final = 900 * 1024
+
+
+def b64_text(blob: bytes) -> str:
+    return base64.b64encode(blob).decode("ascii")
+
+
+def object_name(configmap: Mapping[str, Any]) -> str:
+    return str((configmap.get("metadata") or {}).get("name", ""))

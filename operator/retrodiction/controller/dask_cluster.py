@@ -1,0 +1,248 @@
+"""The run's DaskCluster (dask-kubernetes), built as a plain manifest and unit-tested without a cluster."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any, Final
+
+from retrodiction.api.training import RetrodictionTrainingSpec
+from retrodiction.controller.children import (
+    COMPONENT_DASK_CLUSTER,
+    COMPONENT_LABEL,
+    child_metadata,
+    dask_cluster_name,
+    required_field,
+)
+
+# --- resources -----------------------------------------------------------------------------------------------------
+
+_QUANTITY = re.compile(
+    r"^(?P<number>[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))"
+    r"(?:(?P<exponent>[eE][+-]?[0-9]+)|(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E))?$"
+)
+_SUFFIX: Mapping[str, Decimal] = {
+    "": Decimal(1),
+    "n": Decimal("1e-9"),
+    "u": Decimal("1e-6"),
+    "m": Decimal("1e-3"),
+    "k": Decimal(10) ** 3,
+    "M": Decimal(10) ** 6,
+    "G": Decimal(10) ** 9,
+    "T": Decimal(10) ** 12,
+    "P": Decimal(10) ** 15,
+    "E": Decimal(10) ** 18,
+    **{suffix: Decimal(2) ** (10 * (i + 1)) for i, suffix in enumerate(("Ki", "Mi", "Gi", "Ti", "Pi", "Ei"))},
+}
+
+
+def parse_quantity(value: str | int | float) -> Decimal:
+    """A Kubernetes resource.Quantity ("2Gi", "500m", "1e9", 3) as a number; ValueError when malformed."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a quantity: {value!r}")
+    if isinstance(value, int | float):
+        return Decimal(str(value))
+    match = _QUANTITY.match(value.strip())
+    if not match:
+        raise ValueError(f"not a quantity: {value!r}")
+    try:
+        number = Decimal(match["number"])
+    except InvalidOperation as err:
+        raise ValueError(f"not a quantity: {value!r}") from err
+    if match["exponent"]:
+        return number * Decimal(10) ** int(match["exponent"][1:])
+    return number * _SUFFIX[match["suffix"] or ""]
+
+
+def _quantity_text(value: Any, where: str) -> str:
+    try:
+        number = parse_quantity(value)
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"{where}: {err}") from err
+    if number < 0:
+        raise ValueError(f"{where}: must not be negative, got {value!r}")
+    # The DaskCluster CRD types quantities as strings; a bare YAML number would be rejected.
+    return value.strip() if isinstance(value, str) else format(number, "f")
+
+
+def worker_resources(resources: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """spec.dask.resources checked and in the string form the DaskCluster CRD wants."""
+    unknown = sorted(set(resources) - {"limits", "requests"})
+    if unknown:
+        raise ValueError(f"spec.dask.resources supports limits and requests, not {unknown}")
+    normalized: dict[str, dict[str, str]] = {}
+    for section in ("limits", "requests"):
+        values = resources.get(section) or {}
+        if not isinstance(values, Mapping):
+            raise ValueError(f"spec.dask.resources.{section} must be a mapping")
+        if values:
+            normalized[section] = {
+                str(key): _quantity_text(value, f"spec.dask.resources.{section}.{key}") for key, value in values.items()
+            }
+    return normalized
+
+
+def memory_limit_bytes(resources: Mapping[str, Any]) -> int | None:
+    limit = (resources.get("limits") or {}).get("memory")
+    return None if limit is None else math.ceil(parse_quantity(limit))
+
+
+# --- the DaskCluster -----------------------------------------------------------------------------------------------
+
+DASK_API_VERSION: Final = "kubernetes.dask.org/v1"
+SCHEDULER_PORT: Final = 8786
+SCHEDULER_DASHBOARD_PORT: Final = 8787
+WORKER_DASHBOARD_PORT: Final = 8788
+# The uid of the worker image's user (worker_image/Dockerfile); pinned so runAsNonRoot also holds for images that
+# would start as root.
+RUN_AS_USER: Final = 10001
+
+_POD_SECURITY_CONTEXT: Final[Mapping[str, Any]] = {
+    "runAsNonRoot": True,
+    "runAsUser": RUN_AS_USER,
+    "runAsGroup": RUN_AS_USER,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+_CONTAINER_SECURITY_CONTEXT: Final[Mapping[str, Any]] = {
+    "allowPrivilegeEscalation": False,
+    "privileged": False,
+    "runAsNonRoot": True,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+
+
+def _pod_spec(container: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "containers": [container],
+        "securityContext": json.loads(json.dumps(_POD_SECURITY_CONTEXT)),
+        # Dask pods never call the Kubernetes API.
+        "automountServiceAccountToken": False,
+        # Service links would inject DASK_SCHEDULER_* variables (which Dask reads as config) into every pod of a
+        # namespace holding a Service named `dask-scheduler`, e.g. the cluster of a run called `dask`.
+        "enableServiceLinks": False,
+    }
+
+
+def _container(name: str, image: str, command: list[str], ports: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "image": image,
+        "command": command,
+        "args": [],
+        # dask-kubernetes appends DASK_WORKER_NAME / DASK_SCHEDULER_ADDRESS here; a null env crashes it.
+        "env": [],
+        "ports": ports,
+        "securityContext": json.loads(json.dumps(_CONTAINER_SECURITY_CONTEXT)),
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+    }
+
+
+def _scheduler(cluster: str, image: str, labels: Mapping[str, str]) -> dict[str, Any]:
+    container = _container(
+        "scheduler",
+        image,
+        [
+            "dask",
+            "scheduler",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            str(SCHEDULER_PORT),
+            "--dashboard-address",
+            f":{SCHEDULER_DASHBOARD_PORT}",
+        ],
+        [
+            {"name": "tcp-comm", "containerPort": SCHEDULER_PORT, "protocol": "TCP"},
+            {"name": "http-dashboard", "containerPort": SCHEDULER_DASHBOARD_PORT, "protocol": "TCP"},
+        ],
+    )
+    # Ready means the scheduler serves requests, not that its process started (dask-kubernetes#655, #968).
+    # The CRD types httpGet.port as a string, so the port is referenced by name.
+    health = {"path": "/health", "port": "http-dashboard"}
+    container["readinessProbe"] = {"httpGet": health, "periodSeconds": 2, "timeoutSeconds": 5, "failureThreshold": 3}
+    # Generous: killing a busy scheduler loses every batch in flight.
+    container["livenessProbe"] = {
+        "httpGet": dict(health),
+        "initialDelaySeconds": 15,
+        "periodSeconds": 20,
+        "timeoutSeconds": 10,
+        "failureThreshold": 6,
+    }
+    container["resources"] = {}
+    return {
+        "metadata": {"labels": dict(labels)},
+        "spec": _pod_spec(container),
+        "service": {
+            "type": "ClusterIP",
+            "selector": {"dask.org/cluster-name": cluster, "dask.org/component": "scheduler"},
+            "ports": [
+                {"name": "tcp-comm", "protocol": "TCP", "port": SCHEDULER_PORT, "targetPort": "tcp-comm"},
+                {
+                    "name": "http-dashboard",
+                    "protocol": "TCP",
+                    "port": SCHEDULER_DASHBOARD_PORT,
+                    "targetPort": "http-dashboard",
+                },
+            ],
+        },
+    }
+
+
+def _worker(image: str, replicas: int, resources: Mapping[str, Any], labels: Mapping[str, str]) -> dict[str, Any]:
+    # The scheduler address comes from DASK_SCHEDULER_ADDRESS, which dask-kubernetes injects.
+    command = [
+        "dask",
+        "worker",
+        "--name",
+        "$(DASK_WORKER_NAME)",
+        "--nthreads",
+        "1",
+        "--dashboard-address",
+        f":{WORKER_DASHBOARD_PORT}",
+    ]
+    limit = memory_limit_bytes(resources)
+    if limit is not None:
+        # Dask spills and pauses relative to this; matching the container limit keeps it ahead of the OOM killer.
+        command += ["--memory-limit", str(limit)]
+    container = _container(
+        "worker",
+        image,
+        command,
+        [{"name": "http-dashboard", "containerPort": WORKER_DASHBOARD_PORT, "protocol": "TCP"}],
+    )
+    container["resources"] = worker_resources(resources)
+    return {"replicas": replicas, "metadata": {"labels": dict(labels)}, "spec": _pod_spec(container)}
+
+
+def build_dask_cluster(
+    run_meta: Mapping[str, Any],
+    spec: RetrodictionTrainingSpec,
+    *,
+    image: str,
+    extra_labels: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The run's `kubernetes.dask.org/v1` DaskCluster; `image` is the operator's default worker image.
+
+    Raises ValueError when spec.dask.resources is not something a PodSpec accepts.
+    """
+    worker_image = spec.dask.image or image
+    if not worker_image:
+        raise ValueError("no worker image: set spec.dask.image or the operator's default image")
+    name = dask_cluster_name(required_field(run_meta, "name"))
+    labels = {**dict(extra_labels or {}), COMPONENT_LABEL: COMPONENT_DASK_CLUSTER}
+    metadata = child_metadata(run_meta, name, labels)
+    return {
+        "apiVersion": DASK_API_VERSION,
+        "kind": "DaskCluster",
+        "metadata": metadata,
+        "spec": {
+            # The operator deletes the cluster when the run ends; Dask must not do it behind our back.
+            "idleTimeout": 0,
+            "scheduler": _scheduler(name, worker_image, metadata["labels"]),
+            "worker": _worker(worker_image, spec.dask.workers, spec.dask.resources, metadata["labels"]),
+        },
+    }

@@ -1,0 +1,45 @@
+"""The operator's settings: one object, read once from the environment (RETRODICTION_*), passed everywhere."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from retrodiction import __version__
+
+
+def _split(value: object) -> object:
+    # "a,b" from a Helm value is friendlier than JSON for a list of namespaces.
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class OperatorSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RETRODICTION_", extra="ignore", frozen=True)
+
+    namespaces: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Namespaces to watch; empty means the whole cluster."
+    )
+    worker_image: str = Field(
+        default=f"ghcr.io/retrodiction/retrodiction-worker:{__version__}",
+        description="Image of the Dask scheduler and workers when spec.dask.image is not set.",
+    )
+    status_interval_seconds: float = Field(default=5.0, gt=0, description="At most one progress patch this often.")
+    cluster_startup_timeout_seconds: float = Field(default=600.0, gt=0)
+    scheduler_probe_timeout_seconds: float = Field(default=10.0, gt=0)
+    # dns: <cluster>-scheduler.<ns>.svc (in a cluster). endpoints: the ready address of the scheduler Service's
+    # EndpointSlice, for an operator running outside the cluster network. auto: dns in a pod, endpoints outside.
+    scheduler_resolution: Literal["auto", "dns", "endpoints"] = "auto"
+    keep_clusters: bool = Field(default=False, description="Keep each run's DaskCluster after it finishes.")
+    local_max_workers: int = Field(default=2, ge=1, description="Upper bound for spec.dask.mode=local runs.")
+    health_port: int = Field(default=8080, ge=0, le=65535)
+    metrics_port: int = Field(default=9090, ge=0, le=65535)
+    peering: str | None = Field(default=None, description="Kopf peering name for a standby replica.")
+
+    @field_validator("namespaces", mode="before")
+    @classmethod
+    def _split_namespaces(cls, value: object) -> object:
+        return _split(value)

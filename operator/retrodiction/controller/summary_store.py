@@ -1,0 +1,41 @@
+"""Where a run's summary and checkpoints live under spec.output.uri.
+
+The uid is part of the path so a run deleted and re-created under the same name never reads the old run's
+checkpoints as its own, nor overwrites the old run's summary.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _segment(value: str, what: str) -> str:
+    if not value or "/" in value or value in (".", ".."):
+        raise ValueError(f"{what} must be a non-empty path segment, got {value!r}")
+    return value
+
+
+def run_prefix(output_uri: str, run_namespace: str, run_name: str, run_uid: str) -> str:
+    """`<output.uri>/<namespace>/<name>/<uid>/`; output.uri is a prefix whether or not it ends with a slash."""
+    if not output_uri:
+        raise ValueError("output uri must not be empty")
+    parts = (
+        _segment(run_namespace, "namespace"),
+        _segment(run_name, "run name"),
+        _segment(run_uid, "run uid"),
+    )
+    return output_uri.rstrip("/") + "/" + "/".join(parts) + "/"
+
+
+def summary_uri(output_uri: str, run_namespace: str, run_name: str, run_uid: str) -> str:
+    return run_prefix(output_uri, run_namespace, run_name, run_uid) + "summary.json"
+
+
+def checkpoint_uri(output_uri: str, run_namespace: str, run_name: str, run_uid: str) -> str:
+    """A folder for `FsspecCheckpoint` (one object per finished batch)."""
+    return run_prefix(output_uri, run_namespace, run_name, run_uid) + "checkpoints/"
+
+
+def summary_ref(*, config_map: str | None, uri: str | None) -> dict[str, Any]:
+    """The `status.summaryRef` patch: where readers find the summary, never the summary itself."""
+    return {"summaryRef": {"configMap": config_map, "uri": uri}}

@@ -1,0 +1,94 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from retrodiction.controller.conditions import (
+    MAX_MESSAGE_CHARS,
+    cap_message,
+    get_condition,
+    is_true,
+    set_condition,
+    timestamp,
+)
+
+T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
+T1 = T0 + timedelta(minutes=5)
+
+
+def test_a_new_condition_is_appended_with_its_transition_time() -> None:
+    conditions = set_condition([], "Running", "True", "RunStarted", "go", T0, 3)
+    assert conditions == [
+        {
+            "type": "Running",
+            "status": "True",
+            "reason": "RunStarted",
+            "message": "go",
+            "lastTransitionTime": "2024-05-01T12:00:00Z",
+            "observedGeneration": 3,
+        }
+    ]
+
+
+def test_transition_time_stays_when_status_is_unchanged_but_reason_and_message_follow() -> None:
+    first = set_condition([], "Running", True, "RunStarted", "go", T0, 1)
+    second = set_condition(first, "Running", True, "StillRunning", "12/40", T1, 2)
+    assert second[0]["lastTransitionTime"] == timestamp(T0)
+    assert (second[0]["reason"], second[0]["message"], second[0]["observedGeneration"]) == ("StillRunning", "12/40", 2)
+
+
+def test_transition_time_moves_when_status_flips() -> None:
+    first = set_condition([], "Running", True, "RunStarted", "", T0, 1)
+    second = set_condition(first, "Running", False, "RunSucceeded", "", T1, 1)
+    assert second[0]["status"] == "False"
+    assert second[0]["lastTransitionTime"] == timestamp(T1)
+
+
+def test_updating_a_condition_keeps_the_order_and_leaves_the_input_alone() -> None:
+    conditions = set_condition([], "ClusterReady", True, "ClusterReady", "", T0)
+    conditions = set_condition(conditions, "Running", True, "RunStarted", "", T0)
+    conditions = set_condition(conditions, "Complete", False, "RunStarted", "", T0)
+    before = [dict(c) for c in conditions]
+    updated = set_condition(conditions, "Running", False, "RunSucceeded", "", T1)
+    assert [c["type"] for c in updated] == ["ClusterReady", "Running", "Complete"]
+    assert conditions == before
+
+
+def test_a_long_message_is_capped() -> None:
+    conditions = set_condition([], "Failed", True, "RunFailed", "x" * 100_000, T0)
+    assert len(conditions[0]["message"]) == MAX_MESSAGE_CHARS
+    assert conditions[0]["message"].endswith("…")
+    assert cap_message("short") == "short"
+
+
+def test_observed_generation_none_removes_a_stale_one() -> None:
+    conditions = set_condition([], "Running", True, "RunStarted", "", T0, 4)
+    assert "observedGeneration" not in set_condition(conditions, "Running", True, "RunStarted", "", T0, None)[0]
+
+
+@pytest.mark.parametrize("reason", ["", "has space", "1Leading", "trailing-dash", "x" * 1025])
+def test_a_reason_that_metav1_would_reject_raises(reason: str) -> None:
+    with pytest.raises(ValueError, match="reason"):
+        set_condition([], "Running", True, reason, "", T0)
+
+
+def test_a_status_outside_true_false_unknown_raises() -> None:
+    with pytest.raises(ValueError, match="status"):
+        set_condition([], "Running", "yes", "RunStarted", "", T0)  # type: ignore[arg-type]
+
+
+def test_get_condition_and_is_true_read_by_type() -> None:
+    conditions = set_condition([], "Complete", "True", "RunSucceeded", "", T0)
+    conditions = set_condition(conditions, "Failed", "Unknown", "Checking", "", T0)
+    found = get_condition(conditions, "Complete")
+    assert found is not None
+    assert found["reason"] == "RunSucceeded"
+    assert get_condition(conditions, "Running") is None
+    assert is_true(conditions, "Complete")
+    assert not is_true(conditions, "Failed")
+    assert not is_true(conditions, "Running")
+
+
+def test_timestamps_are_utc_and_a_naive_time_is_taken_as_utc() -> None:
+    aware = datetime(2024, 5, 1, 14, 0, 0, tzinfo=UTC).astimezone(tz=None)
+    assert timestamp(aware) == "2024-05-01T14:00:00Z"
+    assert timestamp(datetime(2024, 5, 1, 14, 0, 0)) == "2024-05-01T14:00:00Z"

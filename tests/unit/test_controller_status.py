@@ -1,0 +1,260 @@
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from retrodiction.api.status import ConditionType, Phase, RetrodictionTrainingStatus
+from retrodiction.controller.conditions import MAX_MESSAGE_CHARS, get_condition, is_true
+from retrodiction.controller.status import (
+    MAX_STATUS_BYTES,
+    StatusThrottle,
+    can_transition,
+    progress_patch,
+    status_size,
+    transition,
+)
+from retrodiction.execution.progress import ProgressTracker
+
+T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
+
+
+def _apply(status: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+    """A JSON merge patch one level deep, as the status subresource applies it (lists are replaced)."""
+    merged = dict(status)
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _walk(*phases: Phase, generation: int = 1) -> dict[str, Any]:
+    status: dict[str, Any] = {}
+    for i, phase in enumerate(phases):
+        status = _apply(
+            status,
+            transition(
+                status,
+                phase,
+                reason="Because",
+                message=f"to {phase}",
+                now=T0 + timedelta(minutes=i),
+                generation=generation,
+            ),
+        )
+    return status
+
+
+def _statuses(status: Mapping[str, Any]) -> dict[str, str]:
+    return {c["type"]: c["status"] for c in status["conditions"]}
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ((Phase.PENDING,), {"ClusterReady": "False", "Running": "False", "Complete": "False", "Failed": "False"}),
+        ((Phase.PENDING, Phase.PROVISIONING), {"ClusterReady": "False", "Running": "False"}),
+        (
+            (Phase.PENDING, Phase.PROVISIONING, Phase.RUNNING),
+            {"ClusterReady": "True", "Running": "True", "Complete": "False", "Failed": "False", "Suspended": "False"},
+        ),
+        (
+            (Phase.PENDING, Phase.PROVISIONING, Phase.RUNNING, Phase.SUCCEEDED),
+            {"ClusterReady": "False", "Running": "False", "Complete": "True", "Failed": "False", "Suspended": "False"},
+        ),
+        (
+            (Phase.PENDING, Phase.PROVISIONING, Phase.RUNNING, Phase.FAILED),
+            {"Running": "False", "Complete": "False", "Failed": "True"},
+        ),
+        (
+            (Phase.PENDING, Phase.PROVISIONING, Phase.RUNNING, Phase.SUSPENDED),
+            {"ClusterReady": "False", "Running": "False", "Suspended": "True", "Complete": "False"},
+        ),
+        (
+            (Phase.PENDING, Phase.PROVISIONING, Phase.RUNNING, Phase.SUSPENDED, Phase.PROVISIONING),
+            {"Running": "False", "Suspended": "False", "ClusterReady": "False"},
+        ),
+    ],
+)
+def test_conditions_follow_the_phase(path: tuple[Phase, ...], expected: dict[str, str]) -> None:
+    status = _walk(*path)
+    assert status["phase"] == path[-1]
+    actual = _statuses(status)
+    assert set(actual) == {str(t) for t in ConditionType}
+    for condition_type, wanted in expected.items():
+        assert actual[condition_type] == wanted, condition_type
+
+
+def test_the_phase_condition_carries_the_transition_reason_and_message() -> None:
+    status = _walk(Phase.PENDING, Phase.PROVISIONING, Phase.RUNNING)
+    patch = transition(status, Phase.SUCCEEDED, reason="AllBatchesDone", message="40/40", now=T0, generation=2)
+    complete = get_condition(patch["conditions"], "Complete")
+    assert complete is not None
+    assert (complete["reason"], complete["message"], complete["observedGeneration"]) == ("AllBatchesDone", "40/40", 2)
+    assert (patch["phase"], patch["reason"], patch["message"], patch["observedGeneration"]) == (
+        "Succeeded",
+        "AllBatchesDone",
+        "40/40",
+        2,
+    )
+
+
+def test_an_unchanged_condition_keeps_its_reason_and_transition_time() -> None:
+    status = _walk(Phase.PENDING, Phase.PROVISIONING, Phase.RUNNING)
+    before = get_condition(status["conditions"], "Complete")
+    status = _apply(status, transition(status, Phase.SUSPENDED, reason="Suspend", message="", now=T0, generation=1))
+    assert get_condition(status["conditions"], "Complete") == before
+
+
+def test_start_time_is_set_on_the_first_running_only() -> None:
+    status = _walk(Phase.PENDING, Phase.PROVISIONING, Phase.RUNNING)
+    assert status["startTime"] == "2024-05-01T12:02:00Z"
+    later = T0 + timedelta(hours=1)
+    status = _apply(status, transition(status, Phase.SUSPENDED, reason="S", message="", now=later, generation=1))
+    status = _apply(status, transition(status, Phase.PROVISIONING, reason="R", message="", now=later, generation=1))
+    patch = transition(status, Phase.RUNNING, reason="Again", message="", now=later, generation=1)
+    assert "startTime" not in patch
+    assert "completionTime" not in patch
+
+
+@pytest.mark.parametrize("end", [Phase.SUCCEEDED, Phase.FAILED])
+def test_completion_time_is_set_when_the_run_finishes(end: Phase) -> None:
+    status = _walk(Phase.PENDING, Phase.PROVISIONING, Phase.RUNNING)
+    patch = transition(status, end, reason="End", message="", now=T0 + timedelta(hours=2), generation=1)
+    assert patch["completionTime"] == "2024-05-01T14:00:00Z"
+
+
+def test_writing_the_same_finished_phase_again_is_idempotent() -> None:
+    status = _walk(Phase.PENDING, Phase.PROVISIONING, Phase.RUNNING, Phase.SUCCEEDED)
+    patch = transition(
+        status, Phase.SUCCEEDED, reason="Because", message="to Succeeded", now=T0 + timedelta(days=1), generation=1
+    )
+    assert "completionTime" not in patch
+    assert _apply(status, patch) == status
+
+
+@pytest.mark.parametrize(
+    ("start", "to"),
+    [
+        (Phase.SUCCEEDED, Phase.RUNNING),
+        (Phase.SUCCEEDED, Phase.FAILED),
+        (Phase.FAILED, Phase.PROVISIONING),
+        (Phase.FAILED, Phase.SUSPENDED),
+        (Phase.PENDING, Phase.RUNNING),
+        (Phase.PENDING, Phase.SUCCEEDED),
+        (Phase.PROVISIONING, Phase.SUCCEEDED),
+        (Phase.SUSPENDED, Phase.RUNNING),
+        (Phase.RUNNING, Phase.PENDING),
+    ],
+)
+def test_illegal_transitions_raise(start: Phase, to: Phase) -> None:
+    with pytest.raises(ValueError, match="illegal phase transition"):
+        transition({"phase": str(start)}, to, reason="X", message="", now=T0, generation=1)
+
+
+@pytest.mark.parametrize("start", [None, Phase.PENDING, Phase.PROVISIONING, Phase.RUNNING])
+def test_suspend_is_allowed_from_every_unfinished_active_phase(start: Phase | None) -> None:
+    assert can_transition(start, Phase.SUSPENDED)
+    assert can_transition(start, Phase.FAILED)
+
+
+def test_transition_caps_the_message() -> None:
+    patch = transition({}, Phase.FAILED, reason="RunFailed", message="e" * 50_000, now=T0, generation=1)
+    assert len(patch["message"]) == MAX_MESSAGE_CHARS
+    assert is_true(patch["conditions"], "Failed")
+
+
+def test_progress_patch_is_counters_and_a_whole_second_eta() -> None:
+    progress = {
+        "total": 40,
+        "succeeded": 10,
+        "failed": 2,
+        "completed_percentage": 30.0,
+        "estimated_remaining_seconds": 12.2,
+    }
+    patch = progress_patch(progress, running=4, now=T0)
+    assert patch == {
+        "batches": {"total": 40, "succeeded": 10, "failed": 2, "running": 4},
+        "progress": "12/40",
+        "completedPercentage": 30.0,
+        "estimatedRemainingSeconds": 13,
+        "lastProgressTime": "2024-05-01T12:00:00Z",
+    }
+
+
+def test_progress_patch_accepts_the_trackers_dict_and_clears_an_unknown_eta() -> None:
+    doc = ProgressTracker(5000, clock=lambda: 0.0).snapshot().as_dict()
+    patch = progress_patch(doc, running=-1, now=T0)
+    assert patch["estimatedRemainingSeconds"] is None
+    assert patch["batches"]["running"] == 0
+    assert patch["progress"] == "0/5000"
+
+
+def test_progress_patch_size_does_not_depend_on_the_batch_count() -> None:
+    small = progress_patch({"total": 4, "succeeded": 1, "failed": 0, "completed_percentage": 25.0}, running=1, now=T0)
+    big = progress_patch(
+        {"total": 5000, "succeeded": 4000, "failed": 999, "completed_percentage": 99.98}, running=1, now=T0
+    )
+    assert status_size(big) - status_size(small) < 32
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_throttle_allows_one_progress_write_per_interval_over_a_busy_minute() -> None:
+    clock = FakeClock()
+    throttle = StatusThrottle(5.0, clock=clock)
+    writes = 0
+    for _ in range(5000):  # 5,000 batch completions spread over 60 s
+        clock.now += 60.0 / 5000
+        writes += throttle.should_write()
+    assert writes <= 60 / 5.0 + 2
+    assert writes >= 60 / 5.0 - 1
+
+
+def test_throttle_lets_forced_writes_through_and_restarts_the_interval() -> None:
+    clock = FakeClock()
+    throttle = StatusThrottle(10.0, clock=clock)
+    assert throttle.should_write()
+    clock.now += 1
+    assert not throttle.should_write()
+    assert throttle.should_write(force=True)
+    clock.now += 9.5
+    assert not throttle.should_write()
+    assert throttle.should_write(now=clock.now + 0.5)
+
+
+def test_throttle_rejects_a_negative_interval() -> None:
+    with pytest.raises(ValueError, match="min_interval"):
+        StatusThrottle(-1)
+
+
+def test_the_biggest_realistic_status_of_a_5000_batch_run_stays_small() -> None:
+    huge = "boom " * 10_000
+    status: dict[str, Any] = {}
+    # Visit every phase so all five conditions exist, each with a capped, maximal message.
+    for phase in (Phase.PENDING, Phase.PROVISIONING, Phase.RUNNING, Phase.SUSPENDED, Phase.PROVISIONING, Phase.RUNNING):
+        status = _apply(status, transition(status, phase, reason="A" * 60, message=huge, now=T0, generation=10**9))
+    status = _apply(
+        status, progress_patch(ProgressTracker(5000, resumed=4000).snapshot().as_dict(), running=1000, now=T0)
+    )
+    status = _apply(
+        status, transition(status, Phase.FAILED, reason="BatchesFailed", message=huge, now=T0, generation=10**9)
+    )
+    for condition in status["conditions"]:
+        condition["message"] = "m" * MAX_MESSAGE_CHARS
+    status["daskCluster"] = {
+        "name": "n" * 63,
+        "schedulerAddress": "tcp://" + "s" * 253 + ":8786",
+        "dashboardURL": "http://" + "d" * 253 + ":8787/status",
+    }
+    status["summaryRef"] = {"configMap": "c" * 253, "uri": "s3://" + "u" * 2043}
+    RetrodictionTrainingStatus.model_validate(status)
+    assert status_size(status) < MAX_STATUS_BYTES
