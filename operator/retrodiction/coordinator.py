@@ -12,7 +12,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -59,6 +59,7 @@ class ParallelTrainingCoordinator:
         run_uid: str | None = None,
         namespace: str | None = None,
         checkpoint: CheckpointStore | None = None,
+        publish_name: str | None = None,
     ) -> None:
         self.config = TrainingConfig.coerce(config)
         self.max_workers = max_workers
@@ -69,6 +70,9 @@ class ParallelTrainingCoordinator:
         self.run_uid = run_uid or str(uuid.uuid4())
         self.namespace = namespace
         self.checkpoint = checkpoint
+        # Published tasks outlive this client: a coordinator that dies mid-run leaves its batches running on the
+        # scheduler, and the next one (same run uid, same keys) picks them up instead of computing them again.
+        self.publish_name = publish_name
         self.batches: list[TrainingBatch] = []
         self.plan: BatchPlan | None = None
         self.state = "idle"
@@ -80,6 +84,8 @@ class ParallelTrainingCoordinator:
         self._window: dict[str, Any] = {}
         self._accumulator: SummaryAccumulator | None = None
         self._futures: list[Future[BatchResult]] = []
+        self._waiting: as_completed | None = None
+        self._cancel_on_stop = True
         self._stop = threading.Event()
         self._lock = threading.Lock()
 
@@ -144,14 +150,19 @@ class ParallelTrainingCoordinator:
         self.completion_time = datetime.now(UTC)
         return self.get_results_summary()
 
-    def stop_training(self) -> None:
-        """Cancel what is pending; batches already merged stay in the summary (and in the checkpoint)."""
+    def stop_training(self, *, cancel: bool = True) -> None:
+        """Stop the run; batches already merged stay in the summary (and in the checkpoint).
+
+        With `cancel` (the default) pending batches are cancelled. Without it they go on running on the scheduler,
+        held there under `publish_name`, for a coordinator that takes the run over (an operator restarting).
+        """
+        self._cancel_on_stop = cancel
         self._stop.set()
         with self._lock:
-            futures = list(self._futures)
-        if futures and self.client is not None:
-            self.client.cancel(futures)
-        elif futures:
+            futures, waiting = list(self._futures), self._waiting
+        if waiting is not None:
+            waiting.clear()  # wakes the loop in start_training within 0.1 s
+        if futures and cancel:
             futures[0].client.cancel(futures)
 
     @contextmanager
@@ -214,10 +225,13 @@ class ParallelTrainingCoordinator:
             client.submit(run_batch, self._task(batch), key=key, retries=self.config.batch_retries, pure=False)
             for key, batch in by_key.items()
         ]
+        if self.publish_name and futures:
+            client.publish_dataset(futures, name=self.publish_name, override=True)
+        waiting = as_completed(futures)
         with self._lock:
-            self._futures = futures
+            self._futures, self._waiting = futures, waiting
         try:
-            for future in as_completed(futures):
+            for future in waiting:
                 if self._stop.is_set():
                     break
                 batch = by_key[future.key]
@@ -235,13 +249,20 @@ class ParallelTrainingCoordinator:
                     )
                     break
         finally:
+            if self.checkpoint is not None:
+                self.checkpoint.flush()
+            detaching = self._stop.is_set() and not self._cancel_on_stop
             left = [future for future in futures if not future.done()]
-            if left:
+            if left and not detaching:
                 client.cancel(left)
+            if self.publish_name and not detaching:
+                with suppress(KeyError):
+                    client.unpublish_dataset(self.publish_name)
             with self._lock:
-                self._futures = []
+                self._futures, self._waiting = [], None
         if self.state == "running":
-            self.state = "stopped" if self._stop.is_set() else "completed"
+            stopped = "stopped" if self._cancel_on_stop else "detached"
+            self.state = stopped if self._stop.is_set() else "completed"
 
     @staticmethod
     def _collect(future: Future[BatchResult], batch: TrainingBatch) -> BatchResult:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from distributed import Client, LocalCluster
+from distributed.diagnostics.plugin import SchedulerPlugin
 
 from retrodiction.cli import main
 from retrodiction.config import TrainingConfig
@@ -171,3 +172,45 @@ def test_missing_output_folders_are_created(tmp_path: Path) -> None:
     example = str(REPO / "examples/training-co2.yaml")
     assert main(["train", example, "--quiet", "--workers", "1", "--output", str(output)]) == 0
     assert output.is_file()
+
+
+class ComputeCounter(SchedulerPlugin):
+    """Counts, on the scheduler, how often each task's result was computed."""
+
+    name = "compute-counter"
+
+    def __init__(self) -> None:
+        self.computed: dict[str, int] = {}
+
+    def transition(self, key: Any, start: str, finish: str, *args: Any, **kwargs: Any) -> None:
+        if finish == "memory" and start == "processing":
+            self.computed[str(key)] = self.computed.get(str(key), 0) + 1
+
+
+def test_a_detached_run_is_taken_over_without_computing_any_batch_twice(synthetic: DataSource) -> None:
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster,
+        Client(cluster) as client,
+    ):
+        client.register_plugin(ComputeCounter())
+        # The first coordinator's client goes away with it, as an operator's does when the process dies.
+        with Client(cluster.scheduler_address) as doomed:
+            first = make_coordinator(synthetic, client=doomed, run_uid="takeover", publish_name="run-takeover")
+
+            def detach_after_three(progress: dict[str, Any]) -> None:
+                if progress["completed"] == 3:
+                    first.stop_training(cancel=False)
+
+            first.start_training(progress_callback=detach_after_three)
+        assert first.state == "detached"
+        assert 3 <= first.get_results_summary()["batches"]["succeeded"] < len(first.batches)
+        # A new client, as a restarted operator would have: the first one's futures are gone with it.
+        with Client(cluster.scheduler_address) as again:
+            second = make_coordinator(synthetic, client=again, run_uid="takeover", publish_name="run-takeover")
+            summary = second.start_training()
+            assert second.state == "completed"
+            assert "run-takeover" not in again.list_datasets()
+        counts = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.plugins["compute-counter"].computed)
+    assert len(counts) == len(second.batches)
+    assert set(counts.values()) == {1}, "a batch was computed more than once"
+    assert_same_results(summary["results"], in_process_results(make_coordinator(synthetic)))

@@ -24,6 +24,10 @@ class CheckpointStore(Protocol):
         """Persist one successful batch result (idempotent: saving it again changes nothing)."""
         ...
 
+    def flush(self) -> None:
+        """Write whatever `save` buffered; called when a run stops, however it stops."""
+        ...
+
 
 class MemoryCheckpoint:
     def __init__(self) -> None:
@@ -34,6 +38,9 @@ class MemoryCheckpoint:
 
     def save(self, result: BatchResult) -> None:
         self.results[result.batch_id] = result
+
+    def flush(self) -> None:
+        """Nothing is buffered."""
 
 
 class FsspecCheckpoint:
@@ -72,3 +79,6 @@ class FsspecCheckpoint:
             raise ValueError("only successful batches are checkpointed; failed ones are retried on resume")
         self.fs.makedirs(self.root, exist_ok=True)
         self.fs.pipe_file(self._path(result.batch_id), json.dumps(result.to_json()).encode())
+
+    def flush(self) -> None:
+        """Every save is written at once."""
