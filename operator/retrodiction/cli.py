@@ -53,6 +53,11 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no table")
 
     sub.add_parser("datasets", help="list the bundled datasets (builtin://NAME)")
+
+    op = sub.add_parser("operator", help="run the Kubernetes operator (settings from RETRODICTION_* variables)")
+    scope = op.add_mutually_exclusive_group()
+    scope.add_argument("--namespace", "-n", action="append", default=[], help="watch this namespace (repeatable)")
+    scope.add_argument("--all-namespaces", "-A", action="store_true", help="watch the whole cluster (default)")
     return parser
 
 
@@ -174,6 +179,23 @@ def _run_with_progress(coordinator: Any, *, quiet: bool) -> dict[str, Any]:
         return dict(coordinator.start_training(progress_callback=update))
 
 
+def _operator(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from retrodiction.controller.app import run
+    from retrodiction.controller.settings import OperatorSettings
+
+    try:
+        settings = OperatorSettings(**({"namespaces": args.namespace} if args.namespace else {}))
+    except ValidationError as err:
+        from retrodiction.api.errors import format_validation_error
+
+        raise BadInputError(format_validation_error(err, "RETRODICTION")) from None
+    logging.getLogger().setLevel(os.environ.get("RETRODICTION_LOG_LEVEL", "INFO"))
+    run(settings)
+    return EXIT_OK
+
+
 def _datasets() -> int:
     for name, description in sorted(builtin_datasets().items()):
         console.print(f"builtin://{name}\t{description}")
@@ -186,6 +208,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "datasets":
             return _datasets()
+        if args.command == "operator":
+            return _operator(args)
         return _train(args)
     except (ManifestError, DataError, BadInputError) as err:
         err_console.print(f"error: {err}", markup=False, highlight=False, soft_wrap=True)

@@ -134,8 +134,15 @@ class ParallelTrainingCoordinator:
 
     # -- running --------------------------------------------------------------------------------------------
 
-    def start_training(self, progress_callback: ProgressCallback | None = None) -> dict[str, Any]:
-        """Run every batch not already checkpointed; blocks until done, stopped, or failed. Returns the summary."""
+    def start_training(
+        self,
+        progress_callback: ProgressCallback | None = None,
+        result_callback: Callable[[BatchResult], None] | None = None,
+    ) -> dict[str, Any]:
+        """Run every batch not already checkpointed; blocks until done, stopped, or failed. Returns the summary.
+
+        `progress_callback` gets the counters after each batch; `result_callback` each batch's own result.
+        """
         if self._accumulator is None:
             raise RuntimeError("call prepare_training_batches() before start_training()")
         self._stop.clear()
@@ -143,7 +150,7 @@ class ParallelTrainingCoordinator:
         self.start_time = self.start_time or datetime.now(UTC)
         try:
             with self._client() as client:
-                self._run(client, progress_callback)
+                self._run(client, progress_callback, result_callback)
         except BaseException:
             self.state = "failed" if self.state == "running" else self.state
             raise
@@ -212,7 +219,12 @@ class ParallelTrainingCoordinator:
             restored += 1
         return restored
 
-    def _run(self, client: Client, progress_callback: ProgressCallback | None) -> None:
+    def _run(
+        self,
+        client: Client,
+        progress_callback: ProgressCallback | None,
+        result_callback: Callable[[BatchResult], None] | None,
+    ) -> None:
         accumulator = self._accumulator
         assert accumulator is not None
         resumed = self._restore()
@@ -227,7 +239,8 @@ class ParallelTrainingCoordinator:
         ]
         if self.publish_name and futures:
             client.publish_dataset(futures, name=self.publish_name, override=True)
-        waiting = as_completed(futures)
+        # The client's own loop: a client made with set_as_default=False is not found by as_completed otherwise.
+        waiting = as_completed(futures, loop=client.loop)
         with self._lock:
             self._futures, self._waiting = futures, waiting
         try:
@@ -238,6 +251,8 @@ class ParallelTrainingCoordinator:
                 result = self._collect(future, batch)
                 future.release()
                 self._record(batch, result)
+                if result_callback is not None:
+                    result_callback(result)
                 progress = tracker.record(ok=result.ok)
                 if progress_callback is not None:
                     progress_callback(progress.as_dict())

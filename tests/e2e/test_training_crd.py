@@ -2,7 +2,6 @@
 
 import copy
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from kubernetes.client.rest import ApiException
 
 from retrodiction.api.training import GROUP, VERSION
 from tests.e2e.harness.cluster import Kube
+from tests.e2e.harness.crds import apply_project_crds
 
 REPO = Path(__file__).resolve().parents[2]
 PLURAL = "retrodictiontrainings"
@@ -31,31 +31,10 @@ VALID: dict[str, Any] = {
 }
 
 
-def apply_crd(kube: Kube) -> None:
-    """Create or update the CRD from crds/ and wait until the API server serves it."""
-    extensions = client.ApiextensionsV1Api(kube.api)
-    crd = yaml.safe_load(CRD_FILE.read_text())
-    try:
-        current = extensions.read_custom_resource_definition(crd["metadata"]["name"])
-        crd["metadata"]["resourceVersion"] = current.metadata.resource_version
-        extensions.replace_custom_resource_definition(crd["metadata"]["name"], crd)
-    except ApiException as err:
-        if err.status != 404:
-            raise
-        extensions.create_custom_resource_definition(crd)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        conditions = extensions.read_custom_resource_definition(crd["metadata"]["name"]).status.conditions or []
-        if any(c.type == "Established" and c.status == "True" for c in conditions):
-            return
-        time.sleep(0.2)
-    raise AssertionError("the RetrodictionTraining CRD was not established within 30 s")
-
-
 @pytest.fixture(scope="module")
 def training_crd(kube: Kube) -> None:
     # Left installed afterwards: on an existing cluster it may be the chart's, and a local one is thrown away.
-    apply_crd(kube)
+    apply_project_crds(kube.api)
 
 
 def create(kube: Kube, namespace: str, body: dict[str, Any]) -> dict[str, Any]:

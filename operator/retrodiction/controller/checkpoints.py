@@ -1,0 +1,54 @@
+"""Checkpoints of a run in ConfigMaps it owns (when spec.output.uri is not set).
+
+Results are buffered and written at most every `interval` seconds: each write rewrites the open shard (up to
+900 KiB), so one write per batch would cost etcd far more than the batches are worth. Results finished but not
+yet written when the operator dies are not lost: their Dask tasks are still held by the scheduler (the
+coordinator publishes them), and the restarted operator picks them up there.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from retrodiction.controller.checkpoint_configmaps import CheckpointShards, read_checkpoint_configmaps
+from retrodiction.controller.children import COMPONENT_CHECKPOINT, component_selector
+from retrodiction.controller.kube import KubeApi
+from retrodiction.execution.task import BatchResult
+
+
+class ConfigMapCheckpoint:
+    def __init__(
+        self,
+        api: KubeApi,
+        run_meta: Mapping[str, Any],
+        *,
+        interval: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.api = api
+        self.run_meta = run_meta
+        self.interval = interval
+        self._clock = clock
+        self._pending: list[BatchResult] = []
+        self._last_flush = clock()
+        self._shards = CheckpointShards(run_meta)
+
+    def load(self) -> dict[str, BatchResult]:
+        configmaps = self.api.list_configmaps(
+            self.run_meta["namespace"], component_selector(self.run_meta, COMPONENT_CHECKPOINT)
+        )
+        self._shards = CheckpointShards.from_configmaps(self.run_meta, configmaps)
+        return read_checkpoint_configmaps(configmaps, run_uid=self.run_meta["uid"])
+
+    def save(self, result: BatchResult) -> None:
+        self._pending.append(result)
+        if self._clock() - self._last_flush >= self.interval:
+            self.flush()
+
+    def flush(self) -> None:
+        pending, self._pending = self._pending, []
+        for configmap in self._shards.add(pending):
+            self.api.apply_configmap(configmap, self.run_meta["uid"])
+        self._last_flush = self._clock()

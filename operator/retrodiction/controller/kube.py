@@ -1,0 +1,186 @@
+"""The few Kubernetes API calls the operator makes, in one place, with the error handling each one needs.
+
+The official client is synchronous; the run of a training lives in a Kopf daemon thread, so blocking calls are
+what that thread wants anyway.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from retrodiction.api.training import GROUP, VERSION
+
+log = logging.getLogger(__name__)
+
+PLURAL = "retrodictiontrainings"
+DASK_GROUP, DASK_VERSION, DASK_CLUSTERS = "kubernetes.dask.org", "v1", "daskclusters"
+
+
+class NotOwnedError(RuntimeError):
+    """A child's name is taken by an object this run does not own (a user's, or a deleted run's)."""
+
+
+def _status(err: ApiException) -> int:
+    return int(err.status or 0)
+
+
+class KubeApi:
+    def __init__(self, api_client: client.ApiClient, *, component: str = "retrodiction-operator") -> None:
+        self.core = client.CoreV1Api(api_client)
+        self.custom = client.CustomObjectsApi(api_client)
+        self.discovery = client.DiscoveryV1Api(api_client)
+        self.component = component
+
+    # -- the run itself ------------------------------------------------------------------------------------------
+
+    def patch_run_status(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
+        """Merge-patch the status subresource; a run deleted meanwhile is not an error."""
+        try:
+            self.custom.patch_namespaced_custom_object_status(
+                GROUP, VERSION, namespace, PLURAL, name, {"status": dict(patch)}
+            )
+        except ApiException as err:
+            if _status(err) != 404:
+                raise
+
+    def delete_run(self, namespace: str, name: str) -> None:
+        try:
+            self.custom.delete_namespaced_custom_object(
+                GROUP, VERSION, namespace, PLURAL, name, body=client.V1DeleteOptions(propagation_policy="Background")
+            )
+        except ApiException as err:
+            if _status(err) != 404:
+                raise
+
+    # -- children -------------------------------------------------------------------------------------------------
+
+    def ensure_dask_cluster(self, manifest: Mapping[str, Any], run_uid: str) -> dict[str, Any]:
+        """Create the DaskCluster, or adopt the one a previous attempt of this run created (idempotent)."""
+        namespace, name = manifest["metadata"]["namespace"], manifest["metadata"]["name"]
+        try:
+            return _as_dict(
+                self.custom.create_namespaced_custom_object(
+                    DASK_GROUP, DASK_VERSION, namespace, DASK_CLUSTERS, dict(manifest)
+                )
+            )
+        except ApiException as err:
+            if _status(err) != 409:
+                raise
+        existing = _as_dict(
+            self.custom.get_namespaced_custom_object(DASK_GROUP, DASK_VERSION, namespace, DASK_CLUSTERS, name)
+        )
+        _require_owner(existing, run_uid)
+        return existing
+
+    def get_dask_cluster(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            return _as_dict(
+                self.custom.get_namespaced_custom_object(DASK_GROUP, DASK_VERSION, namespace, DASK_CLUSTERS, name)
+            )
+        except ApiException as err:
+            if _status(err) == 404:
+                return None
+            raise
+
+    def delete_dask_cluster(self, namespace: str, name: str) -> None:
+        try:
+            self.custom.delete_namespaced_custom_object(
+                DASK_GROUP,
+                DASK_VERSION,
+                namespace,
+                DASK_CLUSTERS,
+                name,
+                body=client.V1DeleteOptions(propagation_policy="Background"),
+            )
+        except ApiException as err:
+            if _status(err) != 404:
+                raise
+
+    def apply_configmap(self, manifest: Mapping[str, Any], run_uid: str) -> None:
+        """Create or replace a ConfigMap this run owns; refuse to overwrite one it does not."""
+        namespace, name = manifest["metadata"]["namespace"], manifest["metadata"]["name"]
+        try:
+            self.core.create_namespaced_config_map(namespace, manifest)  # type: ignore[arg-type]  # dicts serialise
+            return
+        except ApiException as err:
+            if _status(err) != 409:
+                raise
+        existing = self.core.read_namespaced_config_map(name, namespace)
+        _require_owner(self.core.api_client.sanitize_for_serialization(existing), run_uid)
+        self.core.replace_namespaced_config_map(name, namespace, manifest)  # type: ignore[arg-type]
+
+    def list_configmaps(self, namespace: str, selector: str) -> list[dict[str, Any]]:
+        found = self.core.list_namespaced_config_map(namespace, label_selector=selector)
+        items: list[dict[str, Any]] = self.core.api_client.sanitize_for_serialization(found).get("items", [])
+        return items
+
+    def read_secret_data(self, namespace: str, name: str) -> dict[str, str]:
+        """A Secret's keys and decoded values (used as fsspec storage options)."""
+        secret = self.core.read_namespaced_secret(name, namespace)
+        return {key: base64.b64decode(value).decode() for key, value in (secret.data or {}).items()}
+
+    def ready_endpoints(self, namespace: str, service: str, port_name: str) -> list[tuple[str, int]]:
+        """(address, port) of every ready endpoint of a Service, from its EndpointSlices."""
+        slices = self.discovery.list_namespaced_endpoint_slice(
+            namespace, label_selector=f"kubernetes.io/service-name={service}"
+        )
+        found: list[tuple[str, int]] = []
+        for endpoint_slice in slices.items:
+            ports = [p.port for p in endpoint_slice.ports or [] if p.name == port_name and p.port]
+            for endpoint in endpoint_slice.endpoints or []:
+                ready = endpoint.conditions is None or endpoint.conditions.ready is not False
+                if ready and ports:
+                    found.extend((address, ports[0]) for address in endpoint.addresses)
+        return found
+
+    # -- events ---------------------------------------------------------------------------------------------------
+
+    def event(self, run: Mapping[str, Any], kind: str, reason: str, message: str) -> None:
+        """A core/v1 Event on the run; losing one is logged, never fatal to the run."""
+        meta = run["metadata"]
+        now = datetime.now(UTC)
+        body = client.CoreV1Event(
+            metadata=client.V1ObjectMeta(generate_name=f"{meta['name']}.", namespace=meta["namespace"]),
+            involved_object=client.V1ObjectReference(
+                api_version=f"{GROUP}/{VERSION}",
+                kind="RetrodictionTraining",
+                name=meta["name"],
+                namespace=meta["namespace"],
+                uid=meta["uid"],
+                resource_version=meta.get("resourceVersion"),
+            ),
+            reason=reason,
+            message=message[:1024],
+            type=kind,
+            first_timestamp=now,
+            last_timestamp=now,
+            count=1,
+            source=client.V1EventSource(component=self.component),
+            reporting_component=self.component,
+            reporting_instance=self.component,
+        )
+        try:
+            self.core.create_namespaced_event(meta["namespace"], body)
+        except ApiException as err:
+            log.warning("could not record event %s on %s: %s", reason, meta["name"], err.reason)
+
+
+def _as_dict(obj: object) -> dict[str, Any]:
+    # The custom-objects API returns plain JSON dicts but is typed as returning `object`.
+    if not isinstance(obj, dict):
+        raise TypeError(f"expected a JSON object from the API server, got {type(obj).__name__}")
+    return obj
+
+
+def _require_owner(obj: Mapping[str, Any], run_uid: str) -> None:
+    owners = obj.get("metadata", {}).get("ownerReferences") or []
+    if not any(owner.get("uid") == run_uid for owner in owners):
+        name = obj.get("metadata", {}).get("name")
+        raise NotOwnedError(f"{obj.get('kind', 'object')} {name} exists and is not owned by this run")

@@ -1,0 +1,43 @@
+"""Installing the project's CRDs (from crds/) into the cluster under test."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def apply_crd(api: client.ApiClient, crd: dict[str, Any], *, timeout: float = 30.0) -> None:
+    """Create or update a CRD and wait until the API server serves it."""
+    extensions = client.ApiextensionsV1Api(api)
+    name = crd["metadata"]["name"]
+    try:
+        current = extensions.read_custom_resource_definition(name)
+        crd = {**crd, "metadata": {**crd["metadata"], "resourceVersion": current.metadata.resource_version}}
+        extensions.replace_custom_resource_definition(name, crd)
+    except ApiException as err:
+        if err.status != 404:
+            raise
+        extensions.create_custom_resource_definition(crd)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        conditions = extensions.read_custom_resource_definition(name).status.conditions or []
+        if any(c.type == "Established" and c.status == "True" for c in conditions):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"CRD {name} was not established within {timeout:.0f} s")
+
+
+def apply_project_crds(api: client.ApiClient) -> list[str]:
+    names = []
+    for path in sorted((REPO / "crds").glob("*.yaml")):
+        crd = yaml.safe_load(path.read_text())
+        apply_crd(api, crd)
+        names.append(crd["metadata"]["name"])
+    return names

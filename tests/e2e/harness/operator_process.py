@@ -1,0 +1,107 @@
+"""The operator under test, run as its own process (`retrodiction operator`), the way a Deployment runs it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class OperatorProcess:
+    """Starts the operator against a kubeconfig; `restart()` kills it hard (SIGKILL) and starts a new one."""
+
+    def __init__(self, kubeconfig: Path, log_dir: Path, **settings: str) -> None:
+        self.kubeconfig = kubeconfig
+        self.log_dir = log_dir
+        self.settings = settings
+        self.process: subprocess.Popen[bytes] | None = None
+        self.health_port = free_port()
+        self.metrics_port = free_port()
+        self.starts = 0
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            KUBECONFIG=str(self.kubeconfig),
+            RETRODICTION_HEALTH_PORT=str(self.health_port),
+            RETRODICTION_METRICS_PORT=str(self.metrics_port),
+            RETRODICTION_STATUS_INTERVAL_SECONDS="1",
+            RETRODICTION_SCHEDULER_RESOLUTION="endpoints",
+        )
+        env.pop("KUBERNETES_SERVICE_HOST", None)
+        env.update({f"RETRODICTION_{key.upper()}": value for key, value in self.settings.items()})
+        return env
+
+    @property
+    def log_file(self) -> Path:
+        return self.log_dir / f"operator-{self.starts}.log"
+
+    def start(self, timeout: float = 60.0) -> None:
+        self.starts += 1
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        with self.log_file.open("wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "retrodiction.cli", "operator", "--all-namespaces"],
+                env=self.env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"operator exited with {self.process.returncode}:\n{self.tail()}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}/healthz", timeout=1) as reply:
+                    if reply.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"operator not healthy within {timeout:.0f} s:\n{self.tail()}")
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as reply:
+            text: str = reply.read().decode()
+            return text
+
+    def tail(self, lines: int = 60) -> str:
+        try:
+            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def kill(self) -> None:
+        """SIGKILL, as an OOM kill or a node loss would: no chance to clean up."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def __enter__(self) -> OperatorProcess:
+        self.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.stop()
