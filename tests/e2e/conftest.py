@@ -78,3 +78,20 @@ def namespace(kube: Kube, request: pytest.FixtureRequest) -> Iterator[str]:
     name = create_namespace(kube.api, request.node.name)
     yield name
     delete_namespace(kube.api, name)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Node stand-in (tests/e2e/harness/node.py): runs pods as local processes on the local control plane.
+
+from tests.e2e.harness.node import NodeStandIn  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def node(kube: Kube, tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeStandIn | None]:
+    """The node that runs pods with --cluster=local (pod logs under its workdir); None on an existing cluster,
+    whose own nodes run them."""
+    if not kube.local:
+        yield None
+        return
+    with NodeStandIn(kube.kubeconfig, tmp_path_factory.mktemp("node")) as stand_in:
+        yield stand_in

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 import yaml
 from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 
 from retrodiction.api.training import GROUP, VERSION
 from retrodiction.config import TrainingConfig
@@ -186,17 +185,16 @@ def test_an_unreadable_data_uri_fails_the_run_with_the_field_named(
 def test_a_finished_run_is_deleted_after_its_ttl(kube: Kube, namespace: str, operator: OperatorProcess) -> None:
     body = training("short-lived", variables=["cpi"], execution__ttlSecondsAfterFinished=2)
     custom(kube).create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
-    wait_for_phase(kube, namespace, "short-lived", {"Succeeded"}, timeout=120)
+    wait_for_phase(kube, namespace, "short-lived", {"Succeeded"}, timeout=180)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            get_run(kube, namespace, "short-lived")
-        except ApiException as err:
-            assert err.status == 404
-            break
+    while time.monotonic() < deadline and any(
+        item["metadata"]["name"] == "short-lived"
+        for item in custom(kube).list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)["items"]
+    ):
         time.sleep(1)
-    else:
-        raise AssertionError("the run outlived its ttlSecondsAfterFinished")
+    remaining = custom(kube).list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)["items"]
+    left = [item for item in remaining if item["metadata"]["name"] == "short-lived"]
+    assert not left, f"outlived its TTL: {left[0].get('status')}\n{operator.tail()}"
 
 
 def test_the_operator_exposes_prometheus_metrics(operator: OperatorProcess) -> None:

@@ -1,0 +1,176 @@
+"""A local Kubernetes for people: control plane + node stand-in + CRDs, until Ctrl-C.
+
+    .venv/bin/python -m tests.e2e.harness.up [--workdir DIR]
+
+Starts etcd, kube-apiserver and kube-controller-manager on 127.0.0.1 (binaries from
+`bash hack/controlplane/build.sh`), the node stand-in (pods run as local processes, see node.py), installs every
+CRD in the repository's crds/ and the dask-kubernetes CRDs of the installed package, prints the kubeconfig path,
+then runs until interrupted (SIGINT/SIGTERM) and stops everything it started. Then, in another shell:
+
+    export KUBECONFIG=<printed path>
+    kubectl get nodes
+    kopf run -m dask_kubernetes.operator.controller --all-namespaces   # or the retrodiction operator
+    kubectl apply -f my-cluster.yaml
+
+No Docker is needed, and nothing leaves 127.0.0.0/8: pods get addresses 127.0.0.N and reach Services through their
+ready endpoints, never through ClusterIPs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import logging
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import yaml
+from kubernetes.client import ApiClient
+
+from tests.e2e.harness.binaries import BinariesUnavailableError, ensure_bin_dir
+from tests.e2e.harness.controlplane import ControlPlane
+from tests.e2e.harness.node import NodeStandIn
+from tests.e2e.harness.node_api import ApiError, KubeRest
+
+log = logging.getLogger("tests.e2e.harness.up")
+
+REPO = Path(__file__).resolve().parents[3]
+CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+
+
+def repo_crd_paths(repo: Path = REPO) -> list[Path]:
+    crds = repo / "crds"
+    return sorted([*crds.glob("*.yaml"), *crds.glob("*.yml")]) if crds.is_dir() else []
+
+
+def dask_kubernetes_crd_paths() -> list[Path]:
+    """The resolved CRDs shipped in the dask-kubernetes wheel (its helm chart's crds/ folder)."""
+    spec = importlib.util.find_spec("dask_kubernetes")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("dask-kubernetes is not installed")
+    folder = Path(spec.origin).parent / "operator" / "deployment" / "helm" / "dask-kubernetes-operator" / "crds"
+    paths = sorted(folder.glob("*.yaml"))
+    if not paths:
+        raise RuntimeError(f"no CRDs in {folder}")
+    return paths
+
+
+def _crd_documents(paths: Sequence[Path]) -> list[dict[str, Any]]:
+    documents = []
+    for path in paths:
+        for document in yaml.safe_load_all(path.read_text()):
+            if isinstance(document, dict) and document.get("kind") == "CustomResourceDefinition":
+                documents.append(document)
+    return documents
+
+
+def install_crds(api: ApiClient, paths: Sequence[Path], timeout: float = 60.0) -> list[str]:
+    """Create or update every CRD in `paths` and wait until the API server serves them; returns their names."""
+    rest = KubeRest(api)  # borrows the caller's client: not closed here
+    names = []
+    for crd in _crd_documents(paths):
+        name = crd["metadata"]["name"]
+        try:
+            rest.create(CRD_PATH, crd)
+        except ApiError as error:
+            if error.status != 409:
+                raise
+            current = rest.get(f"{CRD_PATH}/{name}")
+            version = current["metadata"]["resourceVersion"]
+            rest.replace(f"{CRD_PATH}/{name}", {**crd, "metadata": {**crd["metadata"], "resourceVersion": version}})
+        names.append(name)
+    deadline = time.monotonic() + timeout
+    for name in names:
+        while True:
+            conditions = rest.get(f"{CRD_PATH}/{name}").get("status", {}).get("conditions") or []
+            if any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions):
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"CRD {name} not established within {timeout:.0f} s")
+            time.sleep(0.2)
+    return names
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m tests.e2e.harness.up", description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        help="where certificates, the kubeconfig, etcd data and pod logs go (default: a new temporary folder, "
+        "removed at exit; a given folder is kept)",
+    )
+    parser.add_argument("--node-name", default="standin-0")
+    parser.add_argument(
+        "--build", action="store_true", help="build the control-plane binaries if missing (tens of minutes)"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every pod start and stop")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parse(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        bin_dir = ensure_bin_dir(allow_build=args.build)
+    except BinariesUnavailableError as error:
+        print(f"error: {error}\n(build them with `bash hack/controlplane/build.sh`, or pass --build)", file=sys.stderr)
+        return 2
+    keep = args.workdir is not None
+    workdir: Path = args.workdir.resolve() if keep else Path(tempfile.mkdtemp(prefix="retrodiction-up-"))
+
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+
+    try:
+        return _run(bin_dir, workdir, keep, args.node_name, stop)
+    finally:
+        if not keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _run(bin_dir: Path, workdir: Path, keep: bool, node_name: str, stop: threading.Event) -> int:
+    began = time.monotonic()
+    with (
+        ControlPlane(bin_dir, workdir / "controlplane", keep_workdir=keep) as control_plane,
+        NodeStandIn(control_plane.kubeconfig, workdir / "node", name=node_name) as node,
+        control_plane.api_client() as api,
+    ):
+        crds = install_crds(api, [*repo_crd_paths(), *dask_kubernetes_crd_paths()])
+        print(
+            f"local Kubernetes ready in {time.monotonic() - began:.1f} s: API server {control_plane.server}, "
+            f"node {node.name} (pod addresses {node.address_prefix}.N)\n"
+            f"CRDs: {', '.join(crds)}\n"
+            f"kubectl: {bin_dir / 'kubectl'}\n"
+            f"pod logs: {node.workdir / 'pods'}/<namespace>_<pod>_<uid>/logs/<container>/<restart>.log\n"
+            f"kubeconfig: {control_plane.kubeconfig}\n\n"
+            f"export KUBECONFIG={control_plane.kubeconfig}\n\n"
+            "Ctrl-C stops everything.",
+            flush=True,
+        )
+        while not stop.wait(1.0):
+            dead = [p.name for p in control_plane.processes if p.exit_code() is not None]
+            if dead:
+                print(f"error: {', '.join(dead)} exited; logs in {control_plane.logs_dir}", file=sys.stderr)
+                return 1
+        print("stopping...", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
