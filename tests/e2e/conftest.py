@@ -95,3 +95,27 @@ def node(kube: Kube, tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeS
         return
     with NodeStandIn(kube.kubeconfig, tmp_path_factory.mktemp("node")) as stand_in:
         yield stand_in
+
+
+# --- the dask-kubernetes controller (shared by every test that needs DaskClusters) ------------------------------
+
+from tests.e2e.harness.dask_controller import dask_kubernetes_controller, install_missing_dask_crds  # noqa: E402
+from tests.e2e.harness.processes import ManagedProcess  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def dask_crds(kube: Kube) -> None:
+    install_missing_dask_crds(kube.api)
+
+
+@pytest.fixture(scope="session")
+def dask_controller(
+    kube: Kube, dask_crds: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ManagedProcess | None]:
+    """The controller from the installed package on the local cluster; None on an existing cluster, which runs its
+    own (the dask-kubernetes operator chart)."""
+    if not kube.local:
+        yield None
+        return
+    with dask_kubernetes_controller(kube.kubeconfig, tmp_path_factory.mktemp("dask-controller")) as controller:
+        yield controller

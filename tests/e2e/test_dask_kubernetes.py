@@ -17,8 +17,7 @@ import os
 import socket
 import sys
 import time
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import ExitStack
 from importlib.metadata import version
 from pathlib import Path
@@ -26,8 +25,6 @@ from typing import Any
 
 import distributed
 import psutil  # type: ignore[import-untyped]
-import pytest
-import yaml
 from dask_kubernetes.operator import KubeCluster, make_cluster_spec  # type: ignore[import-untyped]
 from dask_kubernetes.operator.kubecluster.kubecluster import CreateMode  # type: ignore[import-untyped]
 
@@ -36,7 +33,6 @@ from tests.e2e.harness.node import NodeStandIn
 from tests.e2e.harness.node_api import KubeRest
 from tests.e2e.harness.node_endpoints import service_endpoint
 from tests.e2e.harness.processes import ManagedProcess
-from tests.e2e.harness.up import dask_kubernetes_crd_paths, install_crds
 
 GROUP, VERSION, PLURAL = "kubernetes.dask.org", "v1", "daskclusters"
 CLUSTER = "demo"
@@ -62,56 +58,6 @@ def wait_for(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}\n{diagnostics()}")
         time.sleep(0.5)
-
-
-@pytest.fixture(scope="module")
-def dask_crds(kube: Kube) -> None:
-    """The package's CRDs, unless the cluster has them already (e.g. from the dask-kubernetes Helm chart)."""
-    crds = KubeRest(kube.api).list_items("/apis/apiextensions.k8s.io/v1/customresourcedefinitions")
-    existing = {crd["metadata"]["name"] for crd in crds}
-    paths = dask_kubernetes_crd_paths()
-    missing = [path for path in paths if yaml.safe_load(path.read_text())["metadata"]["name"] not in existing]
-    install_crds(kube.api, missing)
-
-
-@pytest.fixture(scope="module")
-def dask_controller(kube: Kube, dask_crds: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedProcess]:
-    workdir = tmp_path_factory.mktemp("dask-controller")
-    port = free_port()
-    # A clean environment: the admin kubeconfig and nothing from the caller's shell (proxies, a real KUBECONFIG).
-    env = {
-        "KUBECONFIG": str(kube.kubeconfig),
-        "PATH": f"{VENV_BIN}:/usr/bin:/bin",
-        "HOME": str(workdir),
-        "LANG": "C.UTF-8",
-        "PYTHONUNBUFFERED": "1",
-    }
-    command = [
-        str(VENV_BIN / "kopf"),
-        "run",
-        "-m",
-        "dask_kubernetes.operator.controller",
-        "--all-namespaces",
-        "--standalone",
-        f"--liveness=http://127.0.0.1:{port}/healthz",
-    ]
-    controller = ManagedProcess("dask-kubernetes-controller", command, workdir / "controller.log", env)
-    controller.start()
-    try:
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-        def healthy() -> bool:
-            try:
-                with opener.open(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
-                    return bool(response.status == 200)
-            except OSError:
-                assert controller.running(), f"the controller exited:\n{controller.log_tail()}"
-                return False
-
-        wait_for(healthy, "the dask-kubernetes controller to start", controller.log_tail, timeout=60)
-        yield controller
-    finally:
-        controller.stop(grace_seconds=15)
 
 
 def dask_cluster_spec(name: str) -> dict[str, Any]:
@@ -162,7 +108,7 @@ def remote_addresses(pids: list[int]) -> set[str]:
 
 
 def test_dask_kubernetes_controller_runs_a_daskcluster_whose_scheduler_and_worker_compute(
-    kube: Kube, node: NodeStandIn | None, namespace: str, dask_controller: ManagedProcess
+    kube: Kube, node: NodeStandIn | None, namespace: str, dask_controller: ManagedProcess | None
 ) -> None:
     rest = KubeRest(kube.api)
     clusters = f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}"
@@ -170,7 +116,8 @@ def test_dask_kubernetes_controller_runs_a_daskcluster_whose_scheduler_and_worke
 
     def diagnostics() -> str:
         lines = [f"{p['metadata']['name']}: {p['status']}" for p in rest.list_items(pods)]
-        return "\n".join([*lines, "controller log:", dask_controller.log_tail(3000)])
+        log = dask_controller.log_tail(3000) if dask_controller else "(the cluster's own controller)"
+        return "\n".join([*lines, "controller log:", log])
 
     rest.create(clusters, dask_cluster_spec(CLUSTER))
     [scheduler] = wait_for(lambda: ready_pods(rest, namespace, "scheduler"), "a ready scheduler pod", diagnostics)
@@ -197,6 +144,7 @@ def test_dask_kubernetes_controller_runs_a_daskcluster_whose_scheduler_and_worke
         if node is not None:
             [worker_address] = dask.scheduler_info()["workers"]
             assert worker_address.startswith(f"tcp://{worker['status']['podIP']}:")
+            assert dask_controller is not None
             pids = [dask_controller.pid or 0, os.getpid()]
             for pod in (scheduler, worker):
                 pids += node.pids(namespace, pod["metadata"]["name"]).values()

@@ -190,10 +190,11 @@ def test_containers_use_an_explicit_command_and_an_empty_env() -> None:
     [scheduler] = _containers(cluster, "scheduler")
     [worker] = _containers(cluster, "worker")
     assert scheduler["command"] == [
-        "dask", "scheduler", "--host", "0.0.0.0", "--port", "8786", "--dashboard-address", ":8787",
+        "dask", "scheduler", "--host", "0.0.0.0", "--port", "8786", "--dashboard-address", "0.0.0.0:8787",
     ]  # fmt: skip
     assert worker["command"] == [
-        "dask", "worker", "--name", "$(DASK_WORKER_NAME)", "--nthreads", "1", "--dashboard-address", ":8788",
+        "dask", "worker", "--name", "$(DASK_WORKER_NAME)", "--host", "0.0.0.0", "--nthreads", "1",
+        "--dashboard-address", "0.0.0.0:8788",
     ]  # fmt: skip
     for container in (scheduler, worker):
         assert container["env"] == []

@@ -153,7 +153,7 @@ def _scheduler(cluster: str, image: str, labels: Mapping[str, str]) -> dict[str,
             "--port",
             str(SCHEDULER_PORT),
             "--dashboard-address",
-            f":{SCHEDULER_DASHBOARD_PORT}",
+            f"0.0.0.0:{SCHEDULER_DASHBOARD_PORT}",
         ],
         [
             {"name": "tcp-comm", "containerPort": SCHEDULER_PORT, "protocol": "TCP"},
@@ -193,16 +193,20 @@ def _scheduler(cluster: str, image: str, labels: Mapping[str, str]) -> dict[str,
 
 
 def _worker(image: str, replicas: int, resources: Mapping[str, Any], labels: Mapping[str, str]) -> dict[str, Any]:
-    # The scheduler address comes from DASK_SCHEDULER_ADDRESS, which dask-kubernetes injects.
+    # The scheduler address comes from DASK_SCHEDULER_ADDRESS, which dask-kubernetes injects. Listeners are on
+    # 0.0.0.0 spelt out: left implicit, a worker advertises the address of the host's default route, which is not
+    # the pod's on every network.
     command = [
         "dask",
         "worker",
         "--name",
         "$(DASK_WORKER_NAME)",
+        "--host",
+        "0.0.0.0",
         "--nthreads",
         "1",
         "--dashboard-address",
-        f":{WORKER_DASHBOARD_PORT}",
+        f"0.0.0.0:{WORKER_DASHBOARD_PORT}",
     ]
     limit = memory_limit_bytes(resources)
     if limit is not None:

@@ -35,7 +35,6 @@ class KubeApi:
     def __init__(self, api_client: client.ApiClient, *, component: str = "retrodiction-operator") -> None:
         self.core = client.CoreV1Api(api_client)
         self.custom = client.CustomObjectsApi(api_client)
-        self.discovery = client.DiscoveryV1Api(api_client)
         self.component = component
 
     # -- the run itself ------------------------------------------------------------------------------------------
@@ -127,17 +126,36 @@ class KubeApi:
         return {key: base64.b64decode(value).decode() for key, value in (secret.data or {}).items()}
 
     def ready_endpoints(self, namespace: str, service: str, port_name: str) -> list[tuple[str, int]]:
-        """(address, port) of every ready endpoint of a Service, from its EndpointSlices."""
-        slices = self.discovery.list_namespaced_endpoint_slice(
-            namespace, label_selector=f"kubernetes.io/service-name={service}"
+        """(pod IP, port) of the ready pods behind a Service, by the rule the endpointslice controller applies.
+
+        Read from the pods rather than from EndpointSlices: an operator outside the cluster network needs pod
+        addresses, and a local test cluster's loopback pod addresses are refused in EndpointSlices.
+        """
+        try:
+            found_service = self.core.read_namespaced_service(service, namespace)
+        except ApiException as err:
+            if _status(err) == 404:
+                return []
+            raise
+        service_spec = found_service.spec or client.V1ServiceSpec()
+        selector = service_spec.selector or {}
+        target = next((p.target_port for p in service_spec.ports or [] if p.name == port_name), None)
+        if not selector or target is None:
+            return []
+        pods = self.core.list_namespaced_pod(
+            namespace, label_selector=",".join(f"{key}={value}" for key, value in sorted(selector.items()))
         )
         found: list[tuple[str, int]] = []
-        for endpoint_slice in slices.items:
-            ports = [p.port for p in endpoint_slice.ports or [] if p.name == port_name and p.port]
-            for endpoint in endpoint_slice.endpoints or []:
-                ready = endpoint.conditions is None or endpoint.conditions.ready is not False
-                if ready and ports:
-                    found.extend((address, ports[0]) for address in endpoint.addresses)
+        for pod in pods.items:
+            status = pod.status
+            terminating = pod.metadata is not None and pod.metadata.deletion_timestamp is not None
+            if terminating or status is None or not status.pod_ip or status.phase != "Running":
+                continue
+            if not any(c.type == "Ready" and c.status == "True" for c in status.conditions or []):
+                continue
+            port = _container_port(pod, target)
+            if port is not None:
+                found.append((status.pod_ip, port))
         return found
 
     # -- events ---------------------------------------------------------------------------------------------------
@@ -170,6 +188,17 @@ class KubeApi:
             self.core.create_namespaced_event(meta["namespace"], body)
         except ApiException as err:
             log.warning("could not record event %s on %s: %s", reason, meta["name"], err.reason)
+
+
+def _container_port(pod: client.V1Pod, target: int | str) -> int | None:
+    """A Service's targetPort on one pod: a number as is, a name looked up among the containers' ports."""
+    if isinstance(target, int) or str(target).isdigit():
+        return int(target)
+    for container in pod.spec.containers if pod.spec else []:
+        for port in container.ports or []:
+            if port.name == target:
+                return int(port.container_port)
+    return None
 
 
 def _as_dict(obj: object) -> dict[str, Any]:

@@ -1,0 +1,82 @@
+"""The real dask-kubernetes controller, run by Kopf from the installed package, with its CRDs from the package.
+
+Out of a cluster the controller only dials a scheduler to retire workers (scale down), for idle checks
+(spec.idleTimeout) and for autoscaling, each time first resolving `<cluster>-scheduler.<ns>` with the machine's
+resolver: the tests use none of these, so the controller talks to the API server only.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import yaml
+from kubernetes import client
+
+from tests.e2e.harness.node_api import KubeRest
+from tests.e2e.harness.processes import ManagedProcess
+from tests.e2e.harness.up import dask_kubernetes_crd_paths, install_crds
+
+VENV_BIN = Path(sys.prefix) / "bin"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def install_missing_dask_crds(api: client.ApiClient) -> None:
+    """The package's CRDs, unless the cluster has them already (e.g. from the dask-kubernetes Helm chart)."""
+    crds = KubeRest(api).list_items("/apis/apiextensions.k8s.io/v1/customresourcedefinitions")
+    existing = {crd["metadata"]["name"] for crd in crds}
+    paths = dask_kubernetes_crd_paths()
+    missing = [path for path in paths if yaml.safe_load(path.read_text())["metadata"]["name"] not in existing]
+    install_crds(api, missing)
+
+
+@contextmanager
+def dask_kubernetes_controller(kubeconfig: Path, workdir: Path, timeout: float = 60.0) -> Iterator[ManagedProcess]:
+    port = _free_port()
+    # A clean environment: the admin kubeconfig and nothing from the caller's shell (proxies, a real KUBECONFIG).
+    env = {
+        "KUBECONFIG": str(kubeconfig),
+        "PATH": f"{VENV_BIN}:/usr/bin:/bin",
+        "HOME": str(workdir),
+        "LANG": "C.UTF-8",
+        "PYTHONUNBUFFERED": "1",
+    }
+    command = [
+        str(VENV_BIN / "kopf"),
+        "run",
+        "-m",
+        "dask_kubernetes.operator.controller",
+        "--all-namespaces",
+        "--standalone",
+        f"--liveness=http://127.0.0.1:{port}/healthz",
+    ]
+    controller = ManagedProcess("dask-kubernetes-controller", command, workdir / "controller.log", env)
+    controller.start()
+    try:
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with opener.open(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                if not controller.running():
+                    raise AssertionError(f"the dask-kubernetes controller exited:\n{controller.log_tail()}") from None
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the dask-kubernetes controller did not start:\n{controller.log_tail()}")
+            time.sleep(0.5)
+        yield controller
+    finally:
+        controller.stop(grace_seconds=15)

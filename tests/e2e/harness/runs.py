@@ -1,0 +1,120 @@
+"""Helpers of the operator e2e tests: applying runs, waiting for phases, and the CLI's results to compare."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kubernetes import client
+
+from retrodiction.api.training import GROUP, VERSION
+from retrodiction.config import TrainingConfig
+from retrodiction.controller.children import COMPONENT_SUMMARY, component_selector
+from retrodiction.controller.summary_configmaps import read_summary_configmaps
+from retrodiction.coordinator import ParallelTrainingCoordinator
+from retrodiction.execution.task import run_batch
+from retrodiction.manifest import load_training
+from retrodiction.summary import RunInfo, SummaryAccumulator
+from tests.e2e.harness.binaries import ensure_bin_dir
+from tests.e2e.harness.cluster import Kube
+from tests.e2e.harness.crds import REPO
+
+PLURAL = "retrodictiontrainings"
+EXAMPLE = REPO / "examples" / "training-macrodata.yaml"
+
+
+def training(name: str, **spec_changes: Any) -> dict[str, Any]:
+    body = yaml.safe_load(EXAMPLE.read_text())
+    body["metadata"] = {"name": name}
+    body["spec"]["dask"] = {"mode": "local", "workers": 2}
+    for path, value in spec_changes.items():
+        node = body["spec"]
+        *parents, leaf = path.split("__")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    return body
+
+
+def custom(kube: Kube) -> client.CustomObjectsApi:
+    return client.CustomObjectsApi(kube.api)
+
+
+def get_run(kube: Kube, namespace: str, name: str) -> dict[str, Any]:
+    found: dict[str, Any] = custom(kube).get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+    return found
+
+
+def wait_for_phase(kube: Kube, namespace: str, name: str, phases: set[str], timeout: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    run: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        run = get_run(kube, namespace, name)
+        if (run.get("status") or {}).get("phase") in phases:
+            return run
+        time.sleep(0.5)
+    raise AssertionError(f"{name} never reached {phases}; status: {run.get('status')}")
+
+
+def kubectl(kube: Kube, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    binary = ensure_bin_dir(allow_build=False) / "kubectl"
+    return subprocess.run(
+        [str(binary), "--kubeconfig", str(kube.kubeconfig), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def cli_results(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The same spec computed in-process, as `retrodiction train` would."""
+    spec = load_training_from(body).spec
+    coordinator = ParallelTrainingCoordinator(TrainingConfig.from_spec(spec))
+    coordinator.prepare_training_batches(
+        spec.variables,
+        spec.window.start,
+        spec.window.end,
+        batch_size_days=spec.window.batch_size_days,
+        variables_per_batch=spec.variables_per_batch,
+    )
+    accumulator = SummaryAccumulator(spec.variables, coordinator.config.engine)
+    accumulator.add_all(run_batch(task) for task in coordinator.tasks())
+    return accumulator.document(RunInfo("x", "u", {}), len(coordinator.batches))["results"]
+
+
+def load_training_from(body: dict[str, Any]) -> Any:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "rt.yaml"
+        path.write_text(yaml.safe_dump(body))
+        return load_training(path)
+
+
+def events_of(kube: Kube, namespace: str, name: str) -> list[str]:
+    listed = client.CoreV1Api(kube.api).list_namespaced_event(namespace, field_selector=f"involvedObject.name={name}")
+    return [event.reason for event in listed.items]
+
+
+def stored_summary(kube: Kube, namespace: str, run: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The summary document read back from the run's ConfigMaps, and those ConfigMaps."""
+    meta = {"name": run["metadata"]["name"], "namespace": namespace, "uid": run["metadata"]["uid"]}
+    listed = client.CoreV1Api(kube.api).list_namespaced_config_map(
+        namespace, label_selector=component_selector(meta, COMPONENT_SUMMARY)
+    )
+    stored = [kube.api.sanitize_for_serialization(cm) for cm in listed.items]
+    return read_summary_configmaps(stored), stored
+
+
+def assert_same_results(mine: list[dict[str, Any]], expected: list[dict[str, Any]]) -> None:
+    assert len(mine) == len(expected)
+    for a, b in zip(mine, expected, strict=True):
+        for key in ("variable", "model", "horizon", "n", "skipped", "successes", "failures", "trust"):
+            assert a[key] == b[key]
+        for key in ("mae", "rmse", "mase", "directionalAccuracy"):
+            assert a[key] == pytest.approx(b[key], rel=1e-9)
