@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -192,6 +194,8 @@ def _operator(args: argparse.Namespace) -> int:
 
         raise BadInputError(format_validation_error(err, "RETRODICTION")) from None
     logging.getLogger().setLevel(os.environ.get("RETRODICTION_LOG_LEVEL", "INFO"))
+    # `kill -USR1 <pid>` prints every thread's stack: how to see where a stuck run is without a debugger.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     run(settings)
     return EXIT_OK
 

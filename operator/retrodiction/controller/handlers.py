@@ -38,7 +38,12 @@ def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logge
     logger.info("retrodiction operator started: %s", memo.app.describe())
 
 
-@kopf.daemon(GROUP, VERSION, PLURAL, when=_unfinished, cancellation_timeout=120.0, backoff=10.0)
+# On deletion or shutdown the run is first asked to stop (it checks twice a second and returns within seconds);
+# only after cancellation_backoff would Kopf cancel it by force. Without a backoff Kopf cancels at once, which
+# abandons the thread and leaves the finalizer in place.
+@kopf.daemon(
+    GROUP, VERSION, PLURAL, when=_unfinished, cancellation_backoff=60.0, cancellation_timeout=30.0, backoff=10.0
+)
 def run_training(stopped: kopf.DaemonStopped, body: kopf.Body, memo: kopf.Memo, retry: int, **_: Any) -> None:
     app: OperatorApp = memo.app
 

@@ -173,7 +173,7 @@ class Runner:
                     f"{len(coordinator.batches)} batches on {cluster.ref.get('schedulerAddress')}",
                     extra={"daskCluster": cluster.ref, "batches": {"total": len(coordinator.batches)}},
                 )
-                stop_reason = self._run_batches(coordinator, spec)
+                stop_reason = self._run_batches(coordinator, spec, cluster.workers)
         except ClusterFailedError as err:
             raise RunFailedError(events.CLUSTER_FAILED, str(err)) from None
         except NotOwnedError as err:
@@ -222,7 +222,9 @@ class Runner:
         began = datetime.fromisoformat(start.replace("Z", "+00:00")) if start else self.ctx.now()
         return began + timedelta(seconds=seconds)
 
-    def _run_batches(self, coordinator: ParallelTrainingCoordinator, spec: RetrodictionTrainingSpec) -> str | None:
+    def _run_batches(
+        self, coordinator: ParallelTrainingCoordinator, spec: RetrodictionTrainingSpec, workers: int
+    ) -> str | None:
         """Run until done; a watcher stops the coordinator on deletion, suspension or the deadline."""
         stop_reason: list[str] = []
         done = threading.Event()
@@ -247,7 +249,8 @@ class Runner:
         def on_progress(progress: dict[str, Any]) -> None:
             finished = progress["completed"] == progress["total"]
             if self.throttle.should_write(force=finished):
-                running = max(0, progress["total"] - progress["completed"])
+                # In flight, not merely submitted: at most one batch per worker thread.
+                running = min(workers, max(0, progress["total"] - progress["completed"]))
                 self._write(progress_patch(progress, running=running, now=self.ctx.now()), "progress")
 
         def on_result(result: BatchResult) -> None:

@@ -83,6 +83,14 @@ class OperatorProcess:
         except OSError:
             return "(no log)"
 
+    def thread_dump(self) -> str:
+        """Every thread's stack (the operator prints them on SIGUSR1), for a test that found it stuck."""
+        if self.process is None or self.process.poll() is not None:
+            return "(not running)"
+        os.kill(self.process.pid, signal.SIGUSR1)
+        time.sleep(1)
+        return self.tail(200)
+
     def kill(self) -> None:
         """SIGKILL, as an OOM kill or a node loss would: no chance to clean up."""
         if self.process and self.process.poll() is None:

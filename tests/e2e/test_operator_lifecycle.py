@@ -1,0 +1,135 @@
+"""Deleting, suspending and resuming runs mid-flight, and many runs at once, with a DaskCluster per run."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from retrodiction.api.training import GROUP, VERSION
+from retrodiction.controller.children import RUN_LABEL, dask_cluster_name, run_label_value
+from retrodiction.controller.kube import DASK_CLUSTERS, DASK_GROUP, DASK_VERSION
+from tests.e2e.harness.cluster import Kube
+from tests.e2e.harness.crds import apply_project_crds
+from tests.e2e.harness.node import NodeStandIn
+from tests.e2e.harness.operator_process import OperatorProcess
+from tests.e2e.harness.processes import ManagedProcess
+from tests.e2e.harness.runs import (
+    PLURAL,
+    assert_same_results,
+    cli_results,
+    custom,
+    get_run,
+    kubectl,
+    stored_summary,
+    training,
+    wait_for_phase,
+)
+from tests.e2e.test_operator_resilience import wait_for_progress, weekly_run
+
+
+@pytest.fixture(scope="module")
+def operator(
+    kube: Kube,
+    node: NodeStandIn | None,
+    dask_controller: ManagedProcess | None,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[OperatorProcess]:
+    apply_project_crds(kube.api)
+    with OperatorProcess(kube.kubeconfig, tmp_path_factory.mktemp("operator")) as process:
+        yield process
+
+
+def eventually(condition: Callable[[], bool], what: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(1)
+
+
+def run_exists(kube: Kube, namespace: str, name: str) -> bool:
+    try:
+        get_run(kube, namespace, name)
+        return True
+    except ApiException as err:
+        if err.status == 404:
+            return False
+        raise
+
+
+def leftovers(kube: Kube, namespace: str, name: str) -> dict[str, list[str]]:
+    core = client.CoreV1Api(kube.api)
+    clusters = custom(kube).list_namespaced_custom_object(DASK_GROUP, DASK_VERSION, namespace, DASK_CLUSTERS)
+    pods = core.list_namespaced_pod(namespace, label_selector=f"dask.org/cluster-name={dask_cluster_name(name)}")
+    maps = core.list_namespaced_config_map(namespace, label_selector=f"{RUN_LABEL}={run_label_value(name)}")
+    return {
+        "daskclusters": [c["metadata"]["name"] for c in clusters["items"]],
+        "pods": [p.metadata.name for p in pods.items],
+        "configmaps": [m.metadata.name for m in maps.items],
+    }
+
+
+def test_deleting_a_run_mid_flight_leaves_nothing_behind(kube: Kube, namespace: str, operator: OperatorProcess) -> None:
+    custom(kube).create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, weekly_run("doomed"))
+    wait_for_progress(kube, namespace, "doomed", at_least=50)
+    assert leftovers(kube, namespace, "doomed")["daskclusters"]
+    custom(kube).delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "doomed")
+    # The finalizer is released once the run's daemon has stopped: the object really goes away.
+    try:
+        eventually(lambda: not run_exists(kube, namespace, "doomed"), "the run (and its finalizer) to be gone", 90)
+    except AssertionError as err:
+        stuck = get_run(kube, namespace, "doomed")
+        raise AssertionError(
+            f"{err}\nmetadata: {stuck['metadata']}\nstatus: {stuck.get('status')}\n{operator.thread_dump()}"
+        ) from None
+    eventually(
+        lambda: not any(leftovers(kube, namespace, "doomed").values()),
+        f"children of the run to be garbage-collected: {leftovers(kube, namespace, 'doomed')}",
+        180,
+    )
+
+
+def test_suspend_then_resume_finishes_with_the_identical_summary(
+    kube: Kube, namespace: str, operator: OperatorProcess
+) -> None:
+    body = weekly_run("paused")
+    api = custom(kube)
+    api.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
+    wait_for_progress(kube, namespace, "paused", at_least=50)
+    api.patch_namespaced_custom_object(
+        GROUP, VERSION, namespace, PLURAL, "paused", {"spec": {"execution": {"suspend": True}}}
+    )
+    suspended = wait_for_phase(kube, namespace, "paused", {"Suspended"}, timeout=60)
+    kept = suspended["status"]["batches"]["succeeded"]
+    assert 0 < kept < suspended["status"]["batches"]["total"]
+    conditions = {c["type"]: c["status"] for c in suspended["status"]["conditions"]}
+    assert conditions["Suspended"] == "True"
+    eventually(lambda: not leftovers(kube, namespace, "paused")["daskclusters"], "the cluster to be released", 60)
+
+    api.patch_namespaced_custom_object(
+        GROUP, VERSION, namespace, PLURAL, "paused", {"spec": {"execution": {"suspend": False}}}
+    )
+    waited = kubectl(kube, "wait", "-n", namespace, "--for=condition=Complete", "rt/paused", "--timeout=300s")
+    assert waited.returncode == 0, waited.stderr + operator.tail()
+    run = get_run(kube, namespace, "paused")
+    summary, _ = stored_summary(kube, namespace, run)
+    assert_same_results(summary["results"], cli_results(body))
+
+
+def test_ten_runs_applied_at_once_all_succeed(kube: Kube, namespace: str, operator: OperatorProcess) -> None:
+    variables = ["realgdp", "realcons", "realinv", "realgovt", "realdpi", "cpi", "m1", "tbilrate", "unemp", "infl"]
+    bodies: dict[str, dict[str, Any]] = {}
+    for index, variable in enumerate(variables):
+        name = f"many-{index}"
+        bodies[name] = training(name, variables=[variable], dask={"mode": "kubernetes", "workers": 1})
+        custom(kube).create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, bodies[name])
+    for name, body in bodies.items():
+        run = wait_for_phase(kube, namespace, name, {"Succeeded", "Failed"}, timeout=420)
+        assert run["status"]["phase"] == "Succeeded", (name, run["status"].get("message"), operator.tail())
+        summary, _ = stored_summary(kube, namespace, run)
+        assert_same_results(summary["results"], cli_results(body))

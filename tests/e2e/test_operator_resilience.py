@@ -1,0 +1,130 @@
+"""Runs survive what production throws at them: the operator killed mid-run, a Dask worker pod killed mid-run.
+
+This module's operator keeps each run's DaskCluster after it finishes (keepClusters), so the test can ask the
+scheduler how often it computed each batch before the cluster is removed with the run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import distributed
+import pytest
+from kubernetes import client
+
+from retrodiction.api.training import GROUP, VERSION
+from retrodiction.controller.children import dask_cluster_name
+from retrodiction.controller.kube import KubeApi
+from retrodiction.controller.scheduler import SCHEDULER_PORT_NAME, endpoint_address
+from tests.e2e.harness.cluster import Kube
+from tests.e2e.harness.crds import apply_project_crds
+from tests.e2e.harness.node import NodeStandIn
+from tests.e2e.harness.operator_process import OperatorProcess
+from tests.e2e.harness.processes import ManagedProcess
+from tests.e2e.harness.runs import (
+    PLURAL,
+    assert_same_results,
+    cli_results,
+    custom,
+    get_run,
+    kubectl,
+    stored_summary,
+    training,
+)
+
+pytestmark = pytest.mark.skipif("not config.getoption('--cluster') == 'local'", reason="needs the node stand-in")
+
+
+@pytest.fixture(scope="module")
+def operator(
+    kube: Kube,
+    node: NodeStandIn | None,
+    dask_controller: ManagedProcess | None,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[OperatorProcess]:
+    apply_project_crds(kube.api)
+    with OperatorProcess(kube.kubeconfig, tmp_path_factory.mktemp("operator"), keep_clusters="true") as process:
+        yield process
+
+
+def weekly_run(name: str) -> dict[str, Any]:
+    """About 2,200 one-week batches of the bundled CO2 series: long enough to be interrupted halfway."""
+    return training(
+        name,
+        variables=["co2"],
+        window={"start": "1960-01-01T00:00:00Z", "end": "2002-01-01T00:00:00Z", "batchSizeDays": 7},
+        data={"uri": "builtin://co2"},
+        retrodiction={"horizons": [1, 4], "seasonLength": 52, "windowLength": 13},
+        dask={"mode": "kubernetes", "workers": 2},
+    )
+
+
+def wait_for_progress(kube: Kube, namespace: str, name: str, at_least: int, timeout: float = 180) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = get_run(kube, namespace, name).get("status") or {}
+        done = (status.get("batches") or {}).get("succeeded", 0)
+        if done >= at_least:
+            assert status["phase"] == "Running", status
+            assert done < status["batches"]["total"], "the run finished before it could be interrupted"
+            return status
+        time.sleep(0.3)
+    raise AssertionError(f"{name} never reached {at_least} finished batches")
+
+
+def batches_computed(kube: Kube, namespace: str, run: str) -> int:
+    """How many batch tasks the run's scheduler computed (task-prefix counters are cumulative)."""
+    address = endpoint_address(
+        KubeApi(kube.api).ready_endpoints(namespace, f"{dask_cluster_name(run)}-scheduler", SCHEDULER_PORT_NAME)
+    )
+    assert address is not None
+
+    def computed(dask_scheduler: Any) -> int:
+        prefix = dask_scheduler.task_prefixes.get("retrodiction-batch")
+        return 0 if prefix is None else int(prefix.state_counts.get("memory", 0))
+
+    with distributed.Client(address, timeout=30) as dask:
+        return int(dask.run_on_scheduler(computed))
+
+
+def complete(kube: Kube, namespace: str, name: str, operator: OperatorProcess) -> dict[str, Any]:
+    waited = kubectl(kube, "wait", "-n", namespace, "--for=condition=Complete", f"rt/{name}", "--timeout=300s")
+    assert waited.returncode == 0, waited.stderr + operator.tail()
+    return get_run(kube, namespace, name)
+
+
+def test_killing_the_operator_mid_run_resumes_without_computing_a_batch_twice(
+    kube: Kube, namespace: str, operator: OperatorProcess
+) -> None:
+    body = weekly_run("restarted")
+    custom(kube).create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
+    wait_for_progress(kube, namespace, "restarted", at_least=100)
+    operator.kill()
+    time.sleep(2)
+    operator.start()
+    run = complete(kube, namespace, "restarted", operator)
+    total = run["status"]["batches"]["total"]
+    assert run["status"]["batches"]["succeeded"] == total
+    assert batches_computed(kube, namespace, "restarted") == total
+    summary, _ = stored_summary(kube, namespace, run)
+    assert_same_results(summary["results"], cli_results(body))
+
+
+def test_killing_a_worker_pod_mid_run_still_gives_the_identical_summary(
+    kube: Kube, namespace: str, operator: OperatorProcess
+) -> None:
+    body = weekly_run("worker-lost")
+    custom(kube).create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
+    wait_for_progress(kube, namespace, "worker-lost", at_least=100)
+    core = client.CoreV1Api(kube.api)
+    workers = core.list_namespaced_pod(
+        namespace, label_selector=f"dask.org/cluster-name={dask_cluster_name('worker-lost')},dask.org/component=worker"
+    ).items
+    assert workers
+    core.delete_namespaced_pod(workers[0].metadata.name, namespace, grace_period_seconds=0)
+    run = complete(kube, namespace, "worker-lost", operator)
+    assert run["status"]["batches"]["failed"] == 0
+    summary, _ = stored_summary(kube, namespace, run)
+    assert_same_results(summary["results"], cli_results(body))
