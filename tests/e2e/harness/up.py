@@ -1,4 +1,4 @@
-"""A local Kubernetes for people: control plane + node stand-in + CRDs, until Ctrl-C.
+"""A local Kubernetes for people: control plane + node stand-in + CRDs + dask-kubernetes, until Ctrl-C.
 
     .venv/bin/python -m tests.e2e.harness.up [--workdir DIR]
 
@@ -9,8 +9,8 @@ then runs until interrupted (SIGINT/SIGTERM) and stops everything it started. Th
 
     export KUBECONFIG=<printed path>
     kubectl get nodes
-    kopf run -m dask_kubernetes.operator.controller --all-namespaces   # or the retrodiction operator
-    kubectl apply -f my-cluster.yaml
+    RETRODICTION_SCHEDULER_RESOLUTION=endpoints retrodiction operator --all-namespaces
+    kubectl apply -f examples/training-macrodata.yaml
 
 No Docker is needed, and nothing leaves 127.0.0.0/8: pods get addresses 127.0.0.N and reach Services through their
 ready endpoints, never through ClusterIPs.
@@ -145,30 +145,38 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(bin_dir: Path, workdir: Path, keep: bool, node_name: str, stop: threading.Event) -> int:
+    # Imported here: the controller harness itself uses this module's CRD helpers.
+    from tests.e2e.harness.dask_controller import dask_kubernetes_controller
+
     began = time.monotonic()
+    (workdir / "dask-controller").mkdir(parents=True, exist_ok=True)
     with (
         ControlPlane(bin_dir, workdir / "controlplane", keep_workdir=keep) as control_plane,
         NodeStandIn(control_plane.kubeconfig, workdir / "node", name=node_name) as node,
         control_plane.api_client() as api,
     ):
         crds = install_crds(api, [*repo_crd_paths(), *dask_kubernetes_crd_paths()])
-        print(
-            f"local Kubernetes ready in {time.monotonic() - began:.1f} s: API server {control_plane.server}, "
-            f"node {node.name} (pod addresses {node.address_prefix}.N)\n"
-            f"CRDs: {', '.join(crds)}\n"
-            f"kubectl: {bin_dir / 'kubectl'}\n"
-            f"pod logs: {node.workdir / 'pods'}/<namespace>_<pod>_<uid>/logs/<container>/<restart>.log\n"
-            f"kubeconfig: {control_plane.kubeconfig}\n\n"
-            f"export KUBECONFIG={control_plane.kubeconfig}\n\n"
-            "Ctrl-C stops everything.",
-            flush=True,
-        )
-        while not stop.wait(1.0):
-            dead = [p.name for p in control_plane.processes if p.exit_code() is not None]
-            if dead:
-                print(f"error: {', '.join(dead)} exited; logs in {control_plane.logs_dir}", file=sys.stderr)
-                return 1
-        print("stopping...", flush=True)
+        with dask_kubernetes_controller(control_plane.kubeconfig, workdir / "dask-controller") as controller:
+            print(
+                f"local Kubernetes ready in {time.monotonic() - began:.1f} s: API server {control_plane.server}, "
+                f"node {node.name} (pod addresses {node.address_prefix}.N), dask-kubernetes controller running\n"
+                f"CRDs: {', '.join(crds)}\n"
+                f"kubectl: {bin_dir / 'kubectl'}\n"
+                f"pod logs: {node.workdir / 'pods'}/<namespace>_<pod>_<uid>/logs/<container>/<restart>.log\n"
+                f"kubeconfig: {control_plane.kubeconfig}\n\n"
+                f"export KUBECONFIG={control_plane.kubeconfig}\n"
+                "RETRODICTION_SCHEDULER_RESOLUTION=endpoints retrodiction operator -A   # then the operator\n\n"
+                "Ctrl-C stops everything.",
+                flush=True,
+            )
+            while not stop.wait(1.0):
+                dead = [p.name for p in control_plane.processes if p.exit_code() is not None]
+                if not controller.running():
+                    dead.append("the dask-kubernetes controller")
+                if dead:
+                    print(f"error: {', '.join(dead)} exited; logs in {workdir}", file=sys.stderr)
+                    return 1
+            print("stopping...", flush=True)
     return 0
 
 
