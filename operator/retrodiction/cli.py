@@ -91,13 +91,7 @@ def _train(args: argparse.Namespace) -> int:
         run_name=training.metadata.name,
         namespace=training.metadata.namespace,
     )
-    batches = coordinator.prepare_training_batches(
-        spec.variables,
-        spec.window.start,
-        spec.window.end,
-        batch_size_days=spec.window.batch_size_days,
-        variables_per_batch=spec.variables_per_batch,
-    )
+    batches = coordinator.prepare_spec_batches(spec)
     output = args.output or f"{training.metadata.name}-summary.json"
     _check_writable(output, "--output")
     if args.report:

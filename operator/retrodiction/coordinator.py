@@ -20,6 +20,7 @@ from typing import Any
 import fsspec
 from distributed import Client, Future, as_completed
 
+from retrodiction.api.training import RetrodictionTrainingSpec
 from retrodiction.batches import BatchPlan, TrainingBatch, plan_batches
 from retrodiction.config import TrainingConfig
 from retrodiction.data import DataError, describe
@@ -127,6 +128,16 @@ class ParallelTrainingCoordinator:
         self._accumulator = SummaryAccumulator(self._variables, self.config.engine)
         self.state = "prepared"
         return self.batches
+
+    def prepare_spec_batches(self, spec: RetrodictionTrainingSpec) -> list[TrainingBatch]:
+        """prepare_training_batches with the window, variables and batching of a RetrodictionTraining spec."""
+        return self.prepare_training_batches(
+            spec.variables,
+            spec.window.start,
+            spec.window.end,
+            batch_size_days=spec.window.batch_size_days,
+            variables_per_batch=spec.variables_per_batch,
+        )
 
     def fingerprint(self) -> str:
         """Identifies what this plan computes; a checkpoint made under another fingerprint is not reused."""

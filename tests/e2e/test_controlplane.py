@@ -6,7 +6,6 @@ Each test works against the local control plane and against any existing cluster
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,19 +17,11 @@ from tests.e2e.harness.binaries import cached_bin_dir
 from tests.e2e.harness.cluster import Kube
 from tests.e2e.harness.controlplane import ControlPlane
 from tests.e2e.harness.names import random_suffix
+from tests.e2e.harness.waiting import eventually
 
 VERSION = "v1"
 PLURAL = "windows"
 CEL_MESSAGE = "end must be after start"
-WAIT_SECONDS = 30.0
-
-
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = WAIT_SECONDS) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.1)
 
 
 def window_crd(group: str) -> dict[str, Any]:
@@ -92,7 +83,7 @@ def window_group(kube: Kube) -> Iterator[str]:
         conditions = (status.conditions if status else None) or []
         return any(c.type == "Established" and c.status == "True" for c in conditions)
 
-    wait_until(established, f"CRD {name} to be Established")
+    eventually(established, f"CRD {name} to be Established")
     yield group
     extensions.delete_custom_resource_definition(name)
 
@@ -158,7 +149,7 @@ def test_deleting_an_owner_garbage_collects_what_it_owns(kube: Kube, namespace: 
 
     core.delete_namespaced_config_map("owner", namespace, propagation_policy="Background")
 
-    wait_until(lambda: not _config_map_exists(core, namespace, "owned"), "the owned ConfigMap to be collected")
+    eventually(lambda: not _config_map_exists(core, namespace, "owned"), "the owned ConfigMap to be collected")
     assert _config_map_exists(core, namespace, "bystander")
 
 
@@ -216,7 +207,7 @@ def test_service_account_token_is_confined_to_its_role(kube: Kube, namespace: st
 
         reader_core = client.CoreV1Api(as_reader)
         # The authorizer learns of new Roles through a watch, so the grant may take a moment to apply.
-        wait_until(
+        eventually(
             lambda: _status_of(lambda: reader_core.list_namespaced_config_map(namespace)) == 200,
             "the RoleBinding to take effect",
         )

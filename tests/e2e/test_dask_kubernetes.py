@@ -16,8 +16,6 @@ import ipaddress
 import os
 import socket
 import sys
-import time
-from collections.abc import Callable
 from contextlib import ExitStack
 from importlib.metadata import version
 from pathlib import Path
@@ -33,10 +31,10 @@ from tests.e2e.harness.node import NodeStandIn
 from tests.e2e.harness.node_api import KubeRest
 from tests.e2e.harness.node_endpoints import service_endpoint
 from tests.e2e.harness.processes import ManagedProcess
+from tests.e2e.harness.waiting import eventually
 
 GROUP, VERSION, PLURAL = "kubernetes.dask.org", "v1", "daskclusters"
 CLUSTER = "demo"
-WAIT_SECONDS = 120.0
 VENV_BIN = Path(sys.prefix) / "bin"
 
 
@@ -45,19 +43,6 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
-
-
-def wait_for(
-    condition: Callable[[], Any], what: str, diagnostics: Callable[[], str], timeout: float = WAIT_SECONDS
-) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}\n{diagnostics()}")
-        time.sleep(0.5)
 
 
 def dask_cluster_spec(name: str) -> dict[str, Any]:
@@ -120,8 +105,8 @@ def test_dask_kubernetes_controller_runs_a_daskcluster_whose_scheduler_and_worke
         return "\n".join([*lines, "controller log:", log])
 
     rest.create(clusters, dask_cluster_spec(CLUSTER))
-    [scheduler] = wait_for(lambda: ready_pods(rest, namespace, "scheduler"), "a ready scheduler pod", diagnostics)
-    [worker] = wait_for(lambda: ready_pods(rest, namespace, "worker"), "a ready worker pod", diagnostics)
+    [scheduler] = eventually(lambda: ready_pods(rest, namespace, "scheduler"), "a ready scheduler pod", diagnostics)
+    [worker] = eventually(lambda: ready_pods(rest, namespace, "worker"), "a ready worker pod", diagnostics)
 
     with ExitStack() as stack:
         if node is not None:
@@ -153,7 +138,7 @@ def test_dask_kubernetes_controller_runs_a_daskcluster_whose_scheduler_and_worke
 
     rest.delete(f"{clusters}/{CLUSTER}")
     # Garbage collection through ownerReferences; its first pass over a new CRD may wait for its 30 s resync.
-    wait_for(
+    eventually(
         lambda: not rest.list_items(pods, {"labelSelector": f"dask.org/cluster-name={CLUSTER}"}),
         "the DaskCluster's pods to be deleted",
         diagnostics,

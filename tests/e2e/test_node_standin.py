@@ -13,7 +13,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +23,10 @@ from tests.e2e.harness.cluster import Kube
 from tests.e2e.harness.node import NodeStandIn
 from tests.e2e.harness.node_api import KubeRest
 from tests.e2e.harness.node_endpoints import service_endpoint
+from tests.e2e.harness.waiting import eventually
 
 REPO = Path(__file__).resolve().parents[2]
 CRDS_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
-WAIT_SECONDS = 60.0
 # `python -m http.server` would look up the name of the address it binds (socket.getfqdn), a DNS query this
 # machine must not send; a TCPServer with the same handler does not.
 HTTP_SERVER = (
@@ -41,17 +40,6 @@ def stand_in(node: NodeStandIn | None) -> NodeStandIn:
     if node is None:
         pytest.skip("the node stand-in runs only with --cluster=local")
     return node
-
-
-def wait_for(condition: Callable[[], Any], what: str, timeout: float = WAIT_SECONDS) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.2)
 
 
 def pod_manifest(name: str, command: list[str], **spec: Any) -> dict[str, Any]:
@@ -117,7 +105,7 @@ def test_a_deployment_of_a_python_http_server_becomes_available_on_its_own_pod_a
 ) -> None:
     rest = KubeRest(kube.api)
     deploy_web(rest, namespace)
-    wait_for(
+    eventually(
         lambda: (
             rest.get(f"/apis/apps/v1/namespaces/{namespace}/deployments/web")["status"].get("availableReplicas") == 1
         ),
@@ -147,7 +135,7 @@ def test_a_service_url_in_env_waits_for_a_ready_endpoint_then_resolves_to_it(
         pod_manifest("fetch", ["python", "-c", fetch], restartPolicy="Never", container={"env": env}),
     )
     # No Service yet: the container waits, as a pod whose DNS name does not resolve yet would.
-    wait_for(
+    eventually(
         lambda: (
             first_container(rest, namespace, "fetch").get("state", {}).get("waiting", {}).get("reason")
             == "ServiceNotReady"
@@ -155,7 +143,7 @@ def test_a_service_url_in_env_waits_for_a_ready_endpoint_then_resolves_to_it(
         "the fetch pod to wait for Service web",
     )
     deploy_web(rest, namespace)
-    phase = wait_for(
+    phase = eventually(
         lambda: (
             status(rest, namespace, "fetch").get("phase") in ("Succeeded", "Failed")
             and status(rest, namespace, "fetch")["phase"]
@@ -180,12 +168,12 @@ def test_deleting_a_pod_stops_its_process_and_removes_the_object(
     ignore = "" if handles_sigterm else "import signal; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
     command = ["python", "-c", f"{ignore}import time; time.sleep(600)"]
     rest.create(pods_path(namespace), pod_manifest("sleeper", command, terminationGracePeriodSeconds=grace))
-    wait_for(lambda: status(rest, namespace, "sleeper").get("phase") == "Running", "the pod to run")
+    eventually(lambda: status(rest, namespace, "sleeper").get("phase") == "Running", "the pod to run")
     pid = stand_in.pids(namespace, "sleeper")["main"]
     assert pid_alive(pid)
     began = time.monotonic()
     rest.delete(pods_path(namespace, "sleeper"))
-    wait_for(lambda: rest.get_or_none(pods_path(namespace, "sleeper")) is None, "the pod object to be deleted")
+    eventually(lambda: rest.get_or_none(pods_path(namespace, "sleeper")) is None, "the pod object to be deleted")
     assert not pid_alive(pid)
     # SIGTERM ends the first at once; the second outlives SIGTERM until the 1 s grace period is over.
     assert time.monotonic() - began < 15
@@ -194,7 +182,7 @@ def test_deleting_a_pod_stops_its_process_and_removes_the_object(
 def test_a_crashing_container_is_restarted_with_back_off(kube: Kube, stand_in: NodeStandIn, namespace: str) -> None:
     rest = KubeRest(kube.api)
     rest.create(pods_path(namespace), pod_manifest("crasher", ["python", "-c", "raise SystemExit(3)"]))
-    container = wait_for(
+    container = eventually(
         lambda: (found := first_container(rest, namespace, "crasher")).get("restartCount", 0) >= 1 and found,
         "the container to be restarted",
     )
@@ -211,7 +199,7 @@ def test_a_pods_processes_act_as_its_service_account(kube: Kube, stand_in: NodeS
         "print(client.AuthenticationV1Api().create_self_subject_review(review).status.user_info.username)"
     )
     rest.create(pods_path(namespace), pod_manifest("whoami", ["python", "-c", whoami], restartPolicy="Never"))
-    phase = wait_for(
+    phase = eventually(
         lambda: (
             status(rest, namespace, "whoami").get("phase") in ("Succeeded", "Failed")
             and status(rest, namespace, "whoami")["phase"]

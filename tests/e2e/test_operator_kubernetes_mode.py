@@ -4,7 +4,6 @@ worker pods, which the node stand-in runs as processes locally (real nodes on an
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -14,9 +13,8 @@ from retrodiction.api.training import GROUP, VERSION
 from retrodiction.controller.children import dask_cluster_name
 from retrodiction.controller.kube import DASK_CLUSTERS, DASK_GROUP, DASK_VERSION
 from tests.e2e.harness.cluster import Kube
-from tests.e2e.harness.crds import apply_project_crds
 from tests.e2e.harness.node import NodeStandIn
-from tests.e2e.harness.operator_process import OperatorProcess
+from tests.e2e.harness.operator_process import OperatorProcess, running_operator
 from tests.e2e.harness.processes import ManagedProcess
 from tests.e2e.harness.runs import (
     PLURAL,
@@ -28,6 +26,7 @@ from tests.e2e.harness.runs import (
     stored_summary,
     training,
 )
+from tests.e2e.harness.waiting import eventually
 
 # The stand-in runs commands, not images; on a real cluster this is the image the workflow built and loaded.
 WORKER_IMAGE = os.environ.get("RETRODICTION_WORKER_IMAGE", "retrodiction-worker:e2e")
@@ -46,22 +45,13 @@ def operator(
     dask_controller: ManagedProcess | None,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[OperatorProcess]:
-    apply_project_crds(kube.api)
-    with OperatorProcess(kube.kubeconfig, tmp_path_factory.mktemp("operator"), worker_image=WORKER_IMAGE) as process:
+    with running_operator(kube, tmp_path_factory.mktemp("operator"), worker_image=WORKER_IMAGE) as process:
         yield process
 
 
 def dask_clusters(kube: Kube, namespace: str) -> list[str]:
     listed = custom(kube).list_namespaced_custom_object(DASK_GROUP, DASK_VERSION, namespace, DASK_CLUSTERS)
     return [item["metadata"]["name"] for item in listed["items"]]
-
-
-def wait_until(condition: object, what: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(1)
 
 
 def test_a_run_on_its_own_daskcluster_completes_and_removes_the_cluster(
@@ -72,7 +62,7 @@ def test_a_run_on_its_own_daskcluster_completes_and_removes_the_cluster(
     cluster = dask_cluster_name("macro-k8s")
 
     # While it runs, the DaskCluster belongs to the run.
-    wait_until(lambda: cluster in dask_clusters(kube, namespace), "the DaskCluster", timeout=60)
+    eventually(lambda: cluster in dask_clusters(kube, namespace), "the DaskCluster", timeout=60)
     owned = custom(kube).get_namespaced_custom_object(DASK_GROUP, DASK_VERSION, namespace, DASK_CLUSTERS, cluster)
     run = get_run(kube, namespace, "macro-k8s")
     assert [o["uid"] for o in owned["metadata"]["ownerReferences"]] == [run["metadata"]["uid"]]
@@ -86,8 +76,8 @@ def test_a_run_on_its_own_daskcluster_completes_and_removes_the_cluster(
     assert_same_results(summary["results"], cli_results(body))
 
     # Finished: the cluster and its pods are gone (the operator deletes it; keepClusters is off).
-    wait_until(lambda: cluster not in dask_clusters(kube, namespace), "the DaskCluster to be deleted", timeout=60)
-    wait_until(
+    eventually(lambda: cluster not in dask_clusters(kube, namespace), "the DaskCluster to be deleted", timeout=60)
+    eventually(
         lambda: (
             not client.CoreV1Api(kube.api)
             .list_namespaced_pod(namespace, label_selector=f"dask.org/cluster-name={cluster}")

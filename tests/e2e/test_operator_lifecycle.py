@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,9 +13,8 @@ from retrodiction.api.training import GROUP, VERSION
 from retrodiction.controller.children import RUN_LABEL, dask_cluster_name, run_label_value
 from retrodiction.controller.kube import DASK_CLUSTERS, DASK_GROUP, DASK_VERSION
 from tests.e2e.harness.cluster import Kube
-from tests.e2e.harness.crds import apply_project_crds
 from tests.e2e.harness.node import NodeStandIn
-from tests.e2e.harness.operator_process import OperatorProcess
+from tests.e2e.harness.operator_process import OperatorProcess, running_operator
 from tests.e2e.harness.processes import ManagedProcess
 from tests.e2e.harness.runs import (
     PLURAL,
@@ -29,6 +27,7 @@ from tests.e2e.harness.runs import (
     training,
     wait_for_phase,
 )
+from tests.e2e.harness.waiting import eventually
 from tests.e2e.test_operator_resilience import wait_for_progress, weekly_run
 
 # The operator runs as a process beside the tests and reaches schedulers at their pod addresses: on the local
@@ -44,17 +43,8 @@ def operator(
     dask_controller: ManagedProcess | None,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[OperatorProcess]:
-    apply_project_crds(kube.api)
-    with OperatorProcess(kube.kubeconfig, tmp_path_factory.mktemp("operator")) as process:
+    with running_operator(kube, tmp_path_factory.mktemp("operator")) as process:
         yield process
-
-
-def eventually(condition: Callable[[], bool], what: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(1)
 
 
 def run_exists(kube: Kube, namespace: str, name: str) -> bool:
@@ -85,17 +75,19 @@ def test_deleting_a_run_mid_flight_leaves_nothing_behind(kube: Kube, namespace: 
     assert leftovers(kube, namespace, "doomed")["daskclusters"]
     custom(kube).delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "doomed")
     # The finalizer is released once the run's daemon has stopped: the object really goes away.
-    try:
-        eventually(lambda: not run_exists(kube, namespace, "doomed"), "the run (and its finalizer) to be gone", 90)
-    except AssertionError as err:
-        stuck = get_run(kube, namespace, "doomed")
-        raise AssertionError(
-            f"{err}\nmetadata: {stuck['metadata']}\nstatus: {stuck.get('status')}\n{operator.thread_dump()}"
-        ) from None
+
+    def stuck() -> str:
+        run = get_run(kube, namespace, "doomed")
+        return f"metadata: {run['metadata']}\nstatus: {run.get('status')}\n{operator.thread_dump()}"
+
+    eventually(
+        lambda: not run_exists(kube, namespace, "doomed"), "the run (and its finalizer) to be gone", stuck, timeout=90
+    )
     eventually(
         lambda: not any(leftovers(kube, namespace, "doomed").values()),
-        f"children of the run to be garbage-collected: {leftovers(kube, namespace, 'doomed')}",
-        180,
+        "the run's children to be garbage-collected",
+        lambda: str(leftovers(kube, namespace, "doomed")),
+        timeout=180,
     )
 
 
@@ -114,7 +106,9 @@ def test_suspend_then_resume_finishes_with_the_identical_summary(
     assert 0 < kept < suspended["status"]["batches"]["total"]
     conditions = {c["type"]: c["status"] for c in suspended["status"]["conditions"]}
     assert conditions["Suspended"] == "True"
-    eventually(lambda: not leftovers(kube, namespace, "paused")["daskclusters"], "the cluster to be released", 60)
+    eventually(
+        lambda: not leftovers(kube, namespace, "paused")["daskclusters"], "the cluster to be released", timeout=60
+    )
 
     api.patch_namespaced_custom_object(
         GROUP, VERSION, namespace, PLURAL, "paused", {"spec": {"execution": {"suspend": False}}}

@@ -10,8 +10,7 @@ import pytest
 
 from retrodiction.api.training import GROUP, VERSION
 from tests.e2e.harness.cluster import Kube
-from tests.e2e.harness.crds import apply_project_crds
-from tests.e2e.harness.operator_process import OperatorProcess
+from tests.e2e.harness.operator_process import OperatorProcess, running_operator
 from tests.e2e.harness.runs import (
     PLURAL,
     assert_same_results,
@@ -28,10 +27,8 @@ from tests.e2e.harness.runs import (
 
 @pytest.fixture(scope="module")
 def operator(kube: Kube, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
-    apply_project_crds(kube.api)
-    with OperatorProcess(kube.kubeconfig, tmp_path_factory.mktemp("operator")) as process:
+    with running_operator(kube, tmp_path_factory.mktemp("operator")) as process:
         yield process
-        print(process.tail(30))
 
 
 def test_an_applied_run_completes_and_its_summary_configmap_equals_the_cli_summary(

@@ -19,9 +19,8 @@ from retrodiction.controller.children import dask_cluster_name
 from retrodiction.controller.kube import KubeApi
 from retrodiction.controller.scheduler import SCHEDULER_PORT_NAME, endpoint_address
 from tests.e2e.harness.cluster import Kube
-from tests.e2e.harness.crds import apply_project_crds
 from tests.e2e.harness.node import NodeStandIn
-from tests.e2e.harness.operator_process import OperatorProcess
+from tests.e2e.harness.operator_process import OperatorProcess, running_operator
 from tests.e2e.harness.processes import ManagedProcess
 from tests.e2e.harness.runs import (
     PLURAL,
@@ -44,8 +43,7 @@ def operator(
     dask_controller: ManagedProcess | None,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[OperatorProcess]:
-    apply_project_crds(kube.api)
-    with OperatorProcess(kube.kubeconfig, tmp_path_factory.mktemp("operator"), keep_clusters="true") as process:
+    with running_operator(kube, tmp_path_factory.mktemp("operator"), keep_clusters="true") as process:
         yield process
 
 

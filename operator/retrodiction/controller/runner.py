@@ -153,13 +153,7 @@ class Runner:
             publish_name=f"retrodiction-{self.meta['uid']}",
         )
         try:
-            coordinator.prepare_training_batches(
-                spec.variables,
-                spec.window.start,
-                spec.window.end,
-                batch_size_days=spec.window.batch_size_days,
-                variables_per_batch=spec.variables_per_batch,
-            )
+            coordinator.prepare_spec_batches(spec)
         except DataError as err:
             raise RunFailedError(events.INVALID_SPEC, str(err)) from None
         started = self.ctx.now()

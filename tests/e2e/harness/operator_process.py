@@ -9,8 +9,13 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
+
+from tests.e2e.harness.cluster import Kube
+from tests.e2e.harness.crds import apply_project_crds
 
 
 def free_port() -> int:
@@ -113,3 +118,11 @@ class OperatorProcess:
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
         self.stop()
+
+
+@contextmanager
+def running_operator(kube: Kube, workdir: Path, **settings: str) -> Iterator[OperatorProcess]:
+    """The project's CRDs applied and the operator running with these RETRODICTION_* settings."""
+    apply_project_crds(kube.api)
+    with OperatorProcess(kube.kubeconfig, workdir, **settings) as process:
+        yield process

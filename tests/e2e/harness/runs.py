@@ -75,13 +75,7 @@ def cli_results(body: dict[str, Any]) -> list[dict[str, Any]]:
     """The same spec computed in-process, as `retrodiction train` would."""
     spec = load_training_from(body).spec
     coordinator = ParallelTrainingCoordinator(TrainingConfig.from_spec(spec))
-    coordinator.prepare_training_batches(
-        spec.variables,
-        spec.window.start,
-        spec.window.end,
-        batch_size_days=spec.window.batch_size_days,
-        variables_per_batch=spec.variables_per_batch,
-    )
+    coordinator.prepare_spec_batches(spec)
     accumulator = SummaryAccumulator(spec.variables, coordinator.config.engine)
     accumulator.add_all(run_batch(task) for task in coordinator.tasks())
     return accumulator.document(RunInfo("x", "u", {}), len(coordinator.batches))["results"]
