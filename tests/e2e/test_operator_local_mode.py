@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 
 import pytest
 
 from retrodiction.api.training import GROUP, VERSION
+from retrodiction.data import make_random_walks, write_dataset
 from tests.e2e.harness.cluster import Kube
 from tests.e2e.harness.operator_process import OperatorProcess, running_operator
 from tests.e2e.harness.runs import (
@@ -114,3 +116,49 @@ def test_the_operator_exposes_prometheus_metrics(operator: OperatorProcess) -> N
         "retrodiction_cluster_provisioning_seconds",
     ):
         assert name in text
+
+
+def test_a_run_of_five_thousand_batches_keeps_its_status_small(
+    kube: Kube, namespace: str, operator: OperatorProcess, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # One-day batches over 5,000 days of daily data: one batch per day, every status field at its largest.
+    path = tmp_path_factory.mktemp("data") / "daily.parquet"
+    write_dataset(make_random_walks(2, 5100, seed=4), str(path))
+    body = training(
+        "five-thousand",
+        variables=["s0000", "s0001"],
+        window={"start": "2000-03-01T00:00:00Z", "end": "2013-11-08T00:00:00Z", "batchSizeDays": 1},
+        data={"uri": path.as_uri()},
+        retrodiction={"horizons": [1, 7], "seasonLength": 7, "windowLength": 28},
+    )
+    patches_before = metric_total(operator.metrics(), "retrodiction_status_patches_total")
+    began = time.monotonic()
+    custom(kube).create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
+    largest = 0
+    while time.monotonic() - began < 600:
+        run = get_run(kube, namespace, "five-thousand")
+        largest = max(largest, len(json.dumps(run.get("status") or {})))
+        if (run.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            break
+        time.sleep(0.5)
+    minutes = (time.monotonic() - began) / 60
+    status = run["status"]
+    assert status["phase"] == "Succeeded", status.get("message")
+    assert status["batches"]["total"] == 5000
+    assert largest < 16 * 1024
+    patches = metric_total(operator.metrics(), "retrodiction_status_patches_total") - patches_before
+    peak_rss = operator.peak_rss_bytes()
+    print(
+        f"\n5,000-batch run: {minutes * 60:.1f} s, largest status {largest} bytes, {patches:.0f} status patches "
+        f"({patches / minutes:.1f}/min), operator peak RSS {peak_rss / 2**20:.0f} MiB"
+    )
+    # Progress at most once a second (the test's interval) plus a handful of phase changes.
+    assert patches <= minutes * 60 + 10
+
+
+def metric_total(text: str, name: str) -> float:
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith(name + "{") or line.startswith(name + " ")
+    )

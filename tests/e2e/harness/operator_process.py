@@ -82,6 +82,14 @@ class OperatorProcess:
             text: str = reply.read().decode()
             return text
 
+    def peak_rss_bytes(self) -> int:
+        """The operator's peak resident memory so far (VmHWM), for the record."""
+        assert self.process is not None
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+        raise RuntimeError("no VmHWM in /proc status")
+
     def tail(self, lines: int = 60) -> str:
         try:
             return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
