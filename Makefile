@@ -52,6 +52,7 @@ e2e: install controlplane
 bench: install
 	$(BIN)/python benchmarks/engine_vs_statsforecast.py
 	$(BIN)/python benchmarks/local_cluster.py
+	$(BIN)/python -m benchmarks.operator_overhead
 
 # lock.txt pins everything the tests use; runtime.txt is the image's subset, constrained to the same versions.
 lock: $(BIN)/uv

@@ -25,6 +25,7 @@ from tests.e2e.harness.runs import (
     training,
     wait_for_phase,
 )
+from tests.e2e.harness.waiting import eventually
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +60,14 @@ def test_an_applied_run_completes_and_its_summary_configmap_equals_the_cli_summa
         assert owner["uid"] == run["metadata"]["uid"]
     assert_same_results(summary["results"], cli_results(body))
 
-    reasons = events_of(kube, namespace, "macro")
-    assert {"ClusterCreating", "RunStarted", "SummaryStored", "RunSucceeded"} <= set(reasons), reasons
+    # Events are posted off the run's path, so the last ones may trail the status by a moment.
+    expected = {"ClusterCreating", "RunStarted", "SummaryStored", "RunSucceeded"}
+    eventually(
+        lambda: expected <= set(events_of(kube, namespace, "macro")),
+        "the run's Events",
+        lambda: str(events_of(kube, namespace, "macro")),
+        timeout=30,
+    )
     printed = kubectl(kube, "get", "rt", "-n", namespace)
     assert "Succeeded" in printed.stdout and "PHASE" in printed.stdout
 
@@ -79,6 +86,7 @@ def test_a_spec_that_cannot_run_fails_fast_with_a_reason_and_no_retry_storm(
     version = run["metadata"]["resourceVersion"]
     time.sleep(5)
     assert get_run(kube, namespace, "typo")["metadata"]["resourceVersion"] == version, "the run kept changing"
+    eventually(lambda: "InvalidSpec" in events_of(kube, namespace, "typo"), "the InvalidSpec Event", timeout=30)
     assert events_of(kube, namespace, "typo").count("InvalidSpec") == 1
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -22,9 +22,9 @@ from retrodiction.controller.dask_cluster import build_dask_cluster
 from retrodiction.controller.kube import KubeApi
 from retrodiction.controller.scheduler import (
     SCHEDULER_PORT_NAME,
+    connect,
     dns_address,
     endpoint_address,
-    probe,
     resolution_mode,
 )
 from retrodiction.controller.settings import OperatorSettings
@@ -76,8 +76,8 @@ def open_cluster(
     if mode == "address":
         assert spec.dask.address is not None  # the spec's validator and CEL rule guarantee it
         given = spec.dask.address
-        found = _wait_for_scheduler(lambda: given, settings, stopped, what=given)
-        with Client(found, timeout=settings.scheduler_probe_timeout_seconds, set_as_default=False) as client:
+        found, client = _wait_for_scheduler(lambda: given, settings, stopped, what=given)
+        with client:
             yield ClusterHandle(client, {"schedulerAddress": found}, spec.dask.workers)
         return
     name = dask_cluster_name(run_meta["name"])
@@ -96,8 +96,8 @@ def open_cluster(
             return dns_address(name, namespace)
         return endpoint_address(api.ready_endpoints(namespace, f"{name}-scheduler", SCHEDULER_PORT_NAME))
 
-    resolved = _wait_for_scheduler(address, settings, stopped, what=f"DaskCluster {name}")
-    with Client(resolved, timeout=settings.scheduler_probe_timeout_seconds, set_as_default=False) as client:
+    resolved, client = _wait_for_scheduler(address, settings, stopped, what=f"DaskCluster {name}")
+    with client:
         yield ClusterHandle(client, {"name": name, "schedulerAddress": resolved}, spec.dask.workers)
 
 
@@ -106,8 +106,10 @@ def delete_cluster(api: KubeApi, run_meta: Mapping[str, Any], spec: Retrodiction
         api.delete_dask_cluster(run_meta["namespace"], dask_cluster_name(run_meta["name"]))
 
 
-def _wait_for_scheduler(address: Any, settings: OperatorSettings, stopped: Flag, *, what: str) -> str:
-    """Poll until the scheduler answers a client; ClusterFailedError past the startup deadline."""
+def _wait_for_scheduler(
+    address: Callable[[], str | None], settings: OperatorSettings, stopped: Flag, *, what: str
+) -> tuple[str, Client]:
+    """Poll until the scheduler answers a client, and keep that client; ClusterFailedError past the deadline."""
     deadline = time.monotonic() + settings.cluster_startup_timeout_seconds
     last_error = "no ready scheduler endpoint yet"
     while True:
@@ -116,8 +118,7 @@ def _wait_for_scheduler(address: Any, settings: OperatorSettings, stopped: Flag,
         candidate = address()
         if candidate:
             try:
-                probe(candidate, settings.scheduler_probe_timeout_seconds)
-                return str(candidate)
+                return candidate, connect(candidate, settings.scheduler_probe_timeout_seconds)
             except (OSError, TimeoutError) as err:
                 last_error = f"{type(err).__name__}: {err}"
         if time.monotonic() > deadline:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import base64
 import logging
+import queue
+import threading
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -36,6 +39,8 @@ class KubeApi:
         self.core = client.CoreV1Api(api_client)
         self.custom = client.CustomObjectsApi(api_client)
         self.component = component
+        self._events: queue.Queue[tuple[str, client.CoreV1Event]] = queue.Queue()
+        threading.Thread(target=self._post_events, name="events", daemon=True).start()
 
     # -- the run itself ------------------------------------------------------------------------------------------
 
@@ -184,10 +189,26 @@ class KubeApi:
             reporting_component=self.component,
             reporting_instance=self.component,
         )
-        try:
-            self.core.create_namespaced_event(meta["namespace"], body)
-        except ApiException as err:
-            log.warning("could not record event %s on %s: %s", reason, meta["name"], err.reason)
+        self._events.put((meta["namespace"], body))
+
+    def _post_events(self) -> None:
+        # One thread posts every Event in order, off the run's path: an Event is a record, not a step of the run.
+        while True:
+            namespace, body = self._events.get()
+            try:
+                self.core.create_namespaced_event(namespace, body)
+            except ApiException as err:
+                log.warning("could not record event %s: %s", body.reason, err.reason)
+            except Exception:
+                log.exception("could not record event %s", body.reason)
+            finally:
+                self._events.task_done()
+
+    def flush_events(self, timeout: float = 10.0) -> None:
+        """Wait until every Event queued so far is posted (tests, shutdown)."""
+        deadline = time.monotonic() + timeout
+        while self._events.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.05)
 
 
 def _container_port(pod: client.V1Pod, target: int | str) -> int | None:

@@ -42,10 +42,11 @@ log = logging.getLogger(__name__)
 class RunFailedError(Exception):
     """A permanent failure of the run: recorded in status with this reason, never retried."""
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: str, message: str, extra: Mapping[str, Any] | None = None) -> None:
         super().__init__(message)
         self.reason = reason
         self.message = message
+        self.extra = dict(extra or {})
 
 
 @dataclass
@@ -108,8 +109,8 @@ class Runner:
         except ValidationError as err:
             self.set_phase(Phase.FAILED, events.INVALID_SPEC, format_validation_error(err, "spec"))
             return
-        if current_phase(self.status) is None:
-            self.set_phase(Phase.PENDING, "Accepted", "waiting for a Dask cluster")
+        # A new run goes straight to Provisioning (or Suspended): a Pending written a millisecond earlier would
+        # only cost a status write and a watch event.
         while not self.ctx.stopped.is_set():
             if self._suspended():
                 self._hold_suspended(spec)
@@ -117,7 +118,7 @@ class Runner:
             try:
                 outcome = self._attempt(spec)
             except RunFailedError as failure:
-                self._finish_failed(spec, failure.reason, failure.message)
+                self._finish_failed(spec, failure.reason, failure.message, failure.extra)
                 return
             if outcome != "suspended":
                 return
@@ -180,12 +181,13 @@ class Runner:
             return "stopped"
         if stop_reason == "deadline":
             # What finished is kept: the partial summary is stored before the run is marked Failed.
-            self._store_summary(coordinator, spec)
+            ref = self._store_summary(coordinator, spec)
             done = coordinator.get_results_summary()["batches"]["succeeded"]
             raise RunFailedError(
                 events.DEADLINE_EXCEEDED,
                 f"activeDeadlineSeconds={spec.execution.active_deadline_seconds} passed with "
                 f"{done}/{len(coordinator.batches)} batches done",
+                extra={**ref, **self._final_progress(coordinator)},
             )
         self._finish(coordinator, spec)
         return "done"
@@ -266,7 +268,9 @@ class Runner:
     def _store_summary(
         self, coordinator: ParallelTrainingCoordinator, spec: RetrodictionTrainingSpec
     ) -> dict[str, Any]:
-        """Write the summary where the spec says; returns status.summaryRef. A failure to store fails the run."""
+        """Write the summary where the spec says; returns the status.summaryRef patch (written with the phase).
+
+        A failure to store fails the run."""
         summary = coordinator.get_results_summary()
         config_map: str | None = None
         uri: str | None = None
@@ -285,38 +289,36 @@ class Runner:
                 events.RUN_FAILED, f"could not store the summary: {type(err).__name__}: {err}"
             ) from None
         ref = summary_ref(config_map=config_map, uri=uri)
-        self._write(ref, "summary")
         where = " and ".join(part for part in (config_map and f"ConfigMap {config_map}", uri) if part)
         self.ctx.api.event(self.ctx.body, "Normal", events.SUMMARY_STORED, f"summary stored in {where or 'nowhere'}")
         return ref
 
+    def _final_progress(self, coordinator: ParallelTrainingCoordinator) -> dict[str, Any]:
+        batches = coordinator.get_results_summary()["batches"]
+        done = batches["succeeded"] + batches["failed"]
+        progress = {
+            "total": batches["total"],
+            "succeeded": batches["succeeded"],
+            "failed": batches["failed"],
+            "completed_percentage": 100.0 if not batches["total"] else round(100.0 * done / batches["total"], 2),
+            "estimated_remaining_seconds": 0,
+        }
+        return progress_patch(progress, running=0, now=self.ctx.now())
+
     def _finish(self, coordinator: ParallelTrainingCoordinator, spec: RetrodictionTrainingSpec) -> None:
-        self._store_summary(coordinator, spec)
-        progress = coordinator.get_results_summary()["batches"]
-        self._write(
-            progress_patch(
-                {
-                    "total": progress["total"],
-                    "succeeded": progress["succeeded"],
-                    "failed": progress["failed"],
-                    "completed_percentage": 100.0 if coordinator.state == "completed" else 0.0,
-                    "estimated_remaining_seconds": 0,
-                },
-                running=0,
-                now=self.ctx.now(),
-            ),
-            "progress",
-        )
+        # Summary reference, final counters and the phase go out in one status write.
+        extra = {**self._store_summary(coordinator, spec), **self._final_progress(coordinator)}
         if not self.ctx.settings.keep_clusters:
             delete_cluster(self.ctx.api, self.meta, spec)
         if coordinator.state == "failed":
-            self.set_phase(Phase.FAILED, events.BATCHES_FAILED, coordinator.failure_reason or "batches failed")
+            reason = coordinator.failure_reason or "batches failed"
+            self.set_phase(Phase.FAILED, events.BATCHES_FAILED, reason, extra=extra)
             return
-        failed = progress["failed"]
+        batches = extra["batches"]
+        failed = batches["failed"]
         note = f", {failed} failed (maxFailedBatches={spec.execution.max_failed_batches})" if failed else ""
-        self.set_phase(
-            Phase.SUCCEEDED, events.RUN_SUCCEEDED, f"{progress['succeeded']}/{progress['total']} batches{note}"
-        )
+        message = f"{batches['succeeded']}/{batches['total']} batches{note}"
+        self.set_phase(Phase.SUCCEEDED, events.RUN_SUCCEEDED, message, extra=extra)
 
     def give_up(self, error: BaseException) -> None:
         """The operator itself failed on this run several times: fail it visibly instead of retrying forever."""
@@ -325,10 +327,12 @@ class Runner:
             return
         self.set_phase(Phase.FAILED, events.RUN_FAILED, f"operator error, gave up: {type(error).__name__}: {error}")
 
-    def _finish_failed(self, spec: RetrodictionTrainingSpec, reason: str, message: str) -> None:
+    def _finish_failed(
+        self, spec: RetrodictionTrainingSpec, reason: str, message: str, extra: Mapping[str, Any] | None = None
+    ) -> None:
         if not self.ctx.settings.keep_clusters:
             delete_cluster(self.ctx.api, self.meta, spec)
-        self.set_phase(Phase.FAILED, reason, message)
+        self.set_phase(Phase.FAILED, reason, message, extra=extra)
 
 
 def expire_if_due(api: KubeApi, body: Mapping[str, Any], now: datetime) -> float | None:

@@ -37,8 +37,12 @@ def endpoint_address(endpoints: list[tuple[str, int]]) -> str | None:
     return f"tcp://{host}:{port}"
 
 
-def probe(address: str, timeout: float) -> int:
-    """Connect as a client and ask for the scheduler's identity; returns the number of workers it knows."""
-    with Client(address, timeout=timeout, set_as_default=False) as client:
-        info = client.scheduler_info(n_workers=-1)
-        return len(info.get("workers", {}))
+def connect(address: str, timeout: float) -> Client:
+    """A client whose scheduler has answered (its identity, and the workers it knows); the caller closes it."""
+    client = Client(address, timeout=timeout, set_as_default=False)
+    try:
+        client.scheduler_info(n_workers=-1)
+    except BaseException:
+        client.close()
+        raise
+    return client
