@@ -170,3 +170,14 @@ def metric_total(text: str, name: str) -> float:
         for line in text.splitlines()
         if line.startswith(name + "{") or line.startswith(name + " ")
     )
+
+
+def test_a_missing_credentials_secret_fails_the_run_naming_the_field(
+    kube: Kube, namespace: str, operator: OperatorProcess
+) -> None:
+    body = training("no-secret", data={"uri": "builtin://macrodata", "credentialsSecretRef": {"name": "absent"}})
+    custom(kube).create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
+    run = wait_for_phase(kube, namespace, "no-secret", {"Failed", "Succeeded"}, timeout=60)
+    assert run["status"]["phase"] == "Failed"
+    assert run["status"]["reason"] == "InvalidSpec"
+    assert run["status"]["message"].startswith("spec.data.credentialsSecretRef: cannot read Secret 'absent'")

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import fsspec
+from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from retrodiction.api.errors import format_validation_error
@@ -192,16 +193,27 @@ class Runner:
         self._finish(coordinator, spec)
         return "done"
 
+    def _secret(self, name: str, field: str) -> dict[str, str]:
+        """A Secret's data as storage options; a missing one fails the run naming the field, not a retry loop."""
+        try:
+            return self.ctx.api.read_secret_data(self.meta["namespace"], name)
+        except ApiException as err:
+            if err.status in (403, 404):
+                raise RunFailedError(
+                    events.INVALID_SPEC, f"{field}: cannot read Secret {name!r} ({err.reason})"
+                ) from None
+            raise
+
     def _config(self, spec: RetrodictionTrainingSpec) -> TrainingConfig:
         secret = spec.data.credentials_secret_ref
-        options = self.ctx.api.read_secret_data(self.meta["namespace"], secret.name) if secret else None
+        options = self._secret(secret.name, "spec.data.credentialsSecretRef") if secret else None
         return TrainingConfig.from_spec(spec, secret_options=options)
 
     def _output_options(self, spec: RetrodictionTrainingSpec) -> dict[str, Any]:
         secret = spec.output.credentials_secret_ref
         options = dict(spec.output.storage_options)
         if secret:
-            options.update(self.ctx.api.read_secret_data(self.meta["namespace"], secret.name))
+            options.update(self._secret(secret.name, "spec.output.credentialsSecretRef"))
         return options
 
     def _checkpoint(self, spec: RetrodictionTrainingSpec) -> CheckpointStore:
