@@ -126,6 +126,7 @@ class ParallelTrainingCoordinator:
         self._variables = list(variables)
         self._window = {"start": rfc3339(start), "end": rfc3339(end), "batchSizeDays": batch_size_days}
         self._accumulator = SummaryAccumulator(self._variables, self.config.engine)
+        self._stop.clear()
         self.state = "prepared"
         return self.batches
 
@@ -156,7 +157,7 @@ class ParallelTrainingCoordinator:
         """
         if self._accumulator is None:
             raise RuntimeError("call prepare_training_batches() before start_training()")
-        self._stop.clear()
+        # The stop flag is cleared when a call ends, not here: a stop requested just before this call must count.
         self.state = "running"
         self.start_time = self.start_time or datetime.now(UTC)
         try:
@@ -165,6 +166,9 @@ class ParallelTrainingCoordinator:
         except BaseException:
             self.state = "failed" if self.state == "running" else self.state
             raise
+        finally:
+            # A stop applies to this call only: start_training() again resumes (with a checkpoint, without redoing).
+            self._stop.clear()
         self.completion_time = datetime.now(UTC)
         return self.get_results_summary()
 
@@ -243,6 +247,9 @@ class ParallelTrainingCoordinator:
         tracker = ProgressTracker(len(self.batches), resumed=resumed)
         if progress_callback is not None:
             progress_callback(tracker.snapshot().as_dict())
+        if self._stop.is_set():
+            self.state = "stopped" if self._cancel_on_stop else "detached"
+            return
         by_key = {batch_key(self.run_uid, batch.batch_id): batch for batch in pending}
         # One map call sends every task to the scheduler in one message; a submit per batch costs about a
         # millisecond each, which for thousands of batches delays the first result by seconds.

@@ -220,3 +220,19 @@ def test_a_detached_run_is_taken_over_without_computing_any_batch_twice(syntheti
     assert len(counts) == len(second.batches)
     assert set(counts.values()) == {1}, "a batch was computed more than once"
     assert_same_results(summary["results"], in_process_results(make_coordinator(synthetic)))
+
+
+def test_a_stop_requested_before_the_run_starts_submits_nothing(synthetic: DataSource) -> None:
+    with (
+        LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster,
+        Client(cluster) as client,
+    ):
+        coordinator = make_coordinator(synthetic, client=client)
+        coordinator.stop_training()
+        summary = coordinator.start_training()
+        assert coordinator.state == "stopped"
+        assert summary["batches"]["succeeded"] == 0
+        assert not any(key.startswith("retrodiction-batch") for key in client.who_has())
+        # The stop applied to that call only: the next one runs everything.
+        coordinator.start_training()
+        assert coordinator.state == "completed"
