@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import socket
 import sys
 from contextlib import ExitStack
 from importlib.metadata import version
@@ -36,13 +35,6 @@ from tests.e2e.harness.waiting import eventually
 GROUP, VERSION, PLURAL = "kubernetes.dask.org", "v1", "daskclusters"
 CLUSTER = "demo"
 VENV_BIN = Path(sys.prefix) / "bin"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def dask_cluster_spec(name: str) -> dict[str, Any]:

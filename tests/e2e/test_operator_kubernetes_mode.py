@@ -18,7 +18,6 @@ from tests.e2e.harness.operator_process import OperatorProcess, running_operator
 from tests.e2e.harness.processes import ManagedProcess
 from tests.e2e.harness.runs import (
     PLURAL,
-    assert_same_results,
     cli_results,
     custom,
     get_run,
@@ -27,6 +26,7 @@ from tests.e2e.harness.runs import (
     training,
 )
 from tests.e2e.harness.waiting import eventually
+from tests.results import assert_same_results
 
 # The stand-in runs commands, not images; on a real cluster this is the image the workflow built and loaded.
 WORKER_IMAGE = os.environ.get("RETRODICTION_WORKER_IMAGE", "retrodiction-worker:e2e")

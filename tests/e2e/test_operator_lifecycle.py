@@ -18,7 +18,6 @@ from tests.e2e.harness.operator_process import OperatorProcess, running_operator
 from tests.e2e.harness.processes import ManagedProcess
 from tests.e2e.harness.runs import (
     PLURAL,
-    assert_same_results,
     cli_results,
     custom,
     get_run,
@@ -29,6 +28,7 @@ from tests.e2e.harness.runs import (
 )
 from tests.e2e.harness.waiting import eventually
 from tests.e2e.test_operator_resilience import wait_for_progress, weekly_run
+from tests.results import assert_same_results
 
 # The operator runs as a process beside the tests and reaches schedulers at their pod addresses: on the local
 # control plane those are 127.0.0.N; on kind they are inside the node containers, where the operator has to run

@@ -15,7 +15,6 @@ from tests.e2e.harness.cluster import Kube
 from tests.e2e.harness.operator_process import OperatorProcess, running_operator
 from tests.e2e.harness.runs import (
     PLURAL,
-    assert_same_results,
     cli_results,
     custom,
     events_of,
@@ -26,6 +25,7 @@ from tests.e2e.harness.runs import (
     wait_for_phase,
 )
 from tests.e2e.harness.waiting import eventually
+from tests.results import assert_same_results
 
 
 @pytest.fixture(scope="module")

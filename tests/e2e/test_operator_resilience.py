@@ -24,7 +24,6 @@ from tests.e2e.harness.operator_process import OperatorProcess, running_operator
 from tests.e2e.harness.processes import ManagedProcess
 from tests.e2e.harness.runs import (
     PLURAL,
-    assert_same_results,
     cli_results,
     custom,
     get_run,
@@ -32,6 +31,7 @@ from tests.e2e.harness.runs import (
     stored_summary,
     training,
 )
+from tests.results import assert_same_results
 
 pytestmark = pytest.mark.skipif("config.getoption('--cluster') != 'local'", reason="needs pod addresses reachable")
 

@@ -20,28 +20,12 @@ from retrodiction.coordinator import ParallelTrainingCoordinator
 from retrodiction.data import DataSource, make_random_walks, write_dataset
 from retrodiction.engine import EngineConfig
 from retrodiction.execution.checkpoint import FsspecCheckpoint
-from retrodiction.execution.task import run_batch
-from retrodiction.summary import RunInfo, SummaryAccumulator
+from tests.results import assert_same_results, in_process_results
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 START, END = datetime(2001, 1, 1, tzinfo=UTC), datetime(2008, 1, 1, tzinfo=UTC)
-
-
-def in_process_results(coordinator: ParallelTrainingCoordinator) -> list[dict[str, Any]]:
-    accumulator = SummaryAccumulator(coordinator._variables, coordinator.config.engine)
-    accumulator.add_all(run_batch(task) for task in coordinator.tasks())
-    return accumulator.document(RunInfo("x", "u", {}), len(coordinator.batches))["results"]
-
-
-def assert_same_results(mine: list[dict[str, Any]], reference: list[dict[str, Any]]) -> None:
-    assert len(mine) == len(reference)
-    for a, b in zip(mine, reference, strict=True):
-        for key in ("variable", "model", "horizon", "n", "skipped", "successes", "failures", "trust"):
-            assert a[key] == b[key]
-        for key in ("mae", "rmse", "mase", "directionalAccuracy"):
-            assert a[key] == pytest.approx(b[key], rel=1e-9, abs=0.0)
 
 
 @pytest.fixture(scope="module")

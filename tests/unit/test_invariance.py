@@ -1,6 +1,5 @@
 """The summary does not depend on how the work is cut: batch length, variable groups, or completion order."""
 
-import random
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,8 +9,7 @@ from retrodiction.config import TrainingConfig
 from retrodiction.coordinator import ParallelTrainingCoordinator
 from retrodiction.data import DataSource
 from retrodiction.engine import EngineConfig
-from retrodiction.execution.task import run_batch
-from retrodiction.summary import RunInfo, SummaryAccumulator
+from tests.results import assert_same_results, in_process_results
 
 VARIABLES = ["realgdp", "realinv", "cpi", "m1", "tbilrate", "unemp", "infl"]
 START, END = datetime(1985, 1, 1, tzinfo=UTC), datetime(2009, 10, 1, tzinfo=UTC)
@@ -24,23 +22,7 @@ CONFIG = TrainingConfig(
 def summarise(batch_size_days: int, per_batch: int, shuffle_seed: int | None = None) -> list[dict[str, Any]]:
     coordinator = ParallelTrainingCoordinator(CONFIG)
     coordinator.prepare_training_batches(VARIABLES, START, END, batch_size_days, per_batch)
-    results = [run_batch(task) for task in coordinator.tasks()]
-    if shuffle_seed is not None:
-        random.Random(shuffle_seed).shuffle(results)
-    accumulator = SummaryAccumulator(VARIABLES, CONFIG.engine)
-    accumulator.add_all(results)
-    return accumulator.document(RunInfo("x", "u", {}), len(results))["results"]
-
-
-def assert_same_results(mine: list[dict[str, Any]], reference: list[dict[str, Any]]) -> None:
-    assert len(mine) == len(reference)
-    for a, b in zip(mine, reference, strict=True):
-        assert (a["variable"], a["model"], a["horizon"]) == (b["variable"], b["model"], b["horizon"])
-        for key in ("n", "skipped", "successes", "failures"):
-            assert a[key] == b[key], (a["variable"], a["model"], a["horizon"], key)
-        assert a["trust"] == b["trust"]
-        for key in ("mae", "rmse", "mase", "directionalAccuracy"):
-            assert a[key] == pytest.approx(b[key], rel=1e-9, abs=0.0)
+    return in_process_results(coordinator, shuffle_seed=shuffle_seed)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ resolver: the tests use none of these, so the controller talks to the API server
 
 from __future__ import annotations
 
-import socket
 import sys
 import time
 import urllib.request
@@ -18,18 +17,12 @@ from pathlib import Path
 import yaml
 from kubernetes import client
 
+from tests.e2e.harness.controlplane import free_ports
 from tests.e2e.harness.node_api import KubeRest
 from tests.e2e.harness.processes import ManagedProcess
 from tests.e2e.harness.up import dask_kubernetes_crd_paths, install_crds
 
 VENV_BIN = Path(sys.prefix) / "bin"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def install_missing_dask_crds(api: client.ApiClient) -> None:
@@ -43,7 +36,7 @@ def install_missing_dask_crds(api: client.ApiClient) -> None:
 
 @contextmanager
 def dask_kubernetes_controller(kubeconfig: Path, workdir: Path, timeout: float = 60.0) -> Iterator[ManagedProcess]:
-    port = _free_port()
+    port = free_ports(1)[0]
     # A clean environment: the admin kubeconfig and nothing from the caller's shell (proxies, a real KUBECONFIG).
     env = {
         "KUBECONFIG": str(kubeconfig),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,14 +14,8 @@ from pathlib import Path
 from types import TracebackType
 
 from tests.e2e.harness.cluster import Kube
+from tests.e2e.harness.controlplane import free_ports
 from tests.e2e.harness.crds import apply_project_crds
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class OperatorProcess:
@@ -33,8 +26,7 @@ class OperatorProcess:
         self.log_dir = log_dir
         self.settings = settings
         self.process: subprocess.Popen[bytes] | None = None
-        self.health_port = free_port()
-        self.metrics_port = free_port()
+        self.health_port, self.metrics_port = free_ports(2)
         self.starts = 0
 
     def env(self) -> dict[str, str]:

@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from kubernetes import client
 
@@ -16,12 +15,11 @@ from retrodiction.config import TrainingConfig
 from retrodiction.controller.children import COMPONENT_SUMMARY, component_selector
 from retrodiction.controller.summary_configmaps import read_summary_configmaps
 from retrodiction.coordinator import ParallelTrainingCoordinator
-from retrodiction.execution.task import run_batch
 from retrodiction.manifest import load_training
-from retrodiction.summary import RunInfo, SummaryAccumulator
 from tests.e2e.harness.binaries import ensure_bin_dir
 from tests.e2e.harness.cluster import Kube
 from tests.e2e.harness.crds import REPO
+from tests.results import in_process_results
 
 PLURAL = "retrodictiontrainings"
 EXAMPLE = REPO / "examples" / "training-macrodata.yaml"
@@ -76,9 +74,7 @@ def cli_results(body: dict[str, Any]) -> list[dict[str, Any]]:
     spec = load_training_from(body).spec
     coordinator = ParallelTrainingCoordinator(TrainingConfig.from_spec(spec))
     coordinator.prepare_spec_batches(spec)
-    accumulator = SummaryAccumulator(spec.variables, coordinator.config.engine)
-    accumulator.add_all(run_batch(task) for task in coordinator.tasks())
-    return accumulator.document(RunInfo("x", "u", {}), len(coordinator.batches))["results"]
+    return in_process_results(coordinator)
 
 
 def load_training_from(body: dict[str, Any]) -> Any:
@@ -103,12 +99,3 @@ def stored_summary(kube: Kube, namespace: str, run: dict[str, Any]) -> tuple[dic
     )
     stored = [kube.api.sanitize_for_serialization(cm) for cm in listed.items]
     return read_summary_configmaps(stored), stored
-
-
-def assert_same_results(mine: list[dict[str, Any]], expected: list[dict[str, Any]]) -> None:
-    assert len(mine) == len(expected)
-    for a, b in zip(mine, expected, strict=True):
-        for key in ("variable", "model", "horizon", "n", "skipped", "successes", "failures", "trust"):
-            assert a[key] == b[key]
-        for key in ("mae", "rmse", "mase", "directionalAccuracy"):
-            assert a[key] == pytest.approx(b[key], rel=1e-9)
