@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+
+from tests.s3 import S3Server, running_s3_server
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -23,3 +27,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="keep the local control plane's workdir (certs, kubeconfig, logs, etcd data) after the session",
     )
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """A moto S3 server (a real S3 API over HTTP on 127.0.0.1) for the whole session."""
+    with running_s3_server() as server:
+        yield server

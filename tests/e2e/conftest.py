@@ -119,3 +119,23 @@ def dask_controller(
         return
     with dask_kubernetes_controller(kube.kubeconfig, tmp_path_factory.mktemp("dask-controller")) as controller:
         yield controller
+
+
+# --- the operator under test, one per test module ---------------------------------------------------------------
+
+from tests.e2e.harness.operator_process import OperatorProcess, running_operator  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def operator(
+    kube: Kube, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OperatorProcess]:
+    """`retrodiction operator` as a process, with the module's OPERATOR_SETTINGS (RETRODICTION_* names without the
+    prefix, lower case). A module whose runs start DaskClusters sets DASK_PODS = True to get the node stand-in and
+    the dask-kubernetes controller as well."""
+    if getattr(request.module, "DASK_PODS", False):
+        request.getfixturevalue("node")
+        request.getfixturevalue("dask_controller")
+    settings: dict[str, str] = getattr(request.module, "OPERATOR_SETTINGS", {})
+    with running_operator(kube, tmp_path_factory.mktemp("operator"), **settings) as process:
+        yield process

@@ -4,24 +4,21 @@ worker pods, which the node stand-in runs as processes locally (real nodes on an
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 
-import pytest
 from kubernetes import client
 
 from retrodiction.api.training import GROUP, VERSION
 from retrodiction.controller.children import dask_cluster_name
 from retrodiction.controller.kube import DASK_CLUSTERS, DASK_GROUP, DASK_VERSION
 from tests.e2e.harness.cluster import Kube
-from tests.e2e.harness.node import NodeStandIn
-from tests.e2e.harness.operator_process import OperatorProcess, running_operator
-from tests.e2e.harness.processes import ManagedProcess
+from tests.e2e.harness.operator_process import OperatorProcess
 from tests.e2e.harness.runs import (
     PLURAL,
     cli_results,
     custom,
     get_run,
     kubectl,
+    needs_pod_addresses,
     stored_summary,
     training,
 )
@@ -32,21 +29,9 @@ from tests.results import assert_same_results
 WORKER_IMAGE = os.environ.get("RETRODICTION_WORKER_IMAGE", "retrodiction-worker:e2e")
 
 
-# The operator runs as a process beside the tests and reaches schedulers at their pod addresses: on the local
-# control plane those are 127.0.0.N; on kind they are inside the node containers, where the operator has to run
-# in-cluster (the Helm chart) instead.
-pytestmark = pytest.mark.skipif("config.getoption('--cluster') != 'local'", reason="needs pod addresses reachable")
-
-
-@pytest.fixture(scope="module")
-def operator(
-    kube: Kube,
-    node: NodeStandIn | None,
-    dask_controller: ManagedProcess | None,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[OperatorProcess]:
-    with running_operator(kube, tmp_path_factory.mktemp("operator"), worker_image=WORKER_IMAGE) as process:
-        yield process
+pytestmark = needs_pod_addresses
+DASK_PODS = True
+OPERATOR_SETTINGS = {"worker_image": WORKER_IMAGE}
 
 
 def dask_clusters(kube: Kube, namespace: str) -> list[str]:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
@@ -13,38 +11,26 @@ from retrodiction.api.training import GROUP, VERSION
 from retrodiction.controller.children import RUN_LABEL, dask_cluster_name, run_label_value
 from retrodiction.controller.kube import DASK_CLUSTERS, DASK_GROUP, DASK_VERSION
 from tests.e2e.harness.cluster import Kube
-from tests.e2e.harness.node import NodeStandIn
-from tests.e2e.harness.operator_process import OperatorProcess, running_operator
-from tests.e2e.harness.processes import ManagedProcess
+from tests.e2e.harness.operator_process import OperatorProcess
 from tests.e2e.harness.runs import (
+    ON_DASKCLUSTER,
     PLURAL,
     cli_results,
     custom,
     get_run,
     kubectl,
+    needs_pod_addresses,
     stored_summary,
     training,
     wait_for_phase,
+    wait_for_progress,
+    weekly_co2_run,
 )
 from tests.e2e.harness.waiting import eventually
-from tests.e2e.test_operator_resilience import wait_for_progress, weekly_run
 from tests.results import assert_same_results
 
-# The operator runs as a process beside the tests and reaches schedulers at their pod addresses: on the local
-# control plane those are 127.0.0.N; on kind they are inside the node containers, where the operator has to run
-# in-cluster (the Helm chart) instead.
-pytestmark = pytest.mark.skipif("config.getoption('--cluster') != 'local'", reason="needs pod addresses reachable")
-
-
-@pytest.fixture(scope="module")
-def operator(
-    kube: Kube,
-    node: NodeStandIn | None,
-    dask_controller: ManagedProcess | None,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[OperatorProcess]:
-    with running_operator(kube, tmp_path_factory.mktemp("operator")) as process:
-        yield process
+pytestmark = needs_pod_addresses
+DASK_PODS = True
 
 
 def run_exists(kube: Kube, namespace: str, name: str) -> bool:
@@ -70,7 +56,9 @@ def leftovers(kube: Kube, namespace: str, name: str) -> dict[str, list[str]]:
 
 
 def test_deleting_a_run_mid_flight_leaves_nothing_behind(kube: Kube, namespace: str, operator: OperatorProcess) -> None:
-    custom(kube).create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, weekly_run("doomed"))
+    custom(kube).create_namespaced_custom_object(
+        GROUP, VERSION, namespace, PLURAL, weekly_co2_run("doomed", dask=ON_DASKCLUSTER)
+    )
     wait_for_progress(kube, namespace, "doomed", at_least=50)
     assert leftovers(kube, namespace, "doomed")["daskclusters"]
     custom(kube).delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "doomed")
@@ -94,7 +82,7 @@ def test_deleting_a_run_mid_flight_leaves_nothing_behind(kube: Kube, namespace: 
 def test_suspend_then_resume_finishes_with_the_identical_summary(
     kube: Kube, namespace: str, operator: OperatorProcess
 ) -> None:
-    body = weekly_run("paused")
+    body = weekly_co2_run("paused", dask=ON_DASKCLUSTER)
     api = custom(kube)
     api.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
     wait_for_progress(kube, namespace, "paused", at_least=50)

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from retrodiction.api.training import GROUP, VERSION
 from retrodiction.data import make_random_walks, write_dataset
 from tests.e2e.harness.cluster import Kube
-from tests.e2e.harness.operator_process import OperatorProcess, running_operator
+from tests.e2e.harness.operator_process import OperatorProcess
 from tests.e2e.harness.runs import (
     PLURAL,
     cli_results,
@@ -20,6 +19,7 @@ from tests.e2e.harness.runs import (
     events_of,
     get_run,
     kubectl,
+    recorded_phases,
     stored_summary,
     training,
     wait_for_phase,
@@ -28,19 +28,16 @@ from tests.e2e.harness.waiting import eventually
 from tests.results import assert_same_results
 
 
-@pytest.fixture(scope="module")
-def operator(kube: Kube, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
-    with running_operator(kube, tmp_path_factory.mktemp("operator")) as process:
-        yield process
-
-
 def test_an_applied_run_completes_and_its_summary_configmap_equals_the_cli_summary(
     kube: Kube, namespace: str, operator: OperatorProcess
 ) -> None:
     body = training("macro")
-    custom(kube).create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
-    waited = kubectl(kube, "wait", "-n", namespace, "--for=condition=Complete", "rt/macro", "--timeout=150s")
-    assert waited.returncode == 0, waited.stderr + operator.tail()
+    with recorded_phases(kube, namespace, "macro") as phases:
+        custom(kube).create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
+        waited = kubectl(kube, "wait", "-n", namespace, "--for=condition=Complete", "rt/macro", "--timeout=150s")
+        assert waited.returncode == 0, waited.stderr + operator.tail()
+        eventually(lambda: phases[-1:] == ["Succeeded"], "the watch to see Succeeded", lambda: str(phases))
+    assert phases == ["Pending", "Provisioning", "Running", "Succeeded"]
 
     run = get_run(kube, namespace, "macro")
     status = run["status"]

@@ -7,11 +7,9 @@ scheduler how often it computed each batch before the cluster is removed with th
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import distributed
-import pytest
 from kubernetes import client
 
 from retrodiction.api.training import GROUP, VERSION
@@ -19,57 +17,24 @@ from retrodiction.controller.children import dask_cluster_name
 from retrodiction.controller.kube import KubeApi
 from retrodiction.controller.scheduler import SCHEDULER_PORT_NAME, endpoint_address
 from tests.e2e.harness.cluster import Kube
-from tests.e2e.harness.node import NodeStandIn
-from tests.e2e.harness.operator_process import OperatorProcess, running_operator
-from tests.e2e.harness.processes import ManagedProcess
+from tests.e2e.harness.operator_process import OperatorProcess
 from tests.e2e.harness.runs import (
+    ON_DASKCLUSTER,
     PLURAL,
     cli_results,
     custom,
     get_run,
     kubectl,
+    needs_pod_addresses,
     stored_summary,
-    training,
+    wait_for_progress,
+    weekly_co2_run,
 )
 from tests.results import assert_same_results
 
-pytestmark = pytest.mark.skipif("config.getoption('--cluster') != 'local'", reason="needs pod addresses reachable")
-
-
-@pytest.fixture(scope="module")
-def operator(
-    kube: Kube,
-    node: NodeStandIn | None,
-    dask_controller: ManagedProcess | None,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[OperatorProcess]:
-    with running_operator(kube, tmp_path_factory.mktemp("operator"), keep_clusters="true") as process:
-        yield process
-
-
-def weekly_run(name: str) -> dict[str, Any]:
-    """About 2,200 one-week batches of the bundled CO2 series: long enough to be interrupted halfway."""
-    return training(
-        name,
-        variables=["co2"],
-        window={"start": "1960-01-01T00:00:00Z", "end": "2002-01-01T00:00:00Z", "batchSizeDays": 7},
-        data={"uri": "builtin://co2"},
-        retrodiction={"horizons": [1, 4], "seasonLength": 52, "windowLength": 13},
-        dask={"mode": "kubernetes", "workers": 2},
-    )
-
-
-def wait_for_progress(kube: Kube, namespace: str, name: str, at_least: int, timeout: float = 180) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = get_run(kube, namespace, name).get("status") or {}
-        done = (status.get("batches") or {}).get("succeeded", 0)
-        if done >= at_least:
-            assert status["phase"] == "Running", status
-            assert done < status["batches"]["total"], "the run finished before it could be interrupted"
-            return status
-        time.sleep(0.3)
-    raise AssertionError(f"{name} never reached {at_least} finished batches")
+pytestmark = needs_pod_addresses
+DASK_PODS = True
+OPERATOR_SETTINGS = {"keep_clusters": "true"}
 
 
 def batches_computed(kube: Kube, namespace: str, run: str) -> int:
@@ -96,7 +61,7 @@ def complete(kube: Kube, namespace: str, name: str, operator: OperatorProcess) -
 def test_killing_the_operator_mid_run_resumes_without_computing_a_batch_twice(
     kube: Kube, namespace: str, operator: OperatorProcess
 ) -> None:
-    body = weekly_run("restarted")
+    body = weekly_co2_run("restarted", dask=ON_DASKCLUSTER)
     custom(kube).create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
     wait_for_progress(kube, namespace, "restarted", at_least=100)
     operator.kill()
@@ -113,7 +78,7 @@ def test_killing_the_operator_mid_run_resumes_without_computing_a_batch_twice(
 def test_killing_a_worker_pod_mid_run_still_gives_the_identical_summary(
     kube: Kube, namespace: str, operator: OperatorProcess
 ) -> None:
-    body = weekly_run("worker-lost")
+    body = weekly_co2_run("worker-lost", dask=ON_DASKCLUSTER)
     custom(kube).create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
     wait_for_progress(kube, namespace, "worker-lost", at_least=100)
     core = client.CoreV1Api(kube.api)

@@ -13,7 +13,7 @@ from retrodiction.config import TrainingConfig
 from retrodiction.coordinator import ParallelTrainingCoordinator
 from retrodiction.data import DataSource, make_random_walks, write_dataset
 from retrodiction.execution.checkpoint import FsspecCheckpoint
-from tests.integration.conftest import S3Server
+from tests.s3 import S3Server
 
 pytestmark = pytest.mark.integration
 

@@ -13,6 +13,7 @@ from retrodiction.controller.checkpoint_configmaps import (
     checkpoint_configmap,
     read_checkpoint_configmaps,
 )
+from retrodiction.controller.checkpoints import ConfigMapCheckpoint
 from retrodiction.controller.children import (
     CONFIGMAP_BUDGET,
     owner_reference,
@@ -185,3 +186,39 @@ def test_an_unreadable_shard_is_skipped_and_never_overwritten(caplog: pytest.Log
 def test_other_configmaps_are_not_mistaken_for_shards() -> None:
     summary = {"metadata": {"name": "gdp-summary"}, "data": {"summary.json": "{}"}}
     assert read_checkpoint_configmaps([summary]) == {}
+
+
+class CountingKubeApi:
+    """The two KubeApi calls a ConfigMapCheckpoint makes, recorded; `listed` is what load() finds."""
+
+    def __init__(self, listed: list[dict[str, Any]] | None = None) -> None:
+        self.listed = listed or []
+        self.calls: list[tuple[str, str]] = []
+
+    def list_configmaps(self, namespace: str, selector: str) -> list[dict[str, Any]]:
+        return self.listed
+
+    def apply_configmap(self, manifest: Mapping[str, Any], run_uid: str) -> None:
+        self.calls.append(("apply", manifest["metadata"]["name"]))
+
+    def replace_owned_configmap(self, manifest: Mapping[str, Any], run_uid: str) -> None:
+        self.calls.append(("replace", manifest["metadata"]["name"]))
+
+
+def test_a_checkpoint_rewrites_its_own_open_shard_with_a_single_replace() -> None:
+    api = CountingKubeApi()
+    checkpoint = ConfigMapCheckpoint(api, RUN, interval=0.0)  # type: ignore[arg-type]
+    checkpoint.load()
+    checkpoint.save(_result(1, variables=2))
+    checkpoint.save(_result(2, variables=2))
+    checkpoint.flush()  # nothing new: no request at all
+    assert api.calls == [("apply", "gdp-ckpt-0001"), ("replace", "gdp-ckpt-0001")]
+
+
+def test_a_resumed_checkpoint_replaces_the_shard_it_found_instead_of_creating_it() -> None:
+    shard = checkpoint_configmap(RUN, [_result(1, variables=2)], 1)
+    api = CountingKubeApi(listed=[shard])
+    checkpoint = ConfigMapCheckpoint(api, RUN, interval=0.0)  # type: ignore[arg-type]
+    assert list(checkpoint.load()) == [_result(1).batch_id]
+    checkpoint.save(_result(2, variables=2))
+    assert api.calls == [("replace", "gdp-ckpt-0001")]

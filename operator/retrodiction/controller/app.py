@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import random
 from dataclasses import dataclass
 
 import kopf
@@ -53,6 +54,15 @@ def configure_kopf(kopf_settings: kopf.OperatorSettings, settings: OperatorSetti
     # The operator records its own Events with stable reasons; Kopf's per-handler log events would be noise.
     kopf_settings.posting.level = logging.WARNING
     kopf_settings.watching.server_timeout = 300
+    kopf_settings.peering.priority = peering_priority(settings)
+    kopf_settings.peering.lifetime = settings.peering_lifetime_seconds
+
+
+def peering_priority(settings: OperatorSettings) -> int:
+    if settings.peering_priority is not None:
+        return settings.peering_priority
+    # Not for security: only to make two replicas' priorities differ.
+    return random.randint(1, 2**31 - 1)
 
 
 def run(settings: OperatorSettings) -> None:

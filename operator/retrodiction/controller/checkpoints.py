@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from retrodiction.controller.checkpoint_configmaps import CheckpointShards, read_checkpoint_configmaps
-from retrodiction.controller.children import COMPONENT_CHECKPOINT, component_selector
+from retrodiction.controller.children import COMPONENT_CHECKPOINT, component_selector, owned_by
 from retrodiction.controller.kube import KubeApi
 from retrodiction.execution.task import BatchResult
 
@@ -34,12 +34,15 @@ class ConfigMapCheckpoint:
         self._pending: list[BatchResult] = []
         self._last_flush = clock()
         self._shards = CheckpointShards(run_meta)
+        # Shards this object wrote or found owned by the run: rewritten with one request, not create-then-replace.
+        self._owned: set[str] = set()
 
     def load(self) -> dict[str, BatchResult]:
         configmaps = self.api.list_configmaps(
             self.run_meta["namespace"], component_selector(self.run_meta, COMPONENT_CHECKPOINT)
         )
         self._shards = CheckpointShards.from_configmaps(self.run_meta, configmaps)
+        self._owned = {cm["metadata"]["name"] for cm in configmaps if owned_by(cm, self.run_meta["uid"])}
         return read_checkpoint_configmaps(configmaps, run_uid=self.run_meta["uid"])
 
     def save(self, result: BatchResult) -> None:
@@ -50,5 +53,10 @@ class ConfigMapCheckpoint:
     def flush(self) -> None:
         pending, self._pending = self._pending, []
         for configmap in self._shards.add(pending):
-            self.api.apply_configmap(configmap, self.run_meta["uid"])
+            name = configmap["metadata"]["name"]
+            if name in self._owned:
+                self.api.replace_owned_configmap(configmap, self.run_meta["uid"])
+            else:
+                self.api.apply_configmap(configmap, self.run_meta["uid"])
+                self._owned.add(name)
         self._last_flush = self._clock()

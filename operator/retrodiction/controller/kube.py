@@ -120,6 +120,18 @@ class KubeApi:
         _require_owner(self.core.api_client.sanitize_for_serialization(existing), run_uid)
         self.core.replace_namespaced_config_map(name, namespace, manifest)  # type: ignore[arg-type]
 
+    def replace_owned_configmap(self, manifest: Mapping[str, Any], run_uid: str) -> None:
+        """Replace a ConfigMap this run is known to have written: one request instead of apply's three.
+
+        Falls back to apply_configmap when it has gone missing since."""
+        namespace, name = manifest["metadata"]["namespace"], manifest["metadata"]["name"]
+        try:
+            self.core.replace_namespaced_config_map(name, namespace, manifest)  # type: ignore[arg-type]
+        except ApiException as err:
+            if _status(err) != 404:
+                raise
+            self.apply_configmap(manifest, run_uid)
+
     def list_configmaps(self, namespace: str, selector: str) -> list[dict[str, Any]]:
         found = self.core.list_namespaced_config_map(namespace, label_selector=selector)
         items: list[dict[str, Any]] = self.core.api_client.sanitize_for_serialization(found).get("items", [])

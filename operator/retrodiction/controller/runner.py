@@ -110,8 +110,9 @@ class Runner:
         except ValidationError as err:
             self.set_phase(Phase.FAILED, events.INVALID_SPEC, format_validation_error(err, "spec"))
             return
-        # A new run goes straight to Provisioning (or Suspended): a Pending written a millisecond earlier would
-        # only cost a status write and a watch event.
+        if current_phase(self.status) is None and not self._suspended():
+            # Pending covers planning: reading the data's time axis can take a while for a large remote file.
+            self.set_phase(Phase.PENDING, "Planning", f"reading the time axis of {spec.data.uri} to plan batches")
         while not self.ctx.stopped.is_set():
             if self._suspended():
                 self._hold_suspended(spec)
@@ -137,14 +138,6 @@ class Runner:
 
     def _attempt(self, spec: RetrodictionTrainingSpec) -> str:
         """Provision, run the batches, finish. Returns 'done', 'suspended' or 'stopped'."""
-        phase = current_phase(self.status)
-        # Provisioning or Running already: an operator restart picks the run up where it was, cluster and all.
-        if phase not in (Phase.PROVISIONING, Phase.RUNNING):
-            self.set_phase(
-                Phase.PROVISIONING,
-                events.RUN_RESUMED if phase is Phase.SUSPENDED else events.CLUSTER_CREATING,
-                f"starting a Dask cluster ({spec.dask.mode} mode, {spec.dask.workers} worker(s))",
-            )
         config = self._config(spec)
         coordinator = ParallelTrainingCoordinator(
             config,
@@ -158,6 +151,15 @@ class Runner:
             coordinator.prepare_spec_batches(spec)
         except DataError as err:
             raise RunFailedError(events.INVALID_SPEC, str(err)) from None
+        phase = current_phase(self.status)
+        # Provisioning or Running already: an operator restart picks the run up where it was, cluster and all.
+        if phase not in (Phase.PROVISIONING, Phase.RUNNING):
+            self.set_phase(
+                Phase.PROVISIONING,
+                events.RUN_RESUMED if phase is Phase.SUSPENDED else events.CLUSTER_CREATING,
+                f"{len(coordinator.batches)} batches planned; starting a Dask cluster "
+                f"({spec.dask.mode} mode, {spec.dask.workers} worker(s))",
+            )
         started = self.ctx.now()
         try:
             with open_cluster(self.ctx.api, self.ctx.settings, self.meta, spec, self.ctx.stopped) as cluster:

@@ -37,7 +37,17 @@ class OperatorSettings(BaseSettings):
     local_max_workers: int = Field(default=2, ge=1, description="Upper bound for spec.dask.mode=local runs.")
     health_port: int = Field(default=8080, ge=0, le=65535)
     metrics_port: int = Field(default=9090, ge=0, le=65535)
-    peering: str | None = Field(default=None, description="Kopf peering name for a standby replica.")
+    peering: str | None = Field(
+        default=None,
+        description="Kopf peering name for a standby replica: the ClusterKopfPeering (or, when watching namespaces, "
+        "the KopfPeering in each) that replicas announce themselves in. The highest priority works, the rest wait.",
+    )
+    # Kopf freezes every replica when two share a priority, and the pods of one Deployment share their
+    # environment: unset, each process draws its own at random.
+    peering_priority: int | None = Field(default=None, ge=0, description="Kopf peering priority; unset: random.")
+    peering_lifetime_seconds: int = Field(
+        default=60, ge=5, description="How long a silent peer (a crashed replica) holds off a standby."
+    )
 
     @field_validator("namespaces", mode="before")
     @classmethod

@@ -18,7 +18,6 @@ import functools
 import logging
 import os
 import shutil
-import socket
 import ssl
 import tempfile
 import time
@@ -33,6 +32,7 @@ from kubernetes import client
 from tests.e2e.harness.certs import CertAndKey, CertificateAuthority, generate_signing_key
 from tests.e2e.harness.kubeconfig import build_kubeconfig, load_configuration, write_kubeconfig, write_private
 from tests.e2e.harness.processes import ManagedProcess
+from tests.ports import free_ports
 
 log = logging.getLogger(__name__)
 
@@ -69,15 +69,6 @@ class ControlPlaneError(RuntimeError):
 
 class _PortTakenError(ControlPlaneError):
     """Another process grabbed a port between our probe and the component's bind."""
-
-
-def free_ports(count: int) -> list[int]:
-    """Distinct ports free on 127.0.0.1 right now (all held open at once, so the kernel cannot repeat one)."""
-    with contextlib.ExitStack() as stack:
-        sockets = [stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) for _ in range(count)]
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [int(sock.getsockname()[1]) for sock in sockets]
 
 
 def _child_env() -> dict[str, str]:

@@ -17,10 +17,10 @@ from pathlib import Path
 import yaml
 from kubernetes import client
 
-from tests.e2e.harness.controlplane import free_ports
 from tests.e2e.harness.node_api import KubeRest
 from tests.e2e.harness.processes import ManagedProcess
 from tests.e2e.harness.up import dask_kubernetes_crd_paths, install_crds
+from tests.ports import free_ports
 
 VENV_BIN = Path(sys.prefix) / "bin"
 

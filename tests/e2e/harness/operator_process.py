@@ -14,8 +14,8 @@ from pathlib import Path
 from types import TracebackType
 
 from tests.e2e.harness.cluster import Kube
-from tests.e2e.harness.controlplane import free_ports
 from tests.e2e.harness.crds import apply_project_crds
+from tests.ports import free_ports
 
 
 class OperatorProcess:

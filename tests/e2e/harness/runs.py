@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
+import urllib3
 import yaml
-from kubernetes import client
+from kubernetes import client, watch
 
 from retrodiction.api.training import GROUP, VERSION
 from retrodiction.config import TrainingConfig
@@ -36,6 +42,44 @@ def training(name: str, **spec_changes: Any) -> dict[str, Any]:
             node = node.setdefault(key, {})
         node[leaf] = value
     return body
+
+
+# The operator runs as a process beside the tests and reaches schedulers at their pod addresses: on the local
+# control plane those are 127.0.0.N; on kind they are inside the node containers, where the operator has to run
+# in-cluster (the Helm chart) instead.
+needs_pod_addresses = pytest.mark.skipif(
+    "config.getoption('--cluster') != 'local'", reason="needs pod addresses reachable"
+)
+
+
+# A run computed on its own DaskCluster (pods run by the node stand-in or by kind's nodes).
+ON_DASKCLUSTER: dict[str, Any] = {"mode": "kubernetes", "workers": 2}
+
+
+def weekly_co2_run(name: str, **spec_changes: Any) -> dict[str, Any]:
+    """About 2,200 one-week batches of the bundled CO2 series: long enough to be interrupted halfway."""
+    return training(
+        name,
+        variables=["co2"],
+        window={"start": "1960-01-01T00:00:00Z", "end": "2002-01-01T00:00:00Z", "batchSizeDays": 7},
+        data={"uri": "builtin://co2"},
+        retrodiction={"horizons": [1, 4], "seasonLength": 52, "windowLength": 13},
+        **spec_changes,
+    )
+
+
+def wait_for_progress(kube: Kube, namespace: str, name: str, at_least: int, timeout: float = 180) -> dict[str, Any]:
+    """The run's status once at least `at_least` batches are done, asserting it is still Running then."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = get_run(kube, namespace, name).get("status") or {}
+        done = (status.get("batches") or {}).get("succeeded", 0)
+        if done >= at_least:
+            assert status["phase"] == "Running", status
+            assert done < status["batches"]["total"], "the run finished before it could be interrupted"
+            return status
+        time.sleep(0.3)
+    raise AssertionError(f"{name} never reached {at_least} finished batches")
 
 
 def custom(kube: Kube) -> client.CustomObjectsApi:
@@ -99,3 +143,39 @@ def stored_summary(kube: Kube, namespace: str, run: dict[str, Any]) -> tuple[dic
     )
     stored = [kube.api.sanitize_for_serialization(cm) for cm in listed.items]
     return read_summary_configmaps(stored), stored
+
+
+@contextmanager
+def recorded_phases(kube: Kube, namespace: str, name: str) -> Iterator[list[str]]:
+    """Every phase a run passes through, in order, seen by a watch that starts before the run is created.
+
+    A watch delivers every change of the object, so a phase written and left a moment later is still seen."""
+    api = custom(kube)
+    since = api.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)["metadata"]["resourceVersion"]
+    phases: list[str] = []
+    stream = watch.Watch()
+
+    def record() -> None:
+        with contextlib.suppress(urllib3.exceptions.HTTPError):  # the watch outlived the test's control plane
+            watch_phases()
+
+    def watch_phases() -> None:
+        for event in stream.stream(
+            api.list_namespaced_custom_object,
+            GROUP,
+            VERSION,
+            namespace,
+            PLURAL,
+            field_selector=f"metadata.name={name}",
+            resource_version=since,
+            timeout_seconds=900,
+        ):
+            phase = (event["object"].get("status") or {}).get("phase")
+            if phase and (not phases or phases[-1] != phase):
+                phases.append(phase)
+
+    threading.Thread(target=record, name=f"phases-{name}", daemon=True).start()
+    try:
+        yield phases
+    finally:
+        stream.stop()

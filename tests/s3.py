@@ -1,4 +1,4 @@
-"""Shared integration fixtures: a real S3 API (moto's server) running as a separate process on 127.0.0.1.
+"""A real S3 API (moto's server) running as a separate process on 127.0.0.1, for the integration and e2e tiers.
 
 The server enforces request signing: the fixture creates one IAM user whose key may do anything on S3, and
 then switches authentication on, so a wrong key or secret fails as it would on a real store.
@@ -7,7 +7,6 @@ then switches authentication on, so a wrong key or secret fails as it would on a
 from __future__ import annotations
 
 import contextlib
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import boto3  # type: ignore[import-untyped]
-import pytest
+
+from tests.ports import free_ports
 
 _REGION = "us-east-1"
 _START_TIMEOUT_SECONDS = 30.0
@@ -61,13 +61,6 @@ class S3Server:
         name = f"{prefix}-{uuid.uuid4().hex[:12]}"
         self.client().create_bucket(Bucket=name)
         return name
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _wait_until_answering(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
@@ -113,10 +106,10 @@ def _require_signed_requests(endpoint_url: str) -> None:
         pass
 
 
-@pytest.fixture(scope="session")
-def s3_server() -> Iterator[S3Server]:
-    """A moto S3 server subprocess on a free 127.0.0.1 port, stopped at the end of the session."""
-    port = _free_port()
+@contextlib.contextmanager
+def running_s3_server() -> Iterator[S3Server]:
+    """A moto S3 server subprocess on a free 127.0.0.1 port, stopped on exit."""
+    (port,) = free_ports(1)
     endpoint_url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="moto-") as workdir:
         log = Path(workdir) / "moto.log"
