@@ -4,7 +4,7 @@ VENV ?= .venv
 UV_VERSION ?= 0.13.9
 BIN := $(VENV)/bin
 
-.PHONY: install controlplane local-cluster demo test lint typecheck unit integration e2e bench lock
+.PHONY: install controlplane tools local-cluster demo test lint typecheck unit integration e2e bench lock
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,10 @@ install: $(BIN)/uv
 # $KUBEBUILDER_ASSETS, or built once from the Go modules into ~/.cache/retrodiction-operator (minutes, cold).
 controlplane:
 	bash hack/controlplane/build.sh >/dev/null
+
+# actionlint for tests/unit/test_workflows.py: built once from its Go module into ~/.cache/retrodiction-operator/tools.
+tools:
+	bash hack/tools/build.sh >/dev/null
 
 # A local control plane with the node stand-in and the CRDs, for people: prints its KUBECONFIG, runs until ^C.
 local-cluster: install controlplane
@@ -37,7 +41,7 @@ typecheck:
 
 # The whole suite: lint, types, then unit, integration and e2e tests. pytest exits non-zero when a test
 # fails and also when it collects nothing (exit code 5), so an empty run can never pass.
-test: install controlplane lint typecheck
+test: install controlplane tools lint typecheck
 	$(BIN)/pytest
 
 unit: install

@@ -13,6 +13,7 @@ from typing import NoReturn
 
 import pytest
 
+from tests.e2e.harness.binaries import BinariesUnavailableError, ensure_bin_dir
 from tests.e2e.harness.cluster import (
     ClusterUnavailableError,
     Kube,
@@ -43,6 +44,15 @@ def unavailable(reason: str) -> NoReturn:
     if in_ci():
         pytest.fail(f"{reason} (CI is set: e2e tests must not be skipped)", pytrace=False)
     pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def bin_dir() -> Path:
+    """kubectl, helm and the control-plane binaries, for tests that need a tool but no cluster."""
+    try:
+        return ensure_bin_dir(allow_build=in_ci())
+    except BinariesUnavailableError as error:
+        unavailable(str(error))
 
 
 @pytest.fixture(scope="session")

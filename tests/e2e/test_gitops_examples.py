@@ -13,22 +13,15 @@ import pytest
 import yaml
 
 from retrodiction.api.training import RetrodictionTraining
-from tests.e2e.harness.binaries import REPO_ROOT, BinariesUnavailableError, ensure_bin_dir
-from tests.e2e.harness.cluster import in_ci
+from tests.e2e.harness.binaries import REPO_ROOT
 
 GITOPS = REPO_ROOT / "examples" / "gitops"
 PRODUCTION_NAMESPACE = "retrodiction-prod"
 
 
 @pytest.fixture(scope="module")
-def kubectl() -> Path:
-    # Same rule as the cluster fixture in conftest.py: skip without the binaries, but never silently in CI.
-    try:
-        return ensure_bin_dir(allow_build=False) / "kubectl"
-    except BinariesUnavailableError as error:
-        if in_ci():
-            pytest.fail(f"{error} (CI is set: e2e tests must not be skipped)", pytrace=False)
-        pytest.skip(str(error))
+def kubectl(bin_dir: Path) -> Path:
+    return bin_dir / "kubectl"
 
 
 def kustomize(kubectl: Path, directory: Path) -> dict[tuple[str, str], dict[str, Any]]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 
 from retrodiction.api.training import GROUP, VERSION
 from retrodiction.controller.children import RUN_LABEL, dask_cluster_name, run_label_value
@@ -20,6 +19,7 @@ from tests.e2e.harness.runs import (
     get_run,
     kubectl,
     needs_pod_addresses,
+    run_exists,
     stored_summary,
     training,
     wait_for_phase,
@@ -31,16 +31,6 @@ from tests.results import assert_same_results
 
 pytestmark = needs_pod_addresses
 DASK_PODS = True
-
-
-def run_exists(kube: Kube, namespace: str, name: str) -> bool:
-    try:
-        get_run(kube, namespace, name)
-        return True
-    except ApiException as err:
-        if err.status == 404:
-            return False
-        raise
 
 
 def leftovers(kube: Kube, namespace: str, name: str) -> dict[str, list[str]]:

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 import yaml
 
-from retrodiction.api.crd import all_crds, render
+from retrodiction.api.crd import CHART_CRD_DIRECTORY, all_crds, render, render_chart_template
 from retrodiction.api.training import RetrodictionSpec
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,8 +28,22 @@ def walk(node: Any, path: str = "") -> list[tuple[str, str, Any]]:
 @pytest.mark.parametrize("crd", all_crds(), ids=lambda crd: crd["metadata"]["name"])
 def test_checked_in_crd_yaml_is_what_the_models_generate(crd: dict[str, Any]) -> None:
     path = REPO / "crds" / f"{crd['metadata']['name']}.yaml"
-    assert path.exists(), f"missing {path}; run: python -m retrodiction.api.crd crds"
-    assert path.read_text() == render(crd), "crds/ is stale; run: python -m retrodiction.api.crd crds"
+    assert path.exists(), f"missing {path}; run: python -m retrodiction.api.crd"
+    assert path.read_text() == render(crd), "crds/ is stale; run: python -m retrodiction.api.crd"
+
+
+@pytest.mark.parametrize("crd", all_crds(), ids=lambda crd: crd["metadata"]["name"])
+def test_the_charts_crd_templates_are_what_the_models_generate(crd: dict[str, Any]) -> None:
+    path = REPO / CHART_CRD_DIRECTORY / f"{crd['metadata']['name']}.yaml"
+    assert path.read_text() == render_chart_template(crd), (
+        "the chart's CRDs are stale; run: python -m retrodiction.api.crd"
+    )
+
+
+def test_the_chart_carries_no_crd_the_models_do_not_generate() -> None:
+    generated = {f"{crd['metadata']['name']}.yaml" for crd in all_crds()}
+    assert {path.name for path in (REPO / CHART_CRD_DIRECTORY).glob("*.yaml")} == generated
+    assert {path.name for path in (REPO / "crds").glob("*.yaml")} == generated
 
 
 @pytest.mark.parametrize("crd", all_crds(), ids=lambda crd: crd["metadata"]["name"])

@@ -1,11 +1,12 @@
 """The CustomResourceDefinitions, generated from the pydantic models (the single source of truth).
 
-python -m retrodiction.api.crd crds/          # rewrite the checked-in YAML after changing a model
+python -m retrodiction.api.crd       # rewrite crds/ and the chart's CRD templates after changing a model
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -140,17 +141,49 @@ def render(crd: dict[str, Any]) -> str:
     return header + yaml.safe_dump(crd, sort_keys=False, width=120)
 
 
-def write_crds(directory: Path) -> list[Path]:
+CHART_CRD_DIRECTORY = Path("charts/retrodiction-operator/templates/crds")
+# The peering CRDs are only for standby replicas; a cluster may already have them from another Kopf operator.
+_CHART_CONDITIONS = {"kopf.dev": ".Values.peering.enabled"}
+
+
+def render_chart_template(crd: dict[str, Any]) -> str:
+    """The CRD as a Helm template: the same YAML as crds/, plus the release's labels and the keep policy.
+
+    A template rather than a file in the chart's crds/ folder, because Helm installs crds/ once and never upgrades
+    it; as a template `helm upgrade` applies CRD changes like any other object."""
+    name = crd["metadata"]["name"]
+    text = render(crd)
+    if "{{" in text:
+        raise ValueError(f"{name}: the schema contains '{{{{', which Helm would read as a template")
+    metadata = f"metadata:\n  name: {name}\n"
+    templated = (
+        f"metadata:\n  name: {name}\n"
+        "  annotations:\n"
+        f"    training.retrodiction.dev/generated-from: crds/{name}.yaml\n"
+        "    {{- if .Values.crds.keep }}\n"
+        "    helm.sh/resource-policy: keep\n"
+        "    {{- end }}\n"
+        "  labels:\n"
+        '    {{- include "retrodiction-operator.labels" . | nindent 4 }}\n'
+    )
+    extra = [value for group, value in _CHART_CONDITIONS.items() if name.endswith(f".{group}")]
+    condition = f"and .Values.crds.install {' '.join(extra)}" if extra else ".Values.crds.install"
+    return "{{- if " + condition + " }}\n" + text.replace(metadata, templated, 1) + "{{- end }}\n"
+
+
+def write_crds(directory: Path, renderer: Callable[[dict[str, Any]], str] = render) -> list[Path]:
+    """One file per CRD, named after it: `render` for crds/, `render_chart_template` for the chart."""
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     for crd in all_crds():
         path = directory / f"{crd['metadata']['name']}.yaml"
-        path.write_text(render(crd))
+        path.write_text(renderer(crd))
         written.append(path)
     return written
 
 
 if __name__ == "__main__":
-    for target in sys.argv[1:] or ["crds"]:
-        for written_path in write_crds(Path(target)):
-            print(written_path)
+    crd_directory = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("crds")
+    chart_directory = Path(sys.argv[2]) if len(sys.argv) > 2 else CHART_CRD_DIRECTORY
+    for written_path in [*write_crds(crd_directory), *write_crds(chart_directory, render_chart_template)]:
+        print(written_path)

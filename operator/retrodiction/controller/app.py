@@ -39,7 +39,7 @@ class OperatorApp:
 
     def serve_metrics(self) -> None:
         if self.settings.metrics_port:
-            start_http_server(self.settings.metrics_port)
+            start_http_server(self.settings.metrics_port, addr=self.settings.bind_address)
 
     def describe(self) -> str:
         where = ", ".join(self.settings.namespaces) or "all namespaces"
@@ -74,5 +74,7 @@ def run(settings: OperatorSettings) -> None:
         namespaces=settings.namespaces,
         standalone=settings.peering is None,
         peering_name=settings.peering,
-        liveness_endpoint=f"http://0.0.0.0:{settings.health_port}/healthz" if settings.health_port else None,
+        liveness_endpoint=f"http://{settings.bind_address}:{settings.health_port}/healthz"
+        if settings.health_port
+        else None,
     )

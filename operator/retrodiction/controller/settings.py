@@ -35,6 +35,7 @@ class OperatorSettings(BaseSettings):
     scheduler_resolution: Literal["auto", "dns", "endpoints"] = "auto"
     keep_clusters: bool = Field(default=False, description="Keep each run's DaskCluster after it finishes.")
     local_max_workers: int = Field(default=2, ge=1, description="Upper bound for spec.dask.mode=local runs.")
+    bind_address: str = Field(default="0.0.0.0", description="Address the health and metrics endpoints listen on.")
     health_port: int = Field(default=8080, ge=0, le=65535)
     metrics_port: int = Field(default=9090, ge=0, le=65535)
     peering: str | None = Field(

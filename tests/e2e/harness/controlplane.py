@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import logging
 import os
 import shutil
@@ -26,6 +27,7 @@ import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from kubernetes import client
 
@@ -69,6 +71,19 @@ class ControlPlaneError(RuntimeError):
 
 class _PortTakenError(ControlPlaneError):
     """Another process grabbed a port between our probe and the component's bind."""
+
+
+AUDIT_POLICY = """\
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived, Panic]
+rules:
+  - level: None
+    userGroups: ["system:serviceaccounts:kube-system"]
+  - level: Metadata
+    userGroups: ["system:serviceaccounts"]
+  - level: None
+"""
 
 
 def _child_env() -> dict[str, str]:
@@ -123,6 +138,7 @@ class ControlPlane:
         self.service_account_key = pki / "sa.key"
         self.service_account_public_key = pki / "sa.pub"
         self.logs_dir = self.workdir / "logs"
+        self.audit_log = self.logs_dir / "audit.jsonl"
         self.server = ""
         self.service_cidr = SERVICE_CIDR
         self.startup_seconds: float | None = None
@@ -297,14 +313,32 @@ class ControlPlane:
             f"--service-cluster-ip-range={self.service_cidr}",
             "--allow-privileged=true",
             # Node lets a node stand-in act with a real kubelet identity (system:node:<name>, limited by
-            # NodeRestriction); RBAC for everyone else.
+            # NodeRestriction); RBAC for everyone else. OwnerReferencesPermissionEnforcement (on in OpenShift) makes
+            # blockOwnerDeletion need `update` on the owner's finalizers, so the chart's RBAC is proved against it.
             "--authorization-mode=Node,RBAC",
-            "--enable-admission-plugins=NodeRestriction",
+            "--enable-admission-plugins=NodeRestriction,OwnerReferencesPermissionEnforcement",
             f"--service-account-issuer={SERVICE_ACCOUNT_ISSUER}",
             f"--service-account-key-file={self.service_account_public_key}",
             f"--service-account-signing-key-file={self.service_account_key}",
             "--profiling=false",
+            # Every request a ServiceAccount makes (the operator with its chart's RBAC, pods of the node stand-in),
+            # so tests can compare what was asked for with what the RBAC rules grant.
+            f"--audit-policy-file={self._write_audit_policy()}",
+            f"--audit-log-path={self.audit_log}",
+            "--audit-log-format=json",
         ]
+
+    def _write_audit_policy(self) -> Path:
+        path = self.workdir / "audit-policy.yaml"
+        path.write_text(AUDIT_POLICY)
+        return path
+
+    def audit_events(self, username: str) -> list[dict[str, Any]]:
+        """Audit events (level Metadata; watches logged when their response starts) of requests made as `username`."""
+        if not self.audit_log.exists():
+            return []
+        events = (json.loads(line) for line in self.audit_log.read_text().splitlines() if line.strip())
+        return [event for event in events if event.get("user", {}).get("username") == username]
 
     def _kcm_args(self, kubeconfig: Path, port: int) -> list[str]:
         return [

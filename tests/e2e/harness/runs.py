@@ -15,6 +15,7 @@ import pytest
 import urllib3
 import yaml
 from kubernetes import client, watch
+from kubernetes.client.exceptions import ApiException
 
 from retrodiction.api.training import GROUP, VERSION
 from retrodiction.config import TrainingConfig
@@ -89,6 +90,16 @@ def custom(kube: Kube) -> client.CustomObjectsApi:
 def get_run(kube: Kube, namespace: str, name: str) -> dict[str, Any]:
     found: dict[str, Any] = custom(kube).get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
     return found
+
+
+def run_exists(kube: Kube, namespace: str, name: str) -> bool:
+    try:
+        get_run(kube, namespace, name)
+        return True
+    except ApiException as err:
+        if err.status == 404:
+            return False
+        raise
 
 
 def wait_for_phase(kube: Kube, namespace: str, name: str, phases: set[str], timeout: float = 120) -> dict[str, Any]:

