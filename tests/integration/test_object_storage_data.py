@@ -12,8 +12,7 @@ import s3fs
 
 from retrodiction.data import DataError, DataSource, describe, make_random_walks, read_frame, write_dataset
 from retrodiction.data.csv_format import parsed_files
-
-from .conftest import S3Server
+from tests.s3 import S3Server
 
 pytestmark = pytest.mark.integration
 
