@@ -19,9 +19,11 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from retrodiction.api.training import GROUP, VERSION
+from retrodiction.controller.schedule_runs import TRIGGER_ANNOTATION
 from tests.e2e.harness.chart import helm, prepared_chart
 from tests.e2e.harness.cluster import Kube, create_namespace, delete_namespace
 from tests.e2e.harness.crds import apply_project_crds
+from tests.e2e.harness.node import NodeStandIn
 from tests.e2e.harness.runs import (
     ON_DASKCLUSTER,
     PLURAL,
@@ -42,11 +44,13 @@ pytestmark = needs_pod_addresses
 RELEASE = "retro"
 FULLNAME = f"{RELEASE}-retrodiction-operator"
 TRAININGS_CRD = f"{PLURAL}.{GROUP}"
+CHART_CRDS = (TRAININGS_CRD, f"retrodictionschedules.{GROUP}")
 # Rules the audit log cannot show being used, each with the reason it is still needed.
 NOT_REQUESTED_BUT_CHECKED = {
-    # OwnerReferencesPermissionEnforcement checks it when a child with blockOwnerDeletion is created; it is never
-    # a request of its own. Without it every DaskCluster and ConfigMap create is refused.
+    # OwnerReferencesPermissionEnforcement checks them when a child with blockOwnerDeletion is created; they are
+    # never a request of their own. Without them every DaskCluster, ConfigMap and scheduled run is refused.
     (GROUP, "retrodictiontrainings/finalizers", "update"),
+    (GROUP, "retrodictionschedules/finalizers", "update"),
 }
 
 
@@ -56,34 +60,55 @@ def chart(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
+def release(kube: Kube, namespace: str) -> Iterator[str]:
+    """The release's namespace; whatever a test leaves installed is uninstalled, so the next install starts clean."""
+    yield namespace
+    helm("uninstall", RELEASE, "--namespace", namespace, "--wait", "--ignore-not-found", kubeconfig=kube.kubeconfig)
+
+
+def operator_log(kube: Kube, node: NodeStandIn | None, namespace: str) -> str:
+    """The tail of the operator pod's log (the node stand-in keeps it), for a test that timed out."""
+    pods = client.CoreV1Api(kube.api).list_namespaced_pod(
+        namespace, label_selector=f"app.kubernetes.io/instance={RELEASE}"
+    )
+    if node is None or not pods.items:
+        return "(no operator pod)"
+    path = node.log_path(namespace, pods.items[0].metadata.name, "operator")
+    return "\n".join(path.read_text(errors="replace").splitlines()[-80:]) if path.exists() else f"(no log at {path})"
+
+
+@pytest.fixture
 def runs_namespace(kube: Kube, request: pytest.FixtureRequest) -> Iterator[str]:
     name = create_namespace(kube.api, f"runs-{request.node.name}")
     yield name
     delete_namespace(kube.api, name)
 
 
-def adopt_existing_crd(kube: Kube, namespace: str) -> None:
-    """Let Helm take over a CRD that was applied before (crds/ with kubectl): the documented migration path."""
+def adopt_existing_crds(kube: Kube, namespace: str) -> None:
+    """Let Helm take over CRDs applied before (crds/ with kubectl, or a release since uninstalled): the documented
+    migration path."""
     extensions = client.ApiextensionsV1Api(kube.api)
-    try:
-        extensions.read_custom_resource_definition(TRAININGS_CRD)
-    except ApiException as err:
-        if err.status == 404:
-            return
-        raise
-    extensions.patch_custom_resource_definition(
-        TRAININGS_CRD,
-        {
-            "metadata": {
-                "labels": {"app.kubernetes.io/managed-by": "Helm"},
-                "annotations": {"meta.helm.sh/release-name": RELEASE, "meta.helm.sh/release-namespace": namespace},
-            }
-        },
-    )
+    for name in CHART_CRDS:
+        try:
+            extensions.patch_custom_resource_definition(
+                name,
+                {
+                    "metadata": {
+                        "labels": {"app.kubernetes.io/managed-by": "Helm"},
+                        "annotations": {
+                            "meta.helm.sh/release-name": RELEASE,
+                            "meta.helm.sh/release-namespace": namespace,
+                        },
+                    }
+                },
+            )
+        except ApiException as err:
+            if err.status != 404:
+                raise
 
 
 def install(kube: Kube, chart: Path, namespace: str, *values: str) -> str:
-    adopt_existing_crd(kube, namespace)
+    adopt_existing_crds(kube, namespace)
     args = [arg for value in values for arg in ("--set", value)]
     result = helm(
         "install", RELEASE, str(chart), "--namespace", namespace, "--wait", "--timeout", "180s", *args,
@@ -143,10 +168,10 @@ def stored_in_s3(s3_server: S3Server, uri: str) -> dict[str, Any]:
 @pytest.mark.parametrize("scope", ["cluster", "namespaced"])
 def test_the_installed_operator_completes_runs_with_exactly_the_permissions_its_chart_grants(
     kube: Kube,
-    node: Any,
+    node: NodeStandIn | None,
     dask_controller: Any,
     chart: Path,
-    namespace: str,
+    release: str,
     runs_namespace: str,
     s3_server: S3Server,
     scope: str,
@@ -155,7 +180,7 @@ def test_the_installed_operator_completes_runs_with_exactly_the_permissions_its_
     notes = install(
         kube,
         chart,
-        namespace,
+        release,
         "operator.schedulerResolution=endpoints",  # the stand-in's cluster has no DNS for the operator
         "operator.statusIntervalSeconds=1",
         *rbac,
@@ -180,6 +205,24 @@ def test_the_installed_operator_completes_runs_with_exactly_the_permissions_its_
     not_owned = training("not-owned", variables=["cpi"], output={"configMap": {"name": "someone-elses"}})
     for body in (on_cluster, in_operator, not_owned):
         custom(kube).create_namespaced_custom_object(GROUP, VERSION, runs_namespace, PLURAL, body)
+    # A schedule asked for a run now: it creates the run (owned by it) and writes its own status.
+    nightly = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "RetrodictionSchedule",
+        "metadata": {"name": "nightly", "annotations": {TRIGGER_ANNOTATION: "install-test"}},
+        "spec": {
+            "schedule": "0 2 * * *",
+            "template": {
+                "spec": {
+                    **not_owned["spec"],
+                    "output": {},
+                    "window": {"lookback": "3650d"},
+                    "data": {"uri": "builtin://co2"},
+                }
+            },
+        },
+    }
+    custom(kube).create_namespaced_custom_object(GROUP, VERSION, runs_namespace, "retrodictionschedules", nightly)
 
     run = wait_for_phase(kube, runs_namespace, "on-cluster", {"Succeeded", "Failed"}, timeout=300)
     assert run["status"]["phase"] == "Succeeded", run["status"]
@@ -190,14 +233,30 @@ def test_the_installed_operator_completes_runs_with_exactly_the_permissions_its_
     assert run["status"]["phase"] == "Failed" and "someone-elses" in run["status"]["message"], run["status"]
     kept = client.CoreV1Api(kube.api).read_namespaced_config_map("someone-elses", runs_namespace)
     assert kept.data == {"keep": "me"}
-    eventually(lambda: not run_exists(kube, runs_namespace, "on-cluster"), "the TTL to delete the run", timeout=60)
+    eventually(
+        lambda: not run_exists(kube, runs_namespace, "on-cluster"),
+        "the TTL to delete the run",
+        lambda: operator_log(kube, node, release),
+        timeout=60,
+    )
 
-    used, refused = requested(kube, namespace)
+    def scheduled_run_finished() -> bool:
+        runs = custom(kube).list_namespaced_custom_object(
+            GROUP, VERSION, runs_namespace, PLURAL, label_selector="training.retrodiction.dev/schedule=nightly"
+        )["items"]
+        # Its ten years up to now lie beyond the bundled data, so it ends Failed (InvalidSpec): enough here.
+        return bool(runs) and all((run.get("status") or {}).get("phase") in ("Succeeded", "Failed") for run in runs)
+
+    eventually(
+        scheduled_run_finished, "the schedule's triggered run to finish", lambda: operator_log(kube, node, release)
+    )
+
+    used, refused = requested(kube, release)
     assert not refused, [(e["verb"], e["objectRef"]) for e in refused]
-    unused = granted(kube, namespace) - used - NOT_REQUESTED_BUT_CHECKED
+    unused = granted(kube, release) - used - NOT_REQUESTED_BUT_CHECKED
     assert not unused, f"granted but never used: {sorted(unused)}"
 
-    uninstall(kube, namespace, runs_namespace)
+    uninstall(kube, release, runs_namespace)
 
 
 def uninstall(kube: Kube, namespace: str, runs_namespace: str) -> None:
@@ -216,7 +275,9 @@ def uninstall(kube: Kube, namespace: str, runs_namespace: str) -> None:
     # Kept by design: the CRD (deleting it deletes every run) and the finished runs, free of finalizers.
     client.ApiextensionsV1Api(kube.api).read_custom_resource_definition(TRAININGS_CRD)
     runs = custom(kube).list_namespaced_custom_object(GROUP, VERSION, runs_namespace, PLURAL)["items"]
-    assert {run["metadata"]["name"] for run in runs} == {"in-operator", "not-owned"}
+    names = {run["metadata"]["name"] for run in runs}
+    assert {name for name in names if not name.startswith("nightly-manual-")} == {"in-operator", "not-owned"}
+    assert len(names) == 3
     assert all(not run["metadata"].get("finalizers") for run in runs)
     # No DaskCluster outlives its finished run.
     assert not custom(kube).list_namespaced_custom_object("kubernetes.dask.org", "v1", runs_namespace, "daskclusters")[
@@ -224,7 +285,8 @@ def uninstall(kube: Kube, namespace: str, runs_namespace: str) -> None:
     ]
 
 
-def test_helm_upgrade_applies_a_changed_crd(kube: Kube, chart: Path, namespace: str, tmp_path: Path) -> None:
+def test_helm_upgrade_applies_a_changed_crd(kube: Kube, chart: Path, release: str, tmp_path: Path) -> None:
+    namespace = release
     install(kube, chart, namespace, "replicaCount=0")
     changed = tmp_path / "changed"
     shutil.copytree(chart, changed)

@@ -154,7 +154,9 @@ def test_the_crd_templates_render_to_the_generated_crds_and_are_kept_on_uninstal
     objects = rendered(chart)
     crds = {crd["metadata"]["name"]: crd for crd in by_kind(objects, "CustomResourceDefinition")}
     generated = {crd["metadata"]["name"]: crd for crd in all_crds()}
-    assert set(crds) == {"retrodictiontrainings.training.retrodiction.dev"}
+    assert set(crds) == {
+        f"{plural}.training.retrodiction.dev" for plural in ("retrodictiontrainings", "retrodictionschedules")
+    }
     for name, crd in crds.items():
         assert crd["spec"] == generated[name]["spec"]
         assert crd["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"

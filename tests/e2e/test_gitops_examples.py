@@ -1,6 +1,6 @@
 """examples/gitops renders with `kubectl kustomize`, and the trainings it renders are ones the operator accepts.
 
-RetrodictionSchedule has no model yet: for it only kind, name, namespace and the overlay's patch are checked.
+Both kinds are validated against their models, as the API server's schema (generated from them) would.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from retrodiction.api.schedule import RetrodictionSchedule
 from retrodiction.api.training import RetrodictionTraining
 from tests.e2e.harness.binaries import REPO_ROOT
 
@@ -64,8 +65,11 @@ def test_production_overlay_scales_the_training_and_stores_its_summary_in_object
 
 
 def test_production_overlay_scales_the_schedules_runs_and_keeps_its_timing(kubectl: Path) -> None:
-    base = kustomize(kubectl, GITOPS / "base")["RetrodictionSchedule", "demand-nightly"]["spec"]
-    spec = kustomize(kubectl, GITOPS / "overlays" / "production")["RetrodictionSchedule", "demand-nightly"]["spec"]
+    base_schedule = kustomize(kubectl, GITOPS / "base")["RetrodictionSchedule", "demand-nightly"]
+    schedule = kustomize(kubectl, GITOPS / "overlays" / "production")["RetrodictionSchedule", "demand-nightly"]
+    for rendered in (base_schedule, schedule):
+        RetrodictionSchedule.model_validate(rendered)
+    base, spec = base_schedule["spec"], schedule["spec"]
     template = spec["template"]["spec"]
     assert template["dask"] == {
         "mode": "kubernetes",

@@ -1,9 +1,10 @@
 {{- /* What the operator does in the namespaces it watches. Proved minimal by tests/e2e/test_chart_install.py, which
 runs the operator with this ServiceAccount's token against an API server with OwnerReferencesPermissionEnforcement. */}}
 {{- define "retrodiction-operator.namespacedRules" }}
-# --- Kopf (the framework): watch the runs, keep its progress annotations and finalizer on them, post Events.
+# --- Kopf (the framework): watch the runs and the schedules, keep its bookkeeping annotations and finalizer on
+# them, post Events.
 - apiGroups: [training.retrodiction.dev]
-  resources: [retrodictiontrainings]
+  resources: [retrodictiontrainings, retrodictionschedules]
   verbs: [list, watch, patch]
 - apiGroups: [""]
   resources: [events]
@@ -13,12 +14,17 @@ runs the operator with this ServiceAccount's token against an API server with Ow
 - apiGroups: [training.retrodiction.dev]
   resources: [retrodictiontrainings/status]
   verbs: [patch]
+# A schedule starts runs, and deletes them for its history limits and concurrencyPolicy Replace.
 - apiGroups: [training.retrodiction.dev]
   resources: [retrodictiontrainings]
-  verbs: [delete]
-# Children carry ownerReferences with blockOwnerDeletion, which needs update on the owner's finalizers.
+  verbs: [create, delete]
 - apiGroups: [training.retrodiction.dev]
-  resources: [retrodictiontrainings/finalizers]
+  resources: [retrodictionschedules/status]
+  verbs: [patch]
+# Children (of runs, and runs of schedules) carry ownerReferences with blockOwnerDeletion, which needs update on
+# the owner's finalizers.
+- apiGroups: [training.retrodiction.dev]
+  resources: [retrodictiontrainings/finalizers, retrodictionschedules/finalizers]
   verbs: [update]
 # A DaskCluster per run (spec.dask.mode=kubernetes), adopted after an operator restart, deleted when finished.
 - apiGroups: [kubernetes.dask.org]

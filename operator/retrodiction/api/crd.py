@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
+from retrodiction.api.schedule import RetrodictionScheduleSpec, RetrodictionScheduleStatus
 from retrodiction.api.schema import structural_schema
 from retrodiction.api.status import RetrodictionTrainingStatus
 from retrodiction.api.training import GROUP, VERSION, RetrodictionTrainingSpec
@@ -95,6 +96,26 @@ def training_crd() -> dict[str, Any]:
     )
 
 
+def schedule_crd() -> dict[str, Any]:
+    return _crd(
+        kind="RetrodictionSchedule",
+        plural="retrodictionschedules",
+        short_names=["rts"],
+        spec=RetrodictionScheduleSpec,
+        status=RetrodictionScheduleStatus,
+        description="Recurring RetrodictionTrainings on a cron schedule, each scoring the history before its slot.",
+        columns=[
+            {"name": "Schedule", "type": "string", "jsonPath": ".spec.schedule"},
+            {"name": "Timezone", "type": "string", "jsonPath": ".spec.timeZone", "priority": 1},
+            {"name": "Suspend", "type": "boolean", "jsonPath": ".spec.suspend"},
+            {"name": "Active", "type": "integer", "jsonPath": ".status.activeCount"},
+            {"name": "Last", "type": "date", "jsonPath": ".status.lastScheduleTime"},
+            {"name": "Next", "type": "date", "jsonPath": ".status.nextScheduleTime"},
+            {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+        ],
+    )
+
+
 def kopf_peering_crds() -> list[dict[str, Any]]:
     """Kopf's peering resources (kopf.dev/v1), needed only for a standby replica (RETRODICTION_PEERING).
 
@@ -133,7 +154,7 @@ def kopf_peering_crds() -> list[dict[str, Any]]:
 
 
 def all_crds() -> list[dict[str, Any]]:
-    return [training_crd(), *kopf_peering_crds()]
+    return [training_crd(), schedule_crd(), *kopf_peering_crds()]
 
 
 def render(crd: dict[str, Any]) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -49,6 +49,13 @@ class Condition(_Status):
     observed_generation: int | None = Field(default=None, ge=0)
 
 
+# A map keyed by type, as metav1.Condition lists are: a patch replaces one condition, never duplicates it.
+Conditions = Annotated[
+    list[Condition],
+    Field(max_length=16, json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]}),
+]
+
+
 class BatchCounts(_Status):
     total: int = Field(default=0, ge=0)
     succeeded: int = Field(default=0, ge=0)
@@ -81,8 +88,4 @@ class RetrodictionTrainingStatus(_Status):
     estimated_remaining_seconds: int | None = Field(default=None, ge=0)
     dask_cluster: DaskClusterRef | None = None
     summary_ref: SummaryRef | None = None
-    conditions: list[Condition] = Field(
-        default_factory=list,
-        max_length=16,
-        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
-    )
+    conditions: Conditions = Field(default_factory=list)

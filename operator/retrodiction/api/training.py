@@ -162,17 +162,22 @@ class OutputSpec(_Model):
     credentials_secret_ref: SecretRef | None = None
 
 
-class RetrodictionTrainingSpec(_Model):
+class RunSpec(_Model):
+    """What a run computes apart from its window: shared by RetrodictionTraining and a schedule's template."""
+
     variables: Annotated[list[Annotated[str, Field(min_length=1, max_length=253)]], AfterValidator(_unique)] = Field(
         min_length=1, max_length=10000, json_schema_extra=_SET
     )
-    window: WindowSpec
     variables_per_batch: int = Field(default=50, ge=1, le=10000)
     data: DataSpec
     retrodiction: RetrodictionSpec = Field(default_factory=RetrodictionSpec)
     dask: DaskSpec = Field(default_factory=DaskSpec)
     execution: ExecutionSpec = Field(default_factory=ExecutionSpec)
     output: OutputSpec = Field(default_factory=OutputSpec)
+
+
+class RetrodictionTrainingSpec(RunSpec):
+    window: WindowSpec
 
 
 class ObjectMeta(BaseModel):

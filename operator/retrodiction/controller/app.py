@@ -10,6 +10,7 @@ import kopf
 from kubernetes import client, config
 from prometheus_client import start_http_server
 
+from retrodiction.controller.clock import Clock, clock_for
 from retrodiction.controller.kube import KubeApi
 from retrodiction.controller.settings import OperatorSettings
 
@@ -32,10 +33,12 @@ def api_client() -> client.ApiClient:
 class OperatorApp:
     settings: OperatorSettings
     api: KubeApi
+    clock: Clock
 
     @classmethod
     def from_environment(cls) -> OperatorApp:
-        return cls(settings=OperatorSettings(), api=KubeApi(api_client()))
+        settings = OperatorSettings()
+        return cls(settings=settings, api=KubeApi(api_client()), clock=clock_for(settings.clock_file))
 
     def serve_metrics(self) -> None:
         if self.settings.metrics_port:

@@ -15,13 +15,16 @@ import kopf
 from retrodiction.api.status import Phase
 from retrodiction.api.training import GROUP, VERSION
 from retrodiction.controller.app import OperatorApp, configure_kopf
-from retrodiction.controller.kube import PLURAL
+from retrodiction.controller.kube import PLURAL, SCHEDULES
 from retrodiction.controller.runner import RunContext, Runner, expire_if_due
+from retrodiction.controller.schedules import ScheduleContext, reconcile_schedule
 
 # Attempts of a run's daemon that end in an unexpected error before the run is marked Failed.
 MAX_ATTEMPTS = 5
 # How often finished runs with ttlSecondsAfterFinished are checked.
 EXPIRY_CHECK_SECONDS = 5.0
+# How often each RetrodictionSchedule looks for due slots and a trigger (a CronJob controller: about 10 s).
+SCHEDULE_CHECK_SECONDS = 5.0
 
 
 def _unfinished(status: kopf.Status, **_: Any) -> bool:
@@ -75,3 +78,9 @@ def expire_finished_run(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     if remaining is not None and 0 < remaining < EXPIRY_CHECK_SECONDS:
         time.sleep(remaining)
         expire_if_due(memo.app.api, body, datetime.now(UTC))
+
+
+@kopf.timer(GROUP, VERSION, SCHEDULES, interval=SCHEDULE_CHECK_SECONDS, initial_delay=0.5)
+def run_schedule(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    app: OperatorApp = memo.app
+    reconcile_schedule(ScheduleContext(api=app.api, body=body, now=app.clock()))

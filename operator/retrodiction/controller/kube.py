@@ -23,6 +23,7 @@ from retrodiction.api.training import GROUP, VERSION
 log = logging.getLogger(__name__)
 
 PLURAL = "retrodictiontrainings"
+SCHEDULES = "retrodictionschedules"
 DASK_GROUP, DASK_VERSION, DASK_CLUSTERS = "kubernetes.dask.org", "v1", "daskclusters"
 
 
@@ -58,6 +59,34 @@ class KubeApi:
         try:
             self.custom.delete_namespaced_custom_object(
                 GROUP, VERSION, namespace, PLURAL, name, body=client.V1DeleteOptions(propagation_policy="Background")
+            )
+        except ApiException as err:
+            if _status(err) != 404:
+                raise
+
+    # -- schedules and the runs they start -------------------------------------------------------------------------
+
+    def list_runs(self, namespace: str, selector: str) -> list[dict[str, Any]]:
+        found = self.custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, label_selector=selector)
+        items: list[dict[str, Any]] = _as_dict(found).get("items", [])
+        return items
+
+    def create_run(self, manifest: Mapping[str, Any]) -> bool:
+        """Create a run; False when one of that name exists already (a slot started before a crash)."""
+        try:
+            self.custom.create_namespaced_custom_object(
+                GROUP, VERSION, manifest["metadata"]["namespace"], PLURAL, dict(manifest)
+            )
+            return True
+        except ApiException as err:
+            if _status(err) == 409:
+                return False
+            raise
+
+    def patch_schedule_status(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
+        try:
+            self.custom.patch_namespaced_custom_object_status(
+                GROUP, VERSION, namespace, SCHEDULES, name, {"status": dict(patch)}
             )
         except ApiException as err:
             if _status(err) != 404:
@@ -178,14 +207,14 @@ class KubeApi:
     # -- events ---------------------------------------------------------------------------------------------------
 
     def event(self, run: Mapping[str, Any], kind: str, reason: str, message: str) -> None:
-        """A core/v1 Event on the run; losing one is logged, never fatal to the run."""
+        """A core/v1 Event on the run (or schedule); losing one is logged, never fatal to the run."""
         meta = run["metadata"]
         now = datetime.now(UTC)
         body = client.CoreV1Event(
             metadata=client.V1ObjectMeta(generate_name=f"{meta['name']}.", namespace=meta["namespace"]),
             involved_object=client.V1ObjectReference(
                 api_version=f"{GROUP}/{VERSION}",
-                kind="RetrodictionTraining",
+                kind=run.get("kind", "RetrodictionTraining"),
                 name=meta["name"],
                 namespace=meta["namespace"],
                 uid=meta["uid"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
@@ -48,6 +49,11 @@ class OperatorSettings(BaseSettings):
     peering_priority: int | None = Field(default=None, ge=0, description="Kopf peering priority; unset: random.")
     peering_lifetime_seconds: int = Field(
         default=60, ge=5, description="How long a silent peer (a crashed replica) holds off a standby."
+    )
+
+    clock_file: Path | None = Field(
+        default=None,
+        description="Testing only: read the current time (ISO 8601) from this file instead of the system clock.",
     )
 
     @field_validator("namespaces", mode="before")

@@ -1,0 +1,102 @@
+"""The RetrodictionTraining a schedule starts for one slot: a pure function of the schedule and the slot.
+
+The name comes from the slot alone, so a restarted operator that tries to start a slot again gets a conflict from
+the API server instead of a second run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from retrodiction.api.schedule import RetrodictionScheduleSpec
+from retrodiction.api.training import API_VERSION
+from retrodiction.controller.children import (
+    MANAGED_BY,
+    MANAGED_BY_LABEL,
+    PART_OF,
+    PART_OF_LABEL,
+    required_field,
+    run_label_value,
+    suffixed_name,
+)
+from retrodiction.controller.schedule_times import run_window
+
+SCHEDULE_KIND: Final = "RetrodictionSchedule"
+SCHEDULE_LABEL: Final = "training.retrodiction.dev/schedule"
+SCHEDULED_TIME_ANNOTATION: Final = "training.retrodiction.dev/scheduled-time"
+# Set on a schedule to any new value to start a run now (`kubectl annotate rts/NAME ...=$(date +%s) --overwrite`).
+TRIGGER_ANNOTATION: Final = "training.retrodiction.dev/trigger"
+TRIGGERED_BY_ANNOTATION: Final = "training.retrodiction.dev/triggered-by"
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def run_name(schedule_name: str, slot: datetime, trigger: str | None = None) -> str:
+    """`<schedule>-<yyyymmddhhmm>` (UTC) for a slot; `<schedule>-manual-<digest of the trigger>` for a trigger."""
+    if trigger is not None:
+        return suffixed_name(schedule_name, f"-manual-{hashlib.sha256(trigger.encode()).hexdigest()[:8]}")
+    return suffixed_name(schedule_name, slot.astimezone(UTC).strftime("-%Y%m%d%H%M"))
+
+
+def schedule_selector(schedule_name: str) -> str:
+    return f"{SCHEDULE_LABEL}={run_label_value(schedule_name)}"
+
+
+def owned_by_schedule(run: Mapping[str, Any], schedule_uid: str) -> bool:
+    refs = (run.get("metadata") or {}).get("ownerReferences") or ()
+    return any(ref.get("uid") == schedule_uid and ref.get("kind") == SCHEDULE_KIND for ref in refs)
+
+
+def scheduled_time(run: Mapping[str, Any]) -> datetime | None:
+    value = ((run.get("metadata") or {}).get("annotations") or {}).get(SCHEDULED_TIME_ANNOTATION)
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+def run_manifest(
+    schedule_meta: Mapping[str, Any], spec: RetrodictionScheduleSpec, slot: datetime, *, trigger: str | None = None
+) -> dict[str, Any]:
+    name = required_field(schedule_meta, "name")
+    start, end = run_window(spec, slot)
+    template = spec.template
+    # exclude_none: an unset optional field is absent in a manifest; the API server refuses nulls.
+    run_spec = template.spec.model_dump(by_alias=True, exclude={"window"}, exclude_none=True, mode="json")
+    run_spec["window"] = {
+        "start": rfc3339(start),
+        "end": rfc3339(end),
+        "batchSizeDays": template.spec.window.batch_size_days,
+    }
+    annotations = {**template.metadata.annotations, SCHEDULED_TIME_ANNOTATION: rfc3339(slot)}
+    if trigger is not None:
+        annotations[TRIGGERED_BY_ANNOTATION] = trigger
+    labels = {
+        **template.metadata.labels,
+        MANAGED_BY_LABEL: MANAGED_BY,
+        PART_OF_LABEL: PART_OF,
+        SCHEDULE_LABEL: run_label_value(name),
+    }
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "RetrodictionTraining",
+        "metadata": {
+            "name": run_name(name, slot, trigger),
+            "namespace": required_field(schedule_meta, "namespace"),
+            "labels": labels,
+            "annotations": annotations,
+            "ownerReferences": [
+                {
+                    "apiVersion": API_VERSION,
+                    "kind": SCHEDULE_KIND,
+                    "name": name,
+                    "uid": required_field(schedule_meta, "uid"),
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ],
+        },
+        "spec": run_spec,
+    }

@@ -1,0 +1,226 @@
+"""One reconcile pass of a RetrodictionSchedule against an in-memory stand-in for the few API calls it makes: the
+runs it creates, replays after a crash, the trigger annotation, history limits and the status it writes."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from retrodiction.api.schedule import RetrodictionScheduleSpec
+from retrodiction.controller.schedule_runs import SCHEDULE_LABEL, TRIGGER_ANNOTATION, run_manifest, run_name
+from retrodiction.controller.schedules import ScheduleContext, reconcile_schedule
+
+
+def utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+class FakeApi:
+    """Runs by name; a create of an existing name is refused as the API server does (409 -> False)."""
+
+    def __init__(self) -> None:
+        self.runs: dict[str, dict[str, Any]] = {}
+        self.created: list[str] = []
+        self.deleted: list[str] = []
+        self.status_patches: list[dict[str, Any]] = []
+        self.events: list[tuple[str, str]] = []
+
+    def list_runs(self, namespace: str, selector: str) -> list[dict[str, Any]]:
+        key, value = selector.split("=")
+        return [copy.deepcopy(r) for r in self.runs.values() if r["metadata"]["labels"].get(key) == value]
+
+    def create_run(self, manifest: Mapping[str, Any]) -> bool:
+        name = manifest["metadata"]["name"]
+        if name in self.runs:
+            return False
+        self.runs[name] = copy.deepcopy(dict(manifest))
+        self.created.append(name)
+        return True
+
+    def delete_run(self, namespace: str, name: str) -> None:
+        self.runs.pop(name, None)
+        self.deleted.append(name)
+
+    def patch_schedule_status(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
+        self.status_patches.append(dict(patch))
+
+    def event(self, body: Mapping[str, Any], kind: str, reason: str, message: str) -> None:
+        self.events.append((reason, message))
+
+    def finish(self, name: str, phase: str, completed: str) -> None:
+        self.runs[name]["status"] = {"phase": phase, "completionTime": completed}
+
+
+def schedule(**spec_changes: Any) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "schedule": "0 2 * * *",
+        "timeZone": "Europe/Berlin",
+        "template": {
+            "metadata": {"labels": {"team": "forecasting"}},
+            "spec": {
+                "variables": ["cpi"],
+                "window": {"lookback": "3650d", "alignTo": "Day", "batchSizeDays": 365},
+                "data": {"uri": "builtin://macrodata"},
+                "dask": {"mode": "local", "workers": 1},
+            },
+        },
+    }
+    spec.update(spec_changes)
+    return {
+        "apiVersion": "training.retrodiction.dev/v1alpha1",
+        "kind": "RetrodictionSchedule",
+        "metadata": {
+            "name": "nightly",
+            "namespace": "team-a",
+            "uid": "5c3f1d2e-0000-4000-8000-000000000001",
+            "generation": 1,
+            "creationTimestamp": "2026-06-01T00:00:00Z",
+            "annotations": {},
+        },
+        "spec": spec,
+        "status": {},
+    }
+
+
+def tick(api: FakeApi, body: dict[str, Any], now: str, *, apply_status: bool = True) -> None:
+    before = len(api.status_patches)
+    reconcile_schedule(ScheduleContext(api=api, body=body, now=utc(now)))  # type: ignore[arg-type]
+    if apply_status:
+        for patch in api.status_patches[before:]:
+            body["status"] = {**body["status"], **{k: v for k, v in patch.items() if v is not None}}
+            body["status"] = {k: v for k, v in body["status"].items() if patch.get(k, v) is not None}
+
+
+# June 2, 2026, 02:00 in Berlin (CEST) is 00:00 UTC.
+FIRST_SLOT = "2026-06-02T00:00:00"
+
+
+def test_a_due_slot_starts_a_run_owned_by_the_schedule_over_its_own_window() -> None:
+    api, body = FakeApi(), schedule()
+    tick(api, body, "2026-06-02T00:00:03")
+    (name,) = api.created
+    assert name == "nightly-202606020000"
+    run = api.runs[name]
+    assert run["metadata"]["ownerReferences"][0]["uid"] == body["metadata"]["uid"]
+    assert run["metadata"]["labels"]["team"] == "forecasting"
+    assert run["metadata"]["labels"][SCHEDULE_LABEL] == "nightly"
+    assert run["metadata"]["annotations"]["training.retrodiction.dev/scheduled-time"] == "2026-06-02T00:00:00Z"
+    # alignTo Day in Berlin: the window ends at midnight CEST (22:00 UTC the day before), 3650 days long.
+    assert run["spec"]["window"] == {
+        "start": "2016-06-03T22:00:00Z",
+        "end": "2026-06-01T22:00:00Z",
+        "batchSizeDays": 365,
+    }
+    assert "address" not in run["spec"]["dask"] and run["spec"]["dask"]["mode"] == "local"
+    status = body["status"]
+    assert status["lastScheduleTime"] == "2026-06-02T00:00:00Z"
+    assert status["nextScheduleTime"] == "2026-06-03T00:00:00Z"
+    assert status["active"] == [{"name": name, "scheduledTime": "2026-06-02T00:00:00Z"}]
+    assert status["activeCount"] == 1
+    assert ("RunCreated", f"{name} for the slot 2026-06-02T00:00:00Z") in api.events
+
+
+def test_the_manifest_validates_as_a_training_the_api_server_would_accept() -> None:
+    from retrodiction.api.training import RetrodictionTraining
+
+    spec = RetrodictionScheduleSpec.model_validate(schedule()["spec"])
+    manifest = run_manifest(schedule()["metadata"], spec, utc(FIRST_SLOT))
+    RetrodictionTraining.model_validate(manifest)
+    assert not [key for key, value in manifest["spec"].items() if value is None]
+
+
+def test_a_pass_replayed_after_a_crash_before_the_status_write_creates_no_second_run() -> None:
+    api, body = FakeApi(), schedule()
+    tick(api, body, "2026-06-02T00:00:03", apply_status=False)  # the status write is lost
+    tick(api, body, "2026-06-02T00:00:09")
+    assert api.created == ["nightly-202606020000"]
+    assert body["status"]["handledThrough"] == "2026-06-02T00:00:00Z"
+
+
+def test_an_unchanged_schedule_writes_no_status() -> None:
+    api, body = FakeApi(), schedule()
+    tick(api, body, "2026-06-02T00:00:03")
+    writes = len(api.status_patches)
+    tick(api, body, "2026-06-02T00:00:08")
+    assert len(api.status_patches) == writes
+
+
+def test_a_new_trigger_value_starts_one_run_now_whatever_the_schedule() -> None:
+    api, body = FakeApi(), schedule(concurrencyPolicy="Forbid")
+    body["metadata"]["annotations"][TRIGGER_ANNOTATION] = "1796000000"
+    tick(api, body, "2026-06-01T10:15:42.5")
+    manual = run_name("nightly", utc(FIRST_SLOT), trigger="1796000000")
+    assert api.created == [manual]
+    assert api.runs[manual]["metadata"]["annotations"]["training.retrodiction.dev/scheduled-time"] == (
+        "2026-06-01T10:15:42Z"
+    )
+    assert body["status"]["lastTrigger"] == "1796000000"
+    tick(api, body, "2026-06-01T10:16:00")
+    assert api.created == [manual]
+
+
+def test_history_keeps_the_newest_successful_and_failed_runs() -> None:
+    api, body = FakeApi(), schedule(successfulRunsHistoryLimit=2, failedRunsHistoryLimit=1)
+    for day in range(5):
+        tick(api, body, (utc(FIRST_SLOT) + timedelta(days=day, seconds=5)).isoformat().replace("+00:00", ""))
+        name = api.created[-1]
+        phase = "Failed" if day in (1, 3) else "Succeeded"
+        api.finish(name, phase, (utc(FIRST_SLOT) + timedelta(days=day, hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    tick(api, body, "2026-06-06T12:00:00")
+    assert sorted(api.runs) == ["nightly-202606040000", "nightly-202606050000", "nightly-202606060000"]
+    assert sorted(api.deleted) == ["nightly-202606020000", "nightly-202606030000"]
+    assert body["status"]["lastSuccessfulTime"] == "2026-06-06T01:00:00Z"
+
+
+def test_forbid_starts_nothing_while_a_run_is_active() -> None:
+    api, body = FakeApi(), schedule(concurrencyPolicy="Forbid")
+    tick(api, body, "2026-06-02T00:00:03")
+    tick(api, body, "2026-06-03T00:00:03")
+    assert api.created == ["nightly-202606020000"]
+    assert body["status"]["handledThrough"] == "2026-06-02T00:00:00Z"
+    api.finish("nightly-202606020000", "Succeeded", "2026-06-03T00:10:00Z")
+    tick(api, body, "2026-06-03T00:10:05")
+    assert api.created == ["nightly-202606020000", "nightly-202606030000"]
+
+
+def test_replace_deletes_the_active_run_for_the_newer_slot() -> None:
+    api, body = FakeApi(), schedule(concurrencyPolicy="Replace")
+    tick(api, body, "2026-06-02T00:00:03")
+    tick(api, body, "2026-06-03T00:00:03")
+    assert api.deleted == ["nightly-202606020000"]
+    assert list(api.runs) == ["nightly-202606030000"]
+    assert body["status"]["activeCount"] == 1
+
+
+def test_missed_slots_are_announced_and_counted() -> None:
+    api, body = FakeApi(), schedule()
+    tick(api, body, "2026-06-02T00:00:03")
+    api.finish("nightly-202606020000", "Succeeded", "2026-06-02T00:30:00Z")
+    tick(api, body, "2026-06-06T09:00:00")  # the operator was away for four nights: Latest runs the newest
+    assert api.created[-1] == "nightly-202606060000"
+    assert body["status"]["missedSlots"] == 3
+    assert body["status"]["lastMissedTime"] == "2026-06-05T00:00:00Z"
+    (missed,) = [message for reason, message in api.events if reason == "SlotsMissed"]
+    assert missed == "3 slot(s) not run (3 NotLatest); the last at 2026-06-05T00:00:00Z"
+
+
+def test_a_schedule_the_operator_cannot_use_is_marked_invalid_with_the_field_named() -> None:
+    api, body = FakeApi(), schedule(timeZone="Mars/Olympus_Mons")
+    tick(api, body, "2026-06-02T00:00:03")
+    assert api.created == []
+    (invalid,) = [c for c in body["status"]["conditions"] if c["type"] == "Invalid"]
+    assert invalid["status"] == "True" and invalid["reason"] == "InvalidSchedule"
+    assert invalid["message"].startswith("spec.timeZone: ")
+    tick(api, body, "2026-06-02T00:00:08")
+    assert [reason for reason, _ in api.events].count("InvalidSchedule") == 1
+
+
+def test_a_suspended_schedule_starts_nothing_and_says_so() -> None:
+    api, body = FakeApi(), schedule(suspend=True)
+    tick(api, body, "2026-06-03T00:00:03")
+    assert api.created == []
+    conditions = {c["type"]: c for c in body["status"]["conditions"]}
+    assert conditions["Suspended"]["status"] == "True"
+    assert "nextScheduleTime" not in body["status"]
