@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +15,8 @@ from tests.e2e.harness.cluster import Kube
 from tests.e2e.harness.operator_process import OperatorProcess
 from tests.e2e.harness.runs import (
     PLURAL,
+    applied_without_drift,
+    apply_as_gitops,
     cli_results,
     custom,
     events_of,
@@ -204,3 +207,14 @@ def test_a_run_past_its_deadline_fails_and_keeps_what_it_finished(
     assert summary["batches"]["succeeded"] == status["batches"]["succeeded"]
     conditions = {c["type"]: c["status"] for c in status["conditions"]}
     assert conditions["Failed"] == "True" and conditions["Complete"] == "False"
+
+
+def test_a_run_applied_by_a_gitops_tool_shows_no_drift_after_the_operator_ran_it(
+    kube: Kube, namespace: str, operator: OperatorProcess, tmp_path: Path
+) -> None:
+    body = training("gitops", variables=["cpi"])
+    apply_as_gitops(kube, namespace, body, tmp_path)
+    run = wait_for_phase(kube, namespace, "gitops", {"Succeeded", "Failed"}, timeout=120)
+    assert run["status"]["phase"] == "Succeeded", run["status"]
+    code, diff = applied_without_drift(kube, namespace, body, tmp_path)
+    assert (code, diff) == (0, ""), diff

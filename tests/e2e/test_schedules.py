@@ -22,7 +22,14 @@ from retrodiction.controller.schedule_runs import TRIGGER_ANNOTATION, schedule_s
 from retrodiction.data import make_random_walks, write_dataset
 from tests.e2e.harness.cluster import Kube
 from tests.e2e.harness.operator_process import OperatorProcess, running_operator
-from tests.e2e.harness.runs import custom, events_of, kubectl, wait_for_phase
+from tests.e2e.harness.runs import (
+    applied_without_drift,
+    apply_as_gitops,
+    custom,
+    events_of,
+    kubectl,
+    wait_for_phase,
+)
 from tests.e2e.harness.waiting import eventually
 
 SCHEDULES = "retrodictionschedules"
@@ -282,3 +289,15 @@ def test_an_invalid_schedule_is_rejected_by_the_api_server_with_a_clear_message(
         create(kube, namespace, body)
     assert rejected.value.status == 422
     assert message in json.loads(rejected.value.body)["message"]
+
+
+def test_a_schedule_applied_by_a_gitops_tool_shows_no_drift_after_it_started_runs(
+    kube: Kube, namespace: str, operator: OperatorProcess, clock: FileClock, daily_data: str, tmp_path: Path
+) -> None:
+    body = schedule_body("gitops-nightly", daily_data)
+    clock.set(utc("2030-12-09T01:00:05"))  # 02:00 CET: a slot is due, the schedule starts a run at once
+    apply_as_gitops(kube, namespace, body, tmp_path)
+    eventually(lambda: runs_of(kube, namespace, "gitops-nightly"), "the schedule's first run")
+    seen_by_operator(kube, namespace, "gitops-nightly")
+    code, diff = applied_without_drift(kube, namespace, body, tmp_path)
+    assert (code, diff) == (0, ""), diff

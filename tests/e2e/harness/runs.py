@@ -190,3 +190,21 @@ def recorded_phases(kube: Kube, namespace: str, name: str) -> Iterator[list[str]
         yield phases
     finally:
         stream.stop()
+
+
+def applied_without_drift(kube: Kube, namespace: str, body: dict[str, Any], folder: Path) -> tuple[int, str]:
+    """`kubectl diff --server-side` of the manifest as a GitOps tool applied it: (exit code, diff). 0 and no
+    diff mean the operator changed nothing the manifest owns."""
+    path = folder / f"{body['metadata']['name']}.yaml"
+    path.write_text(yaml.safe_dump(body))
+    args = ("--server-side", "--field-manager=gitops", "-n", namespace, "-f", str(path))
+    result = kubectl(kube, "diff", *args)
+    return result.returncode, result.stdout + result.stderr
+
+
+def apply_as_gitops(kube: Kube, namespace: str, body: dict[str, Any], folder: Path) -> None:
+    """Server-side apply under a field manager of its own, the way Argo CD and Flux apply."""
+    path = folder / f"{body['metadata']['name']}.yaml"
+    path.write_text(yaml.safe_dump(body))
+    applied = kubectl(kube, "apply", "--server-side", "--field-manager=gitops", "-n", namespace, "-f", str(path))
+    assert applied.returncode == 0, applied.stderr
