@@ -137,7 +137,7 @@ def test_cluster_wide_rbac_is_one_clusterrole_and_namespaced_rbac_is_a_role_per_
     (cluster_role,) = by_kind(namespaced, "ClusterRole")
     assert [rule["resources"] for rule in cluster_role["rules"]] == [["customresourcedefinitions"], ["namespaces"]]
     assert operator_container(namespaced)["args"] == ["operator", "--namespace=team-a", "--namespace=team-b"]
-    assert [p["metadata"]["namespace"] for p in by_kind(namespaced, "KopfPeering")] == ["team-a", "team-b"]
+    assert all(any(rule["resources"] == ["kopfpeerings"] for rule in role["rules"]) for role in roles)
 
 
 def test_no_rule_grants_wildcards_or_secret_listing(chart: Path) -> None:
@@ -170,8 +170,9 @@ def test_standby_replicas_share_a_peering_and_roll_instead_of_recreate(chart: Pa
     (deployment,) = by_kind(objects, "Deployment")
     assert deployment["spec"]["replicas"] == 2
     assert "strategy" not in deployment["spec"]
-    (peering,) = by_kind(objects, "ClusterKopfPeering")
-    assert env_of(operator_container(objects))["RETRODICTION_PEERING"] == peering["metadata"]["name"]
+    assert env_of(operator_container(objects))["RETRODICTION_PEERING"] == "rel-retrodiction-operator"
+    (cluster_role,) = by_kind(objects, "ClusterRole")
+    assert any(rule["resources"] == ["clusterkopfpeerings"] for rule in cluster_role["rules"])
     (monitor,) = by_kind(objects, "ServiceMonitor")
     assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
 

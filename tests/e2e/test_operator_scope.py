@@ -65,18 +65,11 @@ def test_an_operator_watching_one_namespace_leaves_runs_elsewhere_untouched(
 
 @pytest.fixture
 def peering(kube: Kube) -> Iterator[str]:
-    """A ClusterKopfPeering for one test (the chart creates one when standby replicas are enabled)."""
+    """A peering name for one test; the operators create the ClusterKopfPeering themselves."""
     apply_project_crds(kube.api)  # they include Kopf's peering CRDs
     name = f"retrodiction-{uuid.uuid4().hex[:8]}"
-    api = client.CustomObjectsApi(kube.api)
-    api.create_cluster_custom_object(
-        "kopf.dev",
-        "v1",
-        "clusterkopfpeerings",
-        {"apiVersion": "kopf.dev/v1", "kind": "ClusterKopfPeering", "metadata": {"name": name}},
-    )
     yield name
-    api.delete_cluster_custom_object("kopf.dev", "v1", "clusterkopfpeerings", name)
+    client.CustomObjectsApi(kube.api).delete_cluster_custom_object("kopf.dev", "v1", "clusterkopfpeerings", name)
 
 
 def peers(kube: Kube, peering: str) -> dict[str, Any]:

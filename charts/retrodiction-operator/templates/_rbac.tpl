@@ -61,9 +61,10 @@ runs the operator with this ServiceAccount's token against an API server with Ow
   verbs: [list, watch]
 {{- end }}
 {{- if and .Values.peering.enabled .Values.rbac.cluster }}
-# --- Kopf peering (standby replicas): the ClusterKopfPeering the replicas announce themselves in.
+# --- Kopf peering (standby replicas): the ClusterKopfPeering the replicas announce themselves in (the first
+# replica creates it; the chart cannot, as it installs the CRD in the same release).
 - apiGroups: [kopf.dev]
   resources: [clusterkopfpeerings]
-  verbs: [list, watch, patch]
+  verbs: [create, list, watch, patch]
 {{- end }}
 {{- end }}

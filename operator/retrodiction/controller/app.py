@@ -36,13 +36,23 @@ class OperatorApp:
     clock: Clock
 
     @classmethod
-    def from_environment(cls) -> OperatorApp:
-        settings = OperatorSettings()
+    def from_settings(cls, settings: OperatorSettings | None) -> OperatorApp:
+        """The app for `settings` (what `retrodiction operator` parsed, with its --namespace flags), or for the
+        environment alone when started by `kopf run -m retrodiction.controller.handlers`."""
+        settings = settings or OperatorSettings()
         return cls(settings=settings, api=KubeApi(api_client()), clock=clock_for(settings.clock_file))
 
     def serve_metrics(self) -> None:
         if self.settings.metrics_port:
             start_http_server(self.settings.metrics_port, addr=self.settings.bind_address)
+
+    def ensure_peering(self) -> None:
+        """Kopf expects the peering object to exist; a Helm chart cannot create it beside the CRD it installs."""
+        if self.settings.peering is None:
+            return
+        namespaces: list[str | None] = list(self.settings.namespaces) or [None]
+        for namespace in namespaces:
+            self.api.ensure_peering(self.settings.peering, namespace)
 
     def describe(self) -> str:
         where = ", ".join(self.settings.namespaces) or "all namespaces"
@@ -57,6 +67,10 @@ def configure_kopf(kopf_settings: kopf.OperatorSettings, settings: OperatorSetti
     # The operator records its own Events with stable reasons; Kopf's per-handler log events would be noise.
     kopf_settings.posting.level = logging.WARNING
     kopf_settings.watching.server_timeout = 300
+    # A timer that deletes its own object (the TTL, a schedule's history) is still running when the deletion
+    # arrives; Kopf then re-checks whether it has exited only this often before releasing the finalizer. Its
+    # default of 60 s kept runs Terminating for a minute after their TTL.
+    kopf_settings.background.cancellation_polling = 1.0
     kopf_settings.peering.priority = peering_priority(settings)
     kopf_settings.peering.lifetime = settings.peering_lifetime_seconds
 
@@ -73,6 +87,8 @@ def run(settings: OperatorSettings) -> None:
     import retrodiction.controller.handlers  # noqa: F401  (registers the handlers with Kopf)
 
     kopf.run(
+        # The handlers build the app from these very settings: namespaces may come from flags, not the environment.
+        memo=kopf.Memo(operator_settings=settings),
         clusterwide=not settings.namespaces,
         namespaces=settings.namespaces,
         standalone=settings.peering is None,

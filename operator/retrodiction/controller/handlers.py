@@ -38,8 +38,9 @@ def _expiring(status: kopf.Status, spec: kopf.Spec, **_: Any) -> bool:
 
 @kopf.on.startup()
 def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
-    memo.app = OperatorApp.from_environment()
+    memo.app = OperatorApp.from_settings(memo.get("operator_settings"))
     configure_kopf(settings, memo.app.settings)
+    memo.app.ensure_peering()
     memo.app.serve_metrics()
     logger.info("retrodiction operator started: %s", memo.app.describe())
 

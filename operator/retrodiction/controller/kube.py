@@ -92,6 +92,21 @@ class KubeApi:
             if _status(err) != 404:
                 raise
 
+    # -- Kopf peering ---------------------------------------------------------------------------------------------
+
+    def ensure_peering(self, name: str, namespace: str | None) -> None:
+        """The ClusterKopfPeering (namespace None) or KopfPeering replicas announce themselves in; kept if there."""
+        kind, plural = ("KopfPeering", "kopfpeerings") if namespace else ("ClusterKopfPeering", "clusterkopfpeerings")
+        body = {"apiVersion": "kopf.dev/v1", "kind": kind, "metadata": {"name": name}}
+        try:
+            if namespace:
+                self.custom.create_namespaced_custom_object("kopf.dev", "v1", namespace, plural, body)
+            else:
+                self.custom.create_cluster_custom_object("kopf.dev", "v1", plural, body)
+        except ApiException as err:
+            if _status(err) != 409:
+                raise
+
     # -- children -------------------------------------------------------------------------------------------------
 
     def ensure_dask_cluster(self, manifest: Mapping[str, Any], run_uid: str) -> dict[str, Any]:
