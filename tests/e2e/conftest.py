@@ -13,7 +13,7 @@ from typing import NoReturn
 
 import pytest
 
-from tests.e2e.harness.binaries import BinariesUnavailableError, ensure_bin_dir
+from tests.e2e.harness.binaries import BinariesUnavailableError, tool
 from tests.e2e.harness.cluster import (
     ClusterUnavailableError,
     Kube,
@@ -47,10 +47,11 @@ def unavailable(reason: str) -> NoReturn:
 
 
 @pytest.fixture(scope="session")
-def bin_dir() -> Path:
-    """kubectl, helm and the control-plane binaries, for tests that need a tool but no cluster."""
+def tools() -> None:
+    """kubectl and helm, for tests that need a tool but no cluster (see harness.binaries.tool)."""
     try:
-        return ensure_bin_dir(allow_build=in_ci())
+        for name in ("kubectl", "helm"):
+            tool(name)
     except BinariesUnavailableError as error:
         unavailable(str(error))
 

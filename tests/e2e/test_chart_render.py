@@ -30,7 +30,7 @@ VALUE_SETS: dict[str, list[str]] = {
 
 
 @pytest.fixture(scope="module")
-def chart(bin_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def chart(tools: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return prepared_chart(tmp_path_factory.mktemp("chart"))
 
 

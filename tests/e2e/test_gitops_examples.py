@@ -14,15 +14,15 @@ import yaml
 
 from retrodiction.api.schedule import RetrodictionSchedule
 from retrodiction.api.training import RetrodictionTraining
-from tests.e2e.harness.binaries import REPO_ROOT
+from tests.e2e.harness.binaries import REPO_ROOT, tool
 
 GITOPS = REPO_ROOT / "examples" / "gitops"
 PRODUCTION_NAMESPACE = "retrodiction-prod"
 
 
 @pytest.fixture(scope="module")
-def kubectl(bin_dir: Path) -> Path:
-    return bin_dir / "kubectl"
+def kubectl(tools: None) -> Path:
+    return tool("kubectl")
 
 
 def kustomize(kubectl: Path, directory: Path) -> dict[tuple[str, str], dict[str, Any]]:

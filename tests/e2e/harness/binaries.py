@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
@@ -81,3 +82,15 @@ def ensure_bin_dir(*, allow_build: bool) -> Path:
     if not _has_all(bin_dir, REQUIRED):
         raise BinariesUnavailableError(f"{BUILD_HINT} printed {bin_dir}, which lacks one of {', '.join(REQUIRED)}")
     return bin_dir
+
+
+def tool(name: str) -> Path:
+    """kubectl or helm: the project's build when it is cached, else the one on PATH (a kind job installs its own,
+    and building a control plane there only to get them would be waste)."""
+    cached = cached_bin_dir()
+    if cached is not None and (cached / name).is_file():
+        return cached / name
+    found = shutil.which(name)
+    if found is not None:
+        return Path(found)
+    raise BinariesUnavailableError(f"no {name}: run `{BUILD_HINT}` once, or put {name} on PATH")

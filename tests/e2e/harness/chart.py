@@ -8,7 +8,6 @@ the published chart has them.
 
 from __future__ import annotations
 
-import functools
 import shutil
 import subprocess
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 import dask_kubernetes
 import yaml
 
-from tests.e2e.harness.binaries import ensure_bin_dir
+from tests.e2e.harness.binaries import tool
 from tests.e2e.harness.crds import REPO
 
 CHART = REPO / "charts" / "retrodiction-operator"
@@ -52,13 +51,8 @@ def prepared_chart(workdir: Path, source: Path = CHART) -> Path:
     return chart
 
 
-@functools.cache
-def _helm_binary() -> Path:
-    return ensure_bin_dir(allow_build=False) / "helm"
-
-
 def helm(*args: str, kubeconfig: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    binary = _helm_binary()
+    binary = tool("helm")
     command = [str(binary), *args, *(["--kubeconfig", str(kubeconfig)] if kubeconfig else [])]
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
 

@@ -23,7 +23,7 @@ from retrodiction.controller.children import COMPONENT_SUMMARY, component_select
 from retrodiction.controller.summary_configmaps import read_summary_configmaps
 from retrodiction.coordinator import ParallelTrainingCoordinator
 from retrodiction.manifest import load_training
-from tests.e2e.harness.binaries import ensure_bin_dir
+from tests.e2e.harness.binaries import tool
 from tests.e2e.harness.cluster import Kube
 from tests.e2e.harness.crds import REPO
 from tests.results import in_process_results
@@ -114,7 +114,7 @@ def wait_for_phase(kube: Kube, namespace: str, name: str, phases: set[str], time
 
 
 def kubectl(kube: Kube, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    binary = ensure_bin_dir(allow_build=False) / "kubectl"
+    binary = tool("kubectl")
     return subprocess.run(
         [str(binary), "--kubeconfig", str(kube.kubeconfig), *args],
         capture_output=True,
