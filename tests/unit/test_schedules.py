@@ -224,3 +224,12 @@ def test_a_suspended_schedule_starts_nothing_and_says_so() -> None:
     conditions = {c["type"]: c for c in body["status"]["conditions"]}
     assert conditions["Suspended"]["status"] == "True"
     assert "nextScheduleTime" not in body["status"]
+
+
+def test_the_status_lists_at_most_a_hundred_active_runs_and_counts_them_all() -> None:
+    api, body = FakeApi(), schedule(schedule="* * * * *", catchUp={"policy": "All", "limit": 120})
+    tick(api, body, "2026-06-01T02:00:00")
+    assert len(api.created) == 120
+    assert body["status"]["activeCount"] == 120
+    assert len(body["status"]["active"]) == 100
+    assert body["status"]["active"][-1]["scheduledTime"] == "2026-06-01T02:00:00Z"

@@ -176,6 +176,10 @@ class RetrodictionScheduleSpec(_Model):
         return value
 
 
+# status.active lists at most this many runs (the newest); activeCount counts them all.
+MAX_ACTIVE_LISTED = 100
+
+
 class ActiveRun(_Model):
     name: str
     scheduled_time: datetime
@@ -196,7 +200,7 @@ class RetrodictionScheduleStatus(_Model):
     last_missed_time: datetime | None = None
     missed_slots: int = Field(default=0, ge=0, description="Slots skipped for good since the schedule was created.")
     last_trigger: str | None = Field(default=None, description="The trigger annotation value last acted on.")
-    active: list[ActiveRun] = Field(default_factory=list, max_length=100)
+    active: list[ActiveRun] = Field(default_factory=list, max_length=MAX_ACTIVE_LISTED)
     active_count: int = Field(default=0, ge=0, description="len(active), for the printer column.")
     conditions: Conditions = Field(default_factory=list)
 

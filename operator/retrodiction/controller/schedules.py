@@ -16,7 +16,7 @@ from typing import Any, Final
 from pydantic import ValidationError
 
 from retrodiction.api.errors import format_validation_error
-from retrodiction.api.schedule import RetrodictionScheduleSpec
+from retrodiction.api.schedule import MAX_ACTIVE_LISTED, RetrodictionScheduleSpec
 from retrodiction.api.status import Phase
 from retrodiction.controller.conditions import set_condition, timestamp
 from retrodiction.controller.kube import KubeApi
@@ -177,7 +177,7 @@ def _status_patch(
                 if (slot := scheduled_time(run)) is not None
             ),
             key=lambda item: item["scheduledTime"],
-        ),
+        )[-MAX_ACTIVE_LISTED:],
         "activeCount": len(active),
         "conditions": conditions,
     }
