@@ -137,6 +137,7 @@ def test_a_pass_replayed_after_a_crash_before_the_status_write_creates_no_second
     tick(api, body, "2026-06-02T00:00:09")
     assert api.created == ["nightly-202606020000"]
     assert body["status"]["handledThrough"] == "2026-06-02T00:00:00Z"
+    assert body["status"]["activeCount"] == 1
 
 
 def test_an_unchanged_schedule_writes_no_status() -> None:
@@ -180,6 +181,7 @@ def test_forbid_starts_nothing_while_a_run_is_active() -> None:
     tick(api, body, "2026-06-03T00:00:03")
     assert api.created == ["nightly-202606020000"]
     assert body["status"]["handledThrough"] == "2026-06-02T00:00:00Z"
+    assert body["status"]["activeCount"] == 1
     api.finish("nightly-202606020000", "Succeeded", "2026-06-03T00:10:00Z")
     tick(api, body, "2026-06-03T00:10:05")
     assert api.created == ["nightly-202606020000", "nightly-202606030000"]

@@ -107,7 +107,9 @@ def reconcile_schedule(ctx: ScheduleContext) -> None:
         message = f"{more}{decision.missed} slot(s) not run ({why}); the last at {last}"
         ctx.api.event(ctx.body, "Warning", SLOTS_MISSED, message)
     _trim_history(ctx, spec, children)
-    patch = _status_patch(ctx, spec, decision, [*active, *started], children, trigger, generation)
+    # A slot replayed after a crash is both listed and "started" again (the create was a conflict): count it once.
+    now_active = list({run["metadata"]["name"]: run for run in [*active, *started]}.values())
+    patch = _status_patch(ctx, spec, decision, now_active, children, trigger, generation)
     if any(status.get(key) != value for key, value in patch.items()):
         ctx.api.patch_schedule_status(ctx.meta["namespace"], ctx.meta["name"], patch)
 
