@@ -10,11 +10,12 @@ runs the operator with this ServiceAccount's token against an API server with Ow
   resources: [events]
   verbs: [create]
 # --- The operator (the application).
-# Status and phase of each run; delete a finished run after ttlSecondsAfterFinished.
+# Status and phase of each run.
 - apiGroups: [training.retrodiction.dev]
   resources: [retrodictiontrainings/status]
   verbs: [patch]
-# A schedule starts runs, and deletes them for its history limits and concurrencyPolicy Replace.
+# A schedule starts runs and deletes them (history limits, concurrencyPolicy Replace); a finished run is deleted
+# after its ttlSecondsAfterFinished.
 - apiGroups: [training.retrodiction.dev]
   resources: [retrodictiontrainings]
   verbs: [create, delete]
