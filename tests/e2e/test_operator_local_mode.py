@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -126,17 +127,30 @@ def test_the_operator_exposes_prometheus_metrics(operator: OperatorProcess) -> N
         assert name in text
 
 
+def five_thousand_one_day_batches(
+    name: str, tmp_path_factory: pytest.TempPathFactory, *, series: int, seed: int, **spec: Any
+) -> dict[str, Any]:
+    """A run of one-day batches over 5,000 days of daily random walks s0000.. (written for it)."""
+    path = tmp_path_factory.mktemp("data") / "daily.parquet"
+    write_dataset(make_random_walks(series, 5100, seed=seed), str(path))
+    return training(
+        name,
+        variables=[f"s{i:04d}" for i in range(series)],
+        window={"start": "2000-03-01T00:00:00Z", "end": "2013-11-08T00:00:00Z", "batchSizeDays": 1},
+        data={"uri": path.as_uri()},
+        **spec,
+    )
+
+
 def test_a_run_of_five_thousand_batches_keeps_its_status_small(
     kube: Kube, namespace: str, operator: OperatorProcess, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    # One-day batches over 5,000 days of daily data: one batch per day, every status field at its largest.
-    path = tmp_path_factory.mktemp("data") / "daily.parquet"
-    write_dataset(make_random_walks(2, 5100, seed=4), str(path))
-    body = training(
+    # One batch per day, every status field at its largest.
+    body = five_thousand_one_day_batches(
         "five-thousand",
-        variables=["s0000", "s0001"],
-        window={"start": "2000-03-01T00:00:00Z", "end": "2013-11-08T00:00:00Z", "batchSizeDays": 1},
-        data={"uri": path.as_uri()},
+        tmp_path_factory,
+        series=2,
+        seed=4,
         retrodiction={"horizons": [1, 7], "seasonLength": 7, "windowLength": 28},
     )
     patches_before = metric_total(operator.metrics(), "retrodiction_status_patches_total")
@@ -188,14 +202,8 @@ def test_a_run_past_its_deadline_fails_and_keeps_what_it_finished(
 ) -> None:
     # 5,000 one-day batches take about 45 s here: they cannot finish within 10 s, and what did finish is stored
     # before the run fails.
-    path = tmp_path_factory.mktemp("data") / "daily.parquet"
-    write_dataset(make_random_walks(1, 5100, seed=8), str(path))
-    body = training(
-        "late",
-        variables=["s0000"],
-        window={"start": "2000-03-01T00:00:00Z", "end": "2013-11-08T00:00:00Z", "batchSizeDays": 1},
-        data={"uri": path.as_uri()},
-        execution={"activeDeadlineSeconds": 10},
+    body = five_thousand_one_day_batches(
+        "late", tmp_path_factory, series=1, seed=8, execution={"activeDeadlineSeconds": 10}
     )
     custom(kube).create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
     run = wait_for_phase(kube, namespace, "late", {"Failed", "Succeeded"}, timeout=120)

@@ -22,6 +22,11 @@ def timestamp(moment: datetime) -> str:
     return aware.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def parse_timestamp(text: str | None) -> datetime | None:
+    """The datetime of a metav1.Time string (as `timestamp` writes it); None for an absent one."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+
+
 def cap_message(message: str, limit: int = MAX_MESSAGE_CHARS) -> str:
     if len(message) <= limit:
         return message

@@ -46,10 +46,13 @@ class KubeApi:
     # -- the run itself ------------------------------------------------------------------------------------------
 
     def patch_run_status(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
-        """Merge-patch the status subresource; a run deleted meanwhile is not an error."""
+        self._patch_status(PLURAL, namespace, name, patch)
+
+    def _patch_status(self, plural: str, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
+        """Merge-patch the status subresource; an object deleted meanwhile is not an error."""
         try:
             self.custom.patch_namespaced_custom_object_status(
-                GROUP, VERSION, namespace, PLURAL, name, {"status": dict(patch)}
+                GROUP, VERSION, namespace, plural, name, {"status": dict(patch)}
             )
         except ApiException as err:
             if _status(err) != 404:
@@ -84,13 +87,7 @@ class KubeApi:
             raise
 
     def patch_schedule_status(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
-        try:
-            self.custom.patch_namespaced_custom_object_status(
-                GROUP, VERSION, namespace, SCHEDULES, name, {"status": dict(patch)}
-            )
-        except ApiException as err:
-            if _status(err) != 404:
-                raise
+        self._patch_status(SCHEDULES, namespace, name, patch)
 
     # -- Kopf peering ---------------------------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from retrodiction.config import TrainingConfig
 from retrodiction.controller import events, metrics
 from retrodiction.controller.checkpoints import ConfigMapCheckpoint
 from retrodiction.controller.clusters import ClusterFailedError, Flag, StoppedError, delete_cluster, open_cluster
+from retrodiction.controller.conditions import parse_timestamp
 from retrodiction.controller.kube import KubeApi, NotOwnedError
 from retrodiction.controller.settings import OperatorSettings
 from retrodiction.controller.status import StatusThrottle, current_phase, progress_patch, transition
@@ -229,7 +230,7 @@ class Runner:
         if seconds is None:
             return None
         start = self.status.get("startTime")
-        began = datetime.fromisoformat(start.replace("Z", "+00:00")) if start else self.ctx.now()
+        began = parse_timestamp(start) or self.ctx.now()
         return began + timedelta(seconds=seconds)
 
     def _run_batches(
@@ -352,10 +353,10 @@ class Runner:
 def expire_if_due(api: KubeApi, body: Mapping[str, Any], now: datetime) -> float | None:
     """Delete a finished run once ttlSecondsAfterFinished has passed; returns the seconds still to wait."""
     ttl = (body.get("spec", {}).get("execution") or {}).get("ttlSecondsAfterFinished")
-    finished = (body.get("status") or {}).get("completionTime")
-    if ttl is None or not finished:
+    finished = parse_timestamp((body.get("status") or {}).get("completionTime"))
+    if ttl is None or finished is None:
         return None
-    due = datetime.fromisoformat(finished.replace("Z", "+00:00")) + timedelta(seconds=int(ttl))
+    due = finished + timedelta(seconds=int(ttl))
     if now >= due:
         meta = body["metadata"]
         api.delete_run(meta["namespace"], meta["name"])

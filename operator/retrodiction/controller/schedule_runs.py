@@ -22,6 +22,7 @@ from retrodiction.controller.children import (
     run_label_value,
     suffixed_name,
 )
+from retrodiction.controller.conditions import parse_timestamp, timestamp
 from retrodiction.controller.schedule_times import run_window
 
 SCHEDULE_KIND: Final = "RetrodictionSchedule"
@@ -30,10 +31,6 @@ SCHEDULED_TIME_ANNOTATION: Final = "training.retrodiction.dev/scheduled-time"
 # Set on a schedule to any new value to start a run now (`kubectl annotate rts/NAME ...=$(date +%s) --overwrite`).
 TRIGGER_ANNOTATION: Final = "training.retrodiction.dev/trigger"
 TRIGGERED_BY_ANNOTATION: Final = "training.retrodiction.dev/triggered-by"
-
-
-def rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def run_name(schedule_name: str, slot: datetime, trigger: str | None = None) -> str:
@@ -53,8 +50,7 @@ def owned_by_schedule(run: Mapping[str, Any], schedule_uid: str) -> bool:
 
 
 def scheduled_time(run: Mapping[str, Any]) -> datetime | None:
-    value = ((run.get("metadata") or {}).get("annotations") or {}).get(SCHEDULED_TIME_ANNOTATION)
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+    return parse_timestamp(((run.get("metadata") or {}).get("annotations") or {}).get(SCHEDULED_TIME_ANNOTATION))
 
 
 def run_manifest(
@@ -66,11 +62,11 @@ def run_manifest(
     # exclude_none: an unset optional field is absent in a manifest; the API server refuses nulls.
     run_spec = template.spec.model_dump(by_alias=True, exclude={"window"}, exclude_none=True, mode="json")
     run_spec["window"] = {
-        "start": rfc3339(start),
-        "end": rfc3339(end),
+        "start": timestamp(start),
+        "end": timestamp(end),
         "batchSizeDays": template.spec.window.batch_size_days,
     }
-    annotations = {**template.metadata.annotations, SCHEDULED_TIME_ANNOTATION: rfc3339(slot)}
+    annotations = {**template.metadata.annotations, SCHEDULED_TIME_ANNOTATION: timestamp(slot)}
     if trigger is not None:
         annotations[TRIGGERED_BY_ANNOTATION] = trigger
     labels = {

@@ -18,12 +18,11 @@ from pydantic import ValidationError
 from retrodiction.api.errors import format_validation_error
 from retrodiction.api.schedule import MAX_ACTIVE_LISTED, RetrodictionScheduleSpec
 from retrodiction.api.status import Phase
-from retrodiction.controller.conditions import set_condition, timestamp
+from retrodiction.controller.conditions import parse_timestamp, set_condition, timestamp
 from retrodiction.controller.kube import KubeApi
 from retrodiction.controller.schedule_runs import (
     TRIGGER_ANNOTATION,
     owned_by_schedule,
-    rfc3339,
     run_manifest,
     schedule_selector,
     scheduled_time,
@@ -42,10 +41,6 @@ INVALID_SCHEDULE: Final = "InvalidSchedule"
 
 CONDITION_INVALID: Final = "Invalid"
 CONDITION_SUSPENDED: Final = "Suspended"
-
-
-def _time(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
 def _phase(run: Mapping[str, Any]) -> Phase | None:
@@ -87,9 +82,13 @@ def reconcile_schedule(ctx: ScheduleContext) -> None:
         if owned_by_schedule(run, ctx.meta["uid"])
     ]
     active = [run for run in children if not (phase := _phase(run)) or not phase.finished]
-    created = _time(ctx.body["metadata"].get("creationTimestamp")) or ctx.now
+    created = parse_timestamp(ctx.body["metadata"].get("creationTimestamp")) or ctx.now
     decision = decide(
-        spec, handled_through=_time(status.get("handledThrough")), created=created, now=ctx.now, active=len(active)
+        spec,
+        handled_through=parse_timestamp(status.get("handledThrough")),
+        created=created,
+        now=ctx.now,
+        active=len(active),
     )
     if decision.replace_active:
         for run in active:
@@ -103,7 +102,7 @@ def reconcile_schedule(ctx: ScheduleContext) -> None:
     if decision.missed:
         why = ", ".join(f"{count} {reason}" for reason, count in sorted(decision.reasons.items()))
         more = "at least " if decision.missed_is_lower_bound else ""
-        last = rfc3339(decision.last_missed) if decision.last_missed else "unknown"
+        last = timestamp(decision.last_missed) if decision.last_missed else "unknown"
         message = f"{more}{decision.missed} slot(s) not run ({why}); the last at {last}"
         ctx.api.event(ctx.body, "Warning", SLOTS_MISSED, message)
     _trim_history(ctx, spec, children)
@@ -119,7 +118,7 @@ def _start(
 ) -> dict[str, Any]:
     manifest = run_manifest(ctx.meta, spec, slot, trigger=trigger)
     if ctx.api.create_run(manifest):
-        what = f"manually (trigger {trigger!r})" if trigger else f"for the slot {rfc3339(slot)}"
+        what = f"manually (trigger {trigger!r})" if trigger else f"for the slot {timestamp(slot)}"
         reason = TRIGGERED if trigger else RUN_CREATED
         ctx.api.event(ctx.body, "Normal", reason, f"{manifest['metadata']['name']} {what}")
     return manifest
@@ -150,7 +149,11 @@ def _status_patch(
     status = ctx.status
     last_schedule = _latest(decision.start, status.get("lastScheduleTime"))
     last_success = _latest(
-        [_time((run.get("status") or {}).get("completionTime")) for run in children if _phase(run) is Phase.SUCCEEDED],
+        [
+            parse_timestamp((run.get("status") or {}).get("completionTime"))
+            for run in children
+            if _phase(run) is Phase.SUCCEEDED
+        ],
         status.get("lastSuccessfulTime"),
     )
     conditions = set_condition(
@@ -174,7 +177,7 @@ def _status_patch(
         "missedSlots": int(status.get("missedSlots") or 0) + decision.missed,
         "active": sorted(
             (
-                {"name": run["metadata"]["name"], "scheduledTime": rfc3339(slot)}
+                {"name": run["metadata"]["name"], "scheduledTime": timestamp(slot)}
                 for run in active
                 if (slot := scheduled_time(run)) is not None
             ),
@@ -192,7 +195,7 @@ def _status_patch(
 
 def _latest(moments: Iterable[datetime | None], recorded: str | None) -> datetime | None:
     """The newest of `moments` and of the time already recorded in the status."""
-    known = [moment for moment in (*moments, _time(recorded)) if moment is not None]
+    known = [moment for moment in (*moments, parse_timestamp(recorded)) if moment is not None]
     return max(known, default=None)
 
 

@@ -192,19 +192,22 @@ def recorded_phases(kube: Kube, namespace: str, name: str) -> Iterator[list[str]
         stream.stop()
 
 
-def applied_without_drift(kube: Kube, namespace: str, body: dict[str, Any], folder: Path) -> tuple[int, str]:
-    """`kubectl diff --server-side` of the manifest as a GitOps tool applied it: (exit code, diff). 0 and no
-    diff mean the operator changed nothing the manifest owns."""
+def _as_gitops(
+    kube: Kube, verb: str, namespace: str, body: dict[str, Any], folder: Path
+) -> subprocess.CompletedProcess[str]:
+    """`kubectl VERB --server-side` of the manifest under a field manager of its own, as Argo CD and Flux do."""
     path = folder / f"{body['metadata']['name']}.yaml"
     path.write_text(yaml.safe_dump(body))
-    args = ("--server-side", "--field-manager=gitops", "-n", namespace, "-f", str(path))
-    result = kubectl(kube, "diff", *args)
+    return kubectl(kube, verb, "--server-side", "--field-manager=gitops", "-n", namespace, "-f", str(path))
+
+
+def applied_without_drift(kube: Kube, namespace: str, body: dict[str, Any], folder: Path) -> tuple[int, str]:
+    """`kubectl diff` of the manifest as a GitOps tool applied it: (exit code, diff). 0 and no diff mean the
+    operator changed nothing the manifest owns."""
+    result = _as_gitops(kube, "diff", namespace, body, folder)
     return result.returncode, result.stdout + result.stderr
 
 
 def apply_as_gitops(kube: Kube, namespace: str, body: dict[str, Any], folder: Path) -> None:
-    """Server-side apply under a field manager of its own, the way Argo CD and Flux apply."""
-    path = folder / f"{body['metadata']['name']}.yaml"
-    path.write_text(yaml.safe_dump(body))
-    applied = kubectl(kube, "apply", "--server-side", "--field-manager=gitops", "-n", namespace, "-f", str(path))
+    applied = _as_gitops(kube, "apply", namespace, body, folder)
     assert applied.returncode == 0, applied.stderr
