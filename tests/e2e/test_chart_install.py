@@ -9,6 +9,7 @@ import base64
 import json
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from retrodiction.api.training import GROUP, VERSION
-from retrodiction.controller.schedule_runs import TRIGGER_ANNOTATION
+from retrodiction.controller.schedule_runs import TRIGGER_ANNOTATION, run_name
 from tests.e2e.harness.chart import helm, prepared_chart
 from tests.e2e.harness.cluster import Kube, create_namespace, delete_namespace
 from tests.e2e.harness.crds import apply_project_crds
@@ -248,6 +249,11 @@ def test_the_installed_operator_completes_runs_with_exactly_the_permissions_its_
         },
     }
     custom(kube).create_namespaced_custom_object(GROUP, VERSION, runs_namespace, "retrodictionschedules", nightly)
+    # A schedule whose triggered run's name is taken by a run it does not own: read back, left alone, reported.
+    squatter = {**not_owned, "metadata": {"name": run_name("taken", datetime.now(UTC), trigger="install-test")}}
+    custom(kube).create_namespaced_custom_object(GROUP, VERSION, runs_namespace, PLURAL, squatter)
+    taken = {**nightly, "metadata": {**nightly["metadata"], "name": "taken"}}
+    custom(kube).create_namespaced_custom_object(GROUP, VERSION, runs_namespace, "retrodictionschedules", taken)
 
     try:
         run = wait_for_phase(kube, runs_namespace, "on-cluster", {"Succeeded", "Failed"}, timeout=300)
@@ -279,6 +285,19 @@ def test_the_installed_operator_completes_runs_with_exactly_the_permissions_its_
         scheduled_run_finished, "the schedule's triggered run to finish", lambda: operator_log(kube, node, release)
     )
 
+    eventually(
+        lambda: (
+            custom(kube)
+            .get_namespaced_custom_object_status(GROUP, VERSION, runs_namespace, "retrodictionschedules", "taken")
+            .get("status", {})
+            .get("lastTrigger")
+            == "install-test"
+        ),
+        "the schedule whose run name is taken to act on its trigger",
+        lambda: operator_log(kube, node, release),
+    )
+    assert get_run(kube, runs_namespace, squatter["metadata"]["name"])["metadata"].get("ownerReferences") is None
+
     used, refused = requested(kube, release)
     assert not refused, [(e["verb"], e["objectRef"]) for e in refused]
     unused = granted(kube, release) - used - NOT_REQUESTED_BUT_CHECKED
@@ -304,8 +323,9 @@ def uninstall(kube: Kube, namespace: str, runs_namespace: str) -> None:
     client.ApiextensionsV1Api(kube.api).read_custom_resource_definition(TRAININGS_CRD)
     runs = custom(kube).list_namespaced_custom_object(GROUP, VERSION, runs_namespace, PLURAL)["items"]
     names = {run["metadata"]["name"] for run in runs}
-    assert {name for name in names if not name.startswith("nightly-manual-")} == {"in-operator", "not-owned"}
-    assert len(names) == 3
+    manual = ("nightly-manual-", "taken-manual-")
+    assert {name for name in names if not name.startswith(manual)} == {"in-operator", "not-owned"}
+    assert len(names) == 4
     assert all(not run["metadata"].get("finalizers") for run in runs)
     # No DaskCluster outlives its finished run.
     assert not custom(kube).list_namespaced_custom_object("kubernetes.dask.org", "v1", runs_namespace, "daskclusters")[

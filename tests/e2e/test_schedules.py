@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from kubernetes.client.exceptions import ApiException
 
+from retrodiction.api.cron import NEVER_FIRES_MESSAGE
 from retrodiction.api.training import GROUP, VERSION
 from retrodiction.controller.schedule_runs import TRIGGER_ANNOTATION, schedule_selector
 from retrodiction.data import make_random_walks, write_dataset
@@ -278,6 +279,10 @@ def test_a_suspended_schedule_skips_its_slots_and_a_late_slot_past_its_deadline_
         ({"template": {"spec": {"variables": ["x"], "window": {"lookback": "ten years"}, "data": {"uri": "a"}}}},
          "spec.template.spec.window.lookback"),
         ({"template": {"spec": {"window": {"lookback": "10d"}, "data": {"uri": "a"}}}}, "spec.template.spec.variables"),
+        ({"schedule": "0 0 30 2 *"}, NEVER_FIRES_MESSAGE),
+        ({"schedule": "59 23 31 2 ?"}, NEVER_FIRES_MESSAGE),
+        ({"schedule": "0 0 31 apr,Jun,09 */1"}, NEVER_FIRES_MESSAGE),
+        ({"startingDeadlineSeconds": 9}, "spec.startingDeadlineSeconds: Invalid value: 9"),
     ],
 )  # fmt: skip
 def test_an_invalid_schedule_is_rejected_by_the_api_server_with_a_clear_message(
@@ -289,6 +294,13 @@ def test_an_invalid_schedule_is_rejected_by_the_api_server_with_a_clear_message(
         create(kube, namespace, body)
     assert rejected.value.status == 422
     assert message in json.loads(rejected.value.body)["message"]
+
+
+@pytest.mark.parametrize("expression", ["0 0 31 2 0", "0 0 29 2 *", "0 0 31 1-4 *", "0 0 31 2 */2", "@monthly"])
+def test_a_schedule_that_fires_only_rarely_is_accepted(kube: Kube, namespace: str, expression: str) -> None:
+    body = schedule_body(f"rare-{abs(hash(expression)) % 10**6}", "builtin://macrodata")
+    body["spec"].update({"schedule": expression, "suspend": True})
+    create(kube, namespace, body)
 
 
 def test_a_schedule_applied_by_a_gitops_tool_shows_no_drift_after_it_started_runs(

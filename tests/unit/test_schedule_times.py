@@ -9,9 +9,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from retrodiction.api.cron import Cron
 from retrodiction.api.schedule import Alignment, RetrodictionScheduleSpec
 from retrodiction.controller import schedule_times
-from retrodiction.controller.schedule_times import decide, next_slot, run_window, slots_between, window_end
+from retrodiction.controller.schedule_times import Slots, decide, next_slot, run_window, slots_between, window_end
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -19,6 +20,10 @@ NEW_YORK = ZoneInfo("America/New_York")
 
 def utc(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def between(expression: str, zone: ZoneInfo, after: datetime, until: datetime, *, keep: int) -> Slots:
+    return slots_between(Cron.parse(expression), zone, after, until, keep=keep)
 
 
 def spec(**changes: Any) -> RetrodictionScheduleSpec:
@@ -36,13 +41,13 @@ def spec(**changes: Any) -> RetrodictionScheduleSpec:
 
 
 def test_slots_are_the_cron_times_after_the_start_up_to_and_including_now() -> None:
-    slots = slots_between("0 * * * *", ZoneInfo("Etc/UTC"), utc("2026-01-01T00:00"), utc("2026-01-01T03:00"), keep=10)
+    slots = between("0 * * * *", ZoneInfo("Etc/UTC"), utc("2026-01-01T00:00"), utc("2026-01-01T03:00"), keep=10)
     assert slots.newest == (utc("2026-01-01T01:00"), utc("2026-01-01T02:00"), utc("2026-01-01T03:00"))
     assert slots.count == 3
 
 
 def test_a_daily_slot_keeps_its_wall_clock_time_across_daylight_saving_changes() -> None:
-    slots = slots_between("30 1 * * *", BERLIN, utc("2026-03-27T12:00"), utc("2026-03-31T12:00"), keep=10)
+    slots = between("30 1 * * *", BERLIN, utc("2026-03-27T12:00"), utc("2026-03-31T12:00"), keep=10)
     # 01:30 CET is 00:30 UTC; the clocks go forward at 02:00 on March 29, so from March 30 on 01:30 CEST is 23:30
     # UTC the day before.
     assert slots.newest == (
@@ -55,31 +60,31 @@ def test_a_daily_slot_keeps_its_wall_clock_time_across_daylight_saving_changes()
 
 def test_a_wall_time_skipped_by_spring_forward_runs_the_gap_later_once() -> None:
     # 2026-03-29 in Berlin: 02:00 CET jumps to 03:00 CEST, so 02:30 does not exist that day.
-    slots = slots_between("30 2 * * *", BERLIN, utc("2026-03-28T12:00"), utc("2026-03-30T12:00"), keep=10)
+    slots = between("30 2 * * *", BERLIN, utc("2026-03-28T12:00"), utc("2026-03-30T12:00"), keep=10)
     assert slots.newest == (utc("2026-03-29T01:30"), utc("2026-03-30T00:30"))  # 03:30 CEST, then 02:30 CEST
 
 
 def test_an_hourly_schedule_across_spring_forward_has_no_duplicate_instant() -> None:
-    slots = slots_between("30 * * * *", BERLIN, utc("2026-03-29T00:00"), utc("2026-03-29T03:00"), keep=10)
+    slots = between("30 * * * *", BERLIN, utc("2026-03-29T00:00"), utc("2026-03-29T03:00"), keep=10)
     assert slots.newest == (utc("2026-03-29T00:30"), utc("2026-03-29T01:30"), utc("2026-03-29T02:30"))
 
 
 def test_a_wall_time_repeated_by_fall_back_runs_once_at_its_first_occurrence() -> None:
     # 2026-10-25 in Berlin: 03:00 CEST goes back to 02:00 CET, so 02:30 happens twice.
-    slots = slots_between("30 2 * * *", BERLIN, utc("2026-10-24T12:00"), utc("2026-10-25T12:00"), keep=10)
+    slots = between("30 2 * * *", BERLIN, utc("2026-10-24T12:00"), utc("2026-10-25T12:00"), keep=10)
     assert slots.newest == (utc("2026-10-25T00:30"),)  # 02:30 CEST
 
 
 def test_weekday_schedules_follow_new_york_time() -> None:
     # 09:00 EST is 14:00 UTC; after March 8, 2026 09:00 EDT is 13:00 UTC.
-    slots = slots_between("0 9 * * MON-FRI", NEW_YORK, utc("2026-03-05T00:00"), utc("2026-03-10T00:00"), keep=10)
+    slots = between("0 9 * * MON-FRI", NEW_YORK, utc("2026-03-05T00:00"), utc("2026-03-10T00:00"), keep=10)
     assert slots.newest == (utc("2026-03-05T14:00"), utc("2026-03-06T14:00"), utc("2026-03-09T13:00"))
-    assert next_slot("0 9 * * MON-FRI", NEW_YORK, utc("2026-03-06T14:00")) == utc("2026-03-09T13:00")
+    assert next_slot(Cron.parse("0 9 * * MON-FRI"), NEW_YORK, utc("2026-03-06T14:00")) == utc("2026-03-09T13:00")
 
 
 def test_counting_stops_at_a_bound_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(schedule_times, "MAX_SLOTS_COUNTED", 50)
-    slots = slots_between("* * * * *", ZoneInfo("Etc/UTC"), utc("2026-01-01T00:00"), utc("2026-01-02T00:00"), keep=3)
+    slots = between("* * * * *", ZoneInfo("Etc/UTC"), utc("2026-01-01T00:00"), utc("2026-01-02T00:00"), keep=3)
     assert slots.count == 50 and slots.count_is_lower_bound
     assert slots.newest == (utc("2026-01-01T23:58"), utc("2026-01-01T23:59"), utc("2026-01-02T00:00"))
 

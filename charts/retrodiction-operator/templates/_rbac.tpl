@@ -14,11 +14,12 @@ runs the operator with this ServiceAccount's token against an API server with Ow
 - apiGroups: [training.retrodiction.dev]
   resources: [retrodictiontrainings/status]
   verbs: [patch]
-# A schedule starts runs and deletes them (history limits, concurrencyPolicy Replace); a finished run is deleted
-# after its ttlSecondsAfterFinished.
+# A schedule starts runs, reads one back when its name is taken (its own from an earlier pass, or someone else's),
+# and deletes them (history limits, concurrencyPolicy Replace); a finished run is deleted after its
+# ttlSecondsAfterFinished.
 - apiGroups: [training.retrodiction.dev]
   resources: [retrodictiontrainings]
-  verbs: [create, delete]
+  verbs: [create, get, delete]
 - apiGroups: [training.retrodiction.dev]
   resources: [retrodictionschedules/status]
   verbs: [patch]

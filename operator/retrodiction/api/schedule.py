@@ -15,44 +15,9 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field, field_validator
 
+from retrodiction.api.cron import CRON_MESSAGE, CRON_PATTERN, NEVER_FIRES_MESSAGE, NEVER_FIRES_RULE, Cron, CronError
 from retrodiction.api.status import Conditions
-from retrodiction.api.training import ObjectMeta, RunSpec, _cel, _Model
-
-# --- cron ----------------------------------------------------------------------------------------------------------
-
-_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
-_MONTHS = "jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
-_DAYS = "sun|mon|tue|wed|thu|fri|sat"
-
-
-def _field(value: str) -> str:
-    """One cron field: `*` or values and ranges, each with an optional step, separated by commas."""
-    item = rf"(\*|({value})(-({value}))?)(/[1-9][0-9]*)?"
-    return rf"{item}(,{item})*"
-
-
-# Five fields with their ranges, or a macro; the same expression is a CEL rule, so the API server refuses a
-# malformed schedule with a message instead of the operator finding out later.
-CRON_PATTERN = (
-    "(?i)^("
-    + "|".join(_MACROS)
-    + r"|"
-    + r"\s+".join(
-        (
-            _field("[0-5]?[0-9]"),
-            _field("[01]?[0-9]|2[0-3]"),
-            _field("0?[1-9]|[12][0-9]|3[01]"),
-            _field(f"0?[1-9]|1[0-2]|{_MONTHS}"),
-            _field(f"[0-7]|{_DAYS}"),
-        )
-    )
-    + ")$"
-)
-CRON_MESSAGE = (
-    "schedule must be a cron expression of five fields (minute hour day-of-month month day-of-week, "
-    "e.g. '30 2 * * *') or one of " + ", ".join(_MACROS)
-)
-_CRON = re.compile(CRON_PATTERN)
+from retrodiction.api.training import ObjectMeta, RunSpec, _cel, _cel_rules, _Model
 
 
 @cache
@@ -137,9 +102,17 @@ class CatchUpSpec(_Model):
     limit: int = Field(default=10, ge=1, le=1000, description="At most this many missed slots run (policy All).")
 
 
+# The operator treats a smaller value stored before this floor existed as this, with a warning Event.
+MIN_STARTING_DEADLINE_SECONDS = 10
+
+
 class RetrodictionScheduleSpec(_Model):
     schedule: str = Field(
-        min_length=1, max_length=256, json_schema_extra=_cel(f"self.matches(r'{CRON_PATTERN}')", CRON_MESSAGE)
+        min_length=1,
+        max_length=256,
+        json_schema_extra=_cel_rules(
+            (f"self.matches(r'{CRON_PATTERN}')", CRON_MESSAGE), (NEVER_FIRES_RULE, NEVER_FIRES_MESSAGE)
+        ),
     )
     time_zone: str = Field(
         default="Etc/UTC",
@@ -153,7 +126,11 @@ class RetrodictionScheduleSpec(_Model):
     )
     concurrency_policy: ConcurrencyPolicy = ConcurrencyPolicy.ALLOW
     starting_deadline_seconds: int | None = Field(
-        default=None, ge=1, description="A slot not started within this many seconds of its time is missed."
+        default=None,
+        ge=MIN_STARTING_DEADLINE_SECONDS,
+        description="A slot not started within this many seconds of its time is missed. At least "
+        f"{MIN_STARTING_DEADLINE_SECONDS}: the operator looks at a schedule every few seconds, and a shorter "
+        "deadline would miss most slots (as the CronJob docs warn).",
     )
     successful_runs_history_limit: int = Field(default=3, ge=0, le=1000)
     failed_runs_history_limit: int = Field(default=1, ge=0, le=1000)
@@ -164,8 +141,10 @@ class RetrodictionScheduleSpec(_Model):
     @field_validator("schedule")
     @classmethod
     def _cron(cls, value: str) -> str:
-        if not _CRON.match(value.strip()):
-            raise ValueError(CRON_MESSAGE)
+        try:
+            Cron.parse(value)
+        except CronError as err:
+            raise ValueError(str(err)) from None
         return value
 
     @field_validator("time_zone")
@@ -201,7 +180,12 @@ class RetrodictionScheduleStatus(_Model):
     missed_slots: int = Field(default=0, ge=0, description="Slots skipped for good since the schedule was created.")
     last_trigger: str | None = Field(default=None, description="The trigger annotation value last acted on.")
     active: list[ActiveRun] = Field(default_factory=list, max_length=MAX_ACTIVE_LISTED)
-    active_count: int = Field(default=0, ge=0, description="len(active), for the printer column.")
+    active_count: int = Field(
+        default=0,
+        ge=0,
+        description=f"How many runs of this schedule are unfinished (active lists at most the newest "
+        f"{MAX_ACTIVE_LISTED}), for the printer column.",
+    )
     conditions: Conditions = Field(default_factory=list)
 
 

@@ -58,6 +58,11 @@ def _cel(rule: str, message: str, field_path: str | None = None) -> JsonDict:
     return {"x-kubernetes-validations": [check]}
 
 
+def _cel_rules(*rules: tuple[str, str]) -> JsonDict:
+    """Several CEL rules (rule, message) on one field."""
+    return {"x-kubernetes-validations": [{"rule": rule, "message": message} for rule, message in rules]}
+
+
 # Unique scalar lists: the API server rejects duplicates natively, without a CEL cost.
 _SET: JsonDict = {"x-kubernetes-list-type": "set"}
 

@@ -7,6 +7,7 @@ what that thread wants anyway.
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import queue
 import threading
@@ -29,6 +30,10 @@ DASK_GROUP, DASK_VERSION, DASK_CLUSTERS = "kubernetes.dask.org", "v1", "daskclus
 
 class NotOwnedError(RuntimeError):
     """A child's name is taken by an object this run does not own (a user's, or a deleted run's)."""
+
+
+class CreateRefusedError(RuntimeError):
+    """The API server refused a create for a reason other than the name being taken (a quota, admission)."""
 
 
 def _status(err: ApiException) -> int:
@@ -69,13 +74,23 @@ class KubeApi:
 
     # -- schedules and the runs they start -------------------------------------------------------------------------
 
-    def list_runs(self, namespace: str, selector: str) -> list[dict[str, Any]]:
-        found = self.custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, label_selector=selector)
+    def list_runs(self, namespace: str) -> list[dict[str, Any]]:
+        """Every run in the namespace: a schedule finds its own by owner, since labels can be edited."""
+        found = self.custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)
         items: list[dict[str, Any]] = _as_dict(found).get("items", [])
         return items
 
+    def get_run(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            return _as_dict(self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name))
+        except ApiException as err:
+            if _status(err) == 404:
+                return None
+            raise
+
     def create_run(self, manifest: Mapping[str, Any]) -> bool:
-        """Create a run; False when one of that name exists already (a slot started before a crash)."""
+        """Create a run; False when one of that name exists already (a slot started before a crash, or a name
+        someone else took). Any other refusal raises CreateRefusedError with the API server's one-line reason."""
         try:
             self.custom.create_namespaced_custom_object(
                 GROUP, VERSION, manifest["metadata"]["namespace"], PLURAL, dict(manifest)
@@ -84,7 +99,7 @@ class KubeApi:
         except ApiException as err:
             if _status(err) == 409:
                 return False
-            raise
+            raise CreateRefusedError(_reason(err)) from None
 
     def patch_schedule_status(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
         self._patch_status(SCHEDULES, namespace, name, patch)
@@ -262,6 +277,15 @@ class KubeApi:
         deadline = time.monotonic() + timeout
         while self._events.unfinished_tasks and time.monotonic() < deadline:
             time.sleep(0.05)
+
+
+def _reason(err: ApiException) -> str:
+    """The API server's message for a refused request (a Status object's `message`), on one line."""
+    try:
+        message = str(json.loads(err.body or "{}").get("message") or "")
+    except (ValueError, AttributeError):
+        message = ""
+    return " ".join(f"{err.status} {err.reason}: {message}".split())[:512]
 
 
 def _container_port(pod: client.V1Pod, target: int | str) -> int | None:

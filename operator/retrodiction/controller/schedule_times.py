@@ -1,20 +1,26 @@
 """When a RetrodictionSchedule's runs are due, and which of them start: pure functions of the spec and `now`.
 
 Cron expressions are read in the schedule's time zone on wall-clock time, the way people write them: `30 2 * * *`
-in Europe/Berlin is 02:30 local every day, summer or winter. On the night the clocks go forward, a wall time
-that does not exist runs the gap's length later (02:30 -> 03:30); on the night they go back, a wall time that
-occurs twice runs once, at its first occurrence.
+in Europe/Berlin is 02:30 local every day, summer or winter. Where the clocks change, Vixie/ISC cron's rules hold:
+- a fixed-time schedule (no `*` in its minute and hour fields): a wall time in a gap (spring forward) runs the
+  gap's length later (02:30 -> 03:30 in Berlin, 02:15 -> 02:45 on Lord Howe Island's 30-minute change, 01:30 ->
+  03:30 in Antarctica/Troll's two-hour one); a wall time that occurs twice (fall back) runs once, at its first
+  occurrence;
+- a wildcard schedule (`*` or `*/n` in the minute or hour field, and @hourly): wall times in a gap do not exist
+  and do not run, and both passes of a repeated hour run, so `*/15` keeps its 15 minutes through a fall-back night.
+Two wall times that land on one instant run once. robfig/cron (Kubernetes' CronJob) differs on purpose: it skips a
+fixed time in a gap and runs a repeated one twice.
 """
 
 from __future__ import annotations
 
-from collections import deque
-from dataclasses import dataclass, field
+import heapq
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from croniter import croniter
-
+from retrodiction.api.cron import Cron
 from retrodiction.api.schedule import (
     Alignment,
     CatchUpPolicy,
@@ -29,16 +35,38 @@ ON_TIME_SECONDS = 60
 # Walking back further than this many slots (a per-minute schedule after weeks of downtime) stops counting:
 # the missed count is then a lower bound, and only the most recent slots matter to any policy.
 MAX_SLOTS_COUNTED = 100_000
+# Offsets are read around a moment this far each way, hourly: further than any clock change moves a wall time
+# (the largest, Samoa's skipped day, is 24 h), and no offset lasts less than an hour.
+_OFFSET_REACH_HOURS = 26
 
 
 def _to_utc(local: datetime, zone: ZoneInfo) -> datetime:
-    # fold=0: a nonexistent wall time takes the offset from before the change (so it lands the gap later), and
-    # an ambiguous one its first occurrence.
+    # fold=0: a wall time in a gap lands the gap's length later, a repeated one at its first occurrence.
     return local.replace(tzinfo=zone, fold=0).astimezone(UTC)
 
 
-def _local(moment: datetime, zone: ZoneInfo) -> datetime:
-    return moment.astimezone(zone).replace(tzinfo=None)
+def _naive_utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def _offsets_near(zone: ZoneInfo, moment: datetime) -> list[timedelta]:
+    offsets = set()
+    for hours in range(-_OFFSET_REACH_HOURS, _OFFSET_REACH_HOURS + 1):
+        offset = (moment + timedelta(hours=hours)).astimezone(zone).utcoffset()
+        offsets.add(offset if offset is not None else timedelta(0))
+    return sorted(offsets)
+
+
+def _instants(wall: datetime, zone: ZoneInfo, wildcard: bool) -> tuple[datetime, ...]:
+    """The instants a matching wall-clock time runs at (see the module's rules)."""
+    first = _to_utc(wall, zone)
+    second = wall.replace(tzinfo=zone, fold=1).astimezone(UTC)
+    if first == second:
+        return (first,)
+    if first < second:  # the wall time occurs twice; fold 0 is the first pass
+        return (first, second) if wildcard else (first,)
+    # A wall time in a gap: fold 0 reads it with the offset from before the change, which is the gap's length later.
+    return () if wildcard else (first,)
 
 
 @dataclass(frozen=True)
@@ -48,49 +76,56 @@ class Slots:
     newest: tuple[datetime, ...]
     count: int
     count_is_lower_bound: bool = False
+    newest_not_kept: datetime | None = None  # the newest slot older than those kept, if any
 
 
-def slots_between(expression: str, zone: ZoneInfo, after: datetime, until: datetime, *, keep: int) -> Slots:
+def slots_between(cron: Cron, zone: ZoneInfo, after: datetime, until: datetime, *, keep: int) -> Slots:
     if until <= after:
         return Slots((), 0)
-    # Walk back from `until`: the newest slots are the ones every policy looks at.
-    iterator = croniter(expression, _local(until, zone) + timedelta(microseconds=1))
-    newest: deque[datetime] = deque(maxlen=keep)
+    # Walk back over wall times from the last one that can map to `until` or earlier, to the first that can map
+    # after `after`: an instant's wall time is the instant plus one of the offsets in force around it (the
+    # offset before a change, for a gap's shifted time), so a walk from `until`'s own wall time would miss the
+    # first pass of a repeated hour while `until` is in the second, and shifted times can come out of order.
+    lowest_wall = _naive_utc(after) + _offsets_near(zone, after)[0]
+    highest_wall = _naive_utc(until) + _offsets_near(zone, until)[-1]
+    iterator = cron.iterator(highest_wall + timedelta(microseconds=1))
+    kept: list[datetime] = []  # a heap of the newest keep + 1
     seen: set[datetime] = set()
-    count = 0
-    while count < MAX_SLOTS_COUNTED:
-        moment = _to_utc(iterator.get_prev(datetime), zone)
-        if moment <= after:
+    while len(seen) < MAX_SLOTS_COUNTED:
+        wall: datetime = iterator.get_prev(datetime)
+        if wall <= lowest_wall:
             break
-        if moment > until or moment in seen:  # two wall times in one spring-forward gap map to one instant
-            continue
-        seen.add(moment)
-        count += 1
-        if len(newest) < keep:
-            newest.appendleft(moment)
-    else:
-        return Slots(tuple(newest), count, count_is_lower_bound=True)
-    return Slots(tuple(newest), count)
+        for moment in _instants(wall, zone, cron.wildcard_time):
+            if after < moment <= until and moment not in seen:
+                seen.add(moment)
+                if len(kept) <= keep:
+                    heapq.heappush(kept, moment)
+                else:
+                    heapq.heappushpop(kept, moment)
+    newest = sorted(kept)
+    older = newest[:-keep] if len(newest) > keep else []
+    return Slots(
+        tuple(newest[len(older) :]),
+        len(seen),
+        count_is_lower_bound=len(seen) >= MAX_SLOTS_COUNTED,
+        newest_not_kept=older[-1] if older else None,
+    )
 
 
-def next_slot(expression: str, zone: ZoneInfo, after: datetime) -> datetime:
-    iterator = croniter(expression, _local(after, zone))
+def next_slot(cron: Cron, zone: ZoneInfo, after: datetime) -> datetime:
+    """The first scheduled time after `after`."""
+    iterator = cron.iterator(_naive_utc(after) + _offsets_near(zone, after)[0])
+    best: datetime | None = None
+    highest_offset = timedelta(0)
     while True:
-        moment = _to_utc(iterator.get_next(datetime), zone)
-        if moment > after:
-            return moment
-
-
-def previous_slot(expression: str, zone: ZoneInfo, before: datetime) -> datetime:
-    iterator = croniter(expression, _local(before, zone))
-    while True:
-        moment = _to_utc(iterator.get_prev(datetime), zone)
-        if moment < before:
-            return moment
-
-
-def is_valid(expression: str) -> bool:
-    return bool(croniter.is_valid(expression))
+        wall: datetime = iterator.get_next(datetime)
+        # Every later wall time runs at the wall time minus an offset at most `highest_offset`: no earlier slot.
+        if best is not None and wall - highest_offset >= _naive_utc(best):
+            return best
+        for moment in _instants(wall, zone, cron.wildcard_time):
+            if moment > after and (best is None or moment < best):
+                best = moment
+                highest_offset = _offsets_near(zone, moment)[-1]
 
 
 # --- windows -------------------------------------------------------------------------------------------------------
@@ -128,11 +163,13 @@ def run_window(spec: RetrodictionScheduleSpec, slot: datetime) -> tuple[datetime
 @dataclass(frozen=True)
 class Decision:
     start: tuple[datetime, ...] = ()  # slots to start now, oldest first
+    already_started: tuple[datetime, ...] = ()  # due slots whose run exists (a pass replayed after a crash)
     missed: int = 0  # slots skipped for good in this decision
     missed_is_lower_bound: bool = False
     last_missed: datetime | None = None
     waiting: datetime | None = None  # the slot held back by concurrencyPolicy Forbid
     replace_active: bool = False  # delete the active runs before starting (concurrencyPolicy Replace)
+    handled_before: datetime | None = None  # handledThrough as the decision found it
     handled_through: datetime | None = None  # every slot at or before this is started or missed
     next_time: datetime | None = None
     reasons: dict[str, int] = field(default_factory=dict)  # missed slots by why, for the Event
@@ -145,16 +182,22 @@ def decide(
     created: datetime,
     now: datetime,
     active: int,
+    existing: Collection[datetime] = (),
 ) -> Decision:
-    """What to do at `now`, given the slots handled so far and the number of active runs of this schedule."""
-    zone = ZoneInfo(spec.time_zone)
+    """What to do at `now`, given the slots handled so far, the number of active runs of this schedule and the
+    slots whose runs exist. A due slot whose run exists was started by a pass whose status write was lost: it is
+    handled, never started again, waited for or replaced (the CronJob controller's "this started but went
+    missing" rows)."""
+    cron, zone = Cron.parse(spec.schedule), ZoneInfo(spec.time_zone)
     since = handled_through or created
     keep = spec.catch_up.limit if spec.catch_up.policy is CatchUpPolicy.ALL else 1
-    due = slots_between(spec.schedule, zone, since, now, keep=keep)
-    next_time = None if spec.suspend else next_slot(spec.schedule, zone, now)
+    due = slots_between(cron, zone, since, now, keep=keep)
+    # After the clock steps back, the next slot is the first one not handled yet, not the first after `now`.
+    next_time = None if spec.suspend else next_slot(cron, zone, max(now, since))
     if due.count == 0:
-        return Decision(handled_through=handled_through, next_time=next_time)
-    newest = due.newest[-1]
+        return Decision(handled_before=handled_through, handled_through=handled_through, next_time=next_time)
+    already = tuple(slot for slot in due.newest if slot in existing)
+    candidates = [slot for slot in due.newest if slot not in existing]
     older = due.count - len(due.newest)  # beyond what the policy would ever start
     reasons: dict[str, int] = {}
 
@@ -163,12 +206,14 @@ def decide(
             reasons[why] = reasons.get(why, 0) + count
 
     if spec.suspend:
-        miss(due.count, "Suspended")
+        miss(older + len(candidates), "Suspended")
         return Decision(
-            missed=due.count,
+            already_started=already,
+            missed=sum(reasons.values()),
             missed_is_lower_bound=due.count_is_lower_bound,
-            last_missed=newest,
-            handled_through=newest,
+            last_missed=candidates[-1] if candidates else due.newest_not_kept,
+            handled_before=handled_through,
+            handled_through=due.newest[-1],
             next_time=None,
             reasons=reasons,
         )
@@ -176,8 +221,8 @@ def decide(
     deadline = spec.starting_deadline_seconds
     if spec.catch_up.policy is CatchUpPolicy.NONE:
         deadline = min(deadline or ON_TIME_SECONDS, ON_TIME_SECONDS)
-    eligible = [slot for slot in due.newest if deadline is None or (now - slot).total_seconds() <= deadline]
-    miss(len(due.newest) - len(eligible), "StartingDeadlineExceeded" if spec.starting_deadline_seconds else "Late")
+    eligible = [slot for slot in candidates if deadline is None or (now - slot).total_seconds() <= deadline]
+    miss(len(candidates) - len(eligible), "StartingDeadlineExceeded" if spec.starting_deadline_seconds else "Late")
 
     start: list[datetime] = []
     waiting: datetime | None = None
@@ -205,19 +250,41 @@ def decide(
         through = due.newest[0] - timedelta(microseconds=1)  # no slot lies between the older ones and this
     else:
         through = handled_through
-    missed_here = [slot for slot in settled if slot not in start]
-    if missed_here:
-        last_missed: datetime | None = missed_here[-1]
-    else:
-        last_missed = previous_slot(spec.schedule, zone, due.newest[0]) if older else None
+    missed_here = [slot for slot in settled if slot not in start and slot not in already]
     return Decision(
         start=tuple(start),
+        already_started=already,
         missed=sum(reasons.values()),
         missed_is_lower_bound=due.count_is_lower_bound,
-        last_missed=last_missed,
+        last_missed=missed_here[-1] if missed_here else due.newest_not_kept,
         waiting=waiting,
         replace_active=replace,
+        handled_before=handled_through,
         handled_through=through,
         next_time=next_time,
+        reasons=reasons,
+    )
+
+
+def after_starts(decision: Decision, *, taken: Sequence[datetime] = (), failed: datetime | None = None) -> Decision:
+    """The decision as it stands once its starts were tried: slots whose run name is held by an object the schedule
+    does not own are missed for good (`NameTaken`); from the first slot whose create failed on, nothing counts as
+    handled, so the next pass tries it again (while its deadline allows), as the CronJob controller requeues."""
+    reasons = dict(decision.reasons)
+    if taken:
+        reasons["NameTaken"] = reasons.get("NameTaken", 0) + len(taken)
+    last_missed = max((slot for slot in (decision.last_missed, *taken) if slot is not None), default=None)
+    handled = decision.handled_through
+    if failed is not None:
+        # Every slot the decision missed is older than every slot it starts, so the newest slot settled before
+        # the refused one is the newest missed, taken or started one before it.
+        before = [slot for slot in (last_missed, *decision.already_started, *decision.start) if slot and slot < failed]
+        handled = max(before, default=decision.handled_before)
+    return replace(
+        decision,
+        start=tuple(slot for slot in decision.start if slot not in taken and (failed is None or slot < failed)),
+        missed=sum(reasons.values()),
+        last_missed=last_missed,
+        handled_through=handled,
         reasons=reasons,
     )

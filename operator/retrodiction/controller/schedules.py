@@ -16,18 +16,19 @@ from typing import Any, Final
 from pydantic import ValidationError
 
 from retrodiction.api.errors import format_validation_error
-from retrodiction.api.schedule import MAX_ACTIVE_LISTED, RetrodictionScheduleSpec
+from retrodiction.api.schedule import MAX_ACTIVE_LISTED, MIN_STARTING_DEADLINE_SECONDS, RetrodictionScheduleSpec
 from retrodiction.api.status import Phase
 from retrodiction.controller.conditions import parse_timestamp, set_condition, timestamp
-from retrodiction.controller.kube import KubeApi
+from retrodiction.controller.kube import CreateRefusedError, KubeApi
 from retrodiction.controller.schedule_runs import (
     TRIGGER_ANNOTATION,
+    TRIGGERED_BY_ANNOTATION,
     owned_by_schedule,
     run_manifest,
-    schedule_selector,
+    run_name,
     scheduled_time,
 )
-from retrodiction.controller.schedule_times import Decision, decide, is_valid
+from retrodiction.controller.schedule_times import Decision, after_starts, decide
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,9 @@ SLOTS_MISSED: Final = "SlotsMissed"
 TRIGGERED: Final = "Triggered"
 HISTORY_TRIMMED: Final = "HistoryTrimmed"
 INVALID_SCHEDULE: Final = "InvalidSchedule"
+FAILED_CREATE: Final = "FailedCreate"
+RUN_NAME_TAKEN: Final = "RunNameTaken"
+DEADLINE_RAISED: Final = "StartingDeadlineRaised"
 
 CONDITION_INVALID: Final = "Invalid"
 CONDITION_SUSPENDED: Final = "Suspended"
@@ -67,21 +71,24 @@ class ScheduleContext:
 def reconcile_schedule(ctx: ScheduleContext) -> None:
     status = ctx.status
     generation = ctx.body["metadata"].get("generation")
+    raw_spec, legacy_deadline = _with_deadline_floor(ctx.body["spec"])
     try:
-        spec = RetrodictionScheduleSpec.model_validate(ctx.body["spec"])
-        if not is_valid(spec.schedule):
-            raise ValueError(f"spec.schedule: {spec.schedule!r} is not a valid cron expression")
-    except (ValidationError, ValueError) as err:
-        message = format_validation_error(err, "spec") if isinstance(err, ValidationError) else str(err)
-        _write_invalid(ctx, status, message, generation)
+        spec = RetrodictionScheduleSpec.model_validate(raw_spec)
+    except ValidationError as err:
+        _write_invalid(ctx, status, format_validation_error(err, "spec"), generation)
         return
+    if legacy_deadline is not None and status.get("observedGeneration") != generation:
+        ctx.api.event(
+            ctx.body,
+            "Warning",
+            DEADLINE_RAISED,
+            f"spec.startingDeadlineSeconds: {legacy_deadline} is below {MIN_STARTING_DEADLINE_SECONDS}, which a "
+            f"pass every few seconds cannot meet; treated as {MIN_STARTING_DEADLINE_SECONDS}",
+        )
 
-    children = [
-        run
-        for run in ctx.api.list_runs(ctx.meta["namespace"], schedule_selector(ctx.meta["name"]))
-        if owned_by_schedule(run, ctx.meta["uid"])
-    ]
-    active = [run for run in children if not (phase := _phase(run)) or not phase.finished]
+    # Children by owner, as the CronJob controller finds its Jobs: a label a user edited hides no run.
+    children = [run for run in ctx.api.list_runs(ctx.meta["namespace"]) if owned_by_schedule(run, ctx.meta["uid"])]
+    active = [run for run in children if _active(run)]
     created = parse_timestamp(ctx.body["metadata"].get("creationTimestamp")) or ctx.now
     decision = decide(
         spec,
@@ -89,39 +96,118 @@ def reconcile_schedule(ctx: ScheduleContext) -> None:
         created=created,
         now=ctx.now,
         active=len(active),
+        existing=_slots_with_runs(children),
     )
     if decision.replace_active:
-        for run in active:
-            ctx.api.delete_run(ctx.meta["namespace"], run["metadata"]["name"])
-            ctx.api.event(ctx.body, "Normal", RUN_REPLACED, f"deleted {run['metadata']['name']} for a newer slot")
-        active = []
-    started = [_start(ctx, spec, slot) for slot in decision.start]
+        active = _replace(ctx, active, {run_name(ctx.meta["name"], slot) for slot in decision.start})
+    started: list[Mapping[str, Any]] = []
+    taken: list[datetime] = []
+    failed: datetime | None = None
+    for slot in decision.start:
+        outcome = _start(ctx, spec, slot)
+        if outcome.failed:
+            failed = slot  # this slot and later ones are tried again next pass
+            break
+        if outcome.run is None:
+            taken.append(slot)
+        else:
+            started.append(outcome.run)
+    decision = after_starts(decision, taken=taken, failed=failed)
     trigger = (ctx.body["metadata"].get("annotations") or {}).get(TRIGGER_ANNOTATION)
-    if trigger and trigger != status.get("lastTrigger"):
-        started.append(_start(ctx, spec, ctx.now.replace(microsecond=0), trigger=trigger))
+    handled_trigger = status.get("lastTrigger")
+    if trigger and trigger != handled_trigger:
+        outcome = _start(ctx, spec, ctx.now.replace(microsecond=0), trigger=trigger)
+        if not outcome.failed:
+            handled_trigger = trigger
+        if outcome.run is not None:
+            started.append(outcome.run)
     if decision.missed:
         why = ", ".join(f"{count} {reason}" for reason, count in sorted(decision.reasons.items()))
         more = "at least " if decision.missed_is_lower_bound else ""
         last = timestamp(decision.last_missed) if decision.last_missed else "unknown"
         message = f"{more}{decision.missed} slot(s) not run ({why}); the last at {last}"
         ctx.api.event(ctx.body, "Warning", SLOTS_MISSED, message)
+    # History is trimmed whatever happened above: when a quota refuses new runs, deleting old ones frees it.
     _trim_history(ctx, spec, children)
     # A slot replayed after a crash is both listed and "started" again (the create was a conflict): count it once.
-    now_active = list({run["metadata"]["name"]: run for run in [*active, *started]}.values())
-    patch = _status_patch(ctx, spec, decision, now_active, children, trigger, generation)
+    now_active = list({run["metadata"]["name"]: run for run in [*active, *started] if _active(run)}.values())
+    patch = _status_patch(ctx, spec, decision, now_active, children, handled_trigger, generation)
     if any(status.get(key) != value for key, value in patch.items()):
         ctx.api.patch_schedule_status(ctx.meta["namespace"], ctx.meta["name"], patch)
 
 
+def _with_deadline_floor(spec: Mapping[str, Any]) -> tuple[dict[str, Any], int | None]:
+    """The spec with a startingDeadlineSeconds below the floor raised to it, and the value it had. The API server
+    refuses such values now; objects stored before the floor existed keep working."""
+    raw = dict(spec)
+    deadline = raw.get("startingDeadlineSeconds")
+    if isinstance(deadline, int) and not isinstance(deadline, bool) and deadline < MIN_STARTING_DEADLINE_SECONDS:
+        raw["startingDeadlineSeconds"] = MIN_STARTING_DEADLINE_SECONDS
+        return raw, deadline
+    return raw, None
+
+
+def _slots_with_runs(children: list[dict[str, Any]]) -> set[datetime]:
+    """The slots whose runs exist (manual runs are not a slot's)."""
+    return {
+        slot
+        for run in children
+        if TRIGGERED_BY_ANNOTATION not in (run["metadata"].get("annotations") or {})
+        and (slot := scheduled_time(run)) is not None
+    }
+
+
+def _active(run: Mapping[str, Any]) -> bool:
+    phase = _phase(run)
+    return phase is None or not phase.finished
+
+
+def _replace(ctx: ScheduleContext, active: list[dict[str, Any]], starting: set[str]) -> list[dict[str, Any]]:
+    """Delete the active runs for a newer slot, except the runs of the slots this pass starts: after a crash or a
+    lost status write the pass is replayed, and the slot's own run is the one to keep, not to replace."""
+    kept = []
+    for run in active:
+        name = run["metadata"]["name"]
+        if name in starting:
+            kept.append(run)
+            continue
+        ctx.api.delete_run(ctx.meta["namespace"], name)
+        ctx.api.event(ctx.body, "Normal", RUN_REPLACED, f"deleted {name} for a newer slot")
+    return kept
+
+
+@dataclass(frozen=True)
+class StartOutcome:
+    run: Mapping[str, Any] | None  # the slot's run (new, or found from an earlier pass); None when not started
+    failed: bool = False  # the API server refused the create: try again next pass
+
+
 def _start(
     ctx: ScheduleContext, spec: RetrodictionScheduleSpec, slot: datetime, *, trigger: str | None = None
-) -> dict[str, Any]:
+) -> StartOutcome:
     manifest = run_manifest(ctx.meta, spec, slot, trigger=trigger)
-    if ctx.api.create_run(manifest):
-        what = f"manually (trigger {trigger!r})" if trigger else f"for the slot {timestamp(slot)}"
-        reason = TRIGGERED if trigger else RUN_CREATED
-        ctx.api.event(ctx.body, "Normal", reason, f"{manifest['metadata']['name']} {what}")
-    return manifest
+    name = manifest["metadata"]["name"]
+    what = f"manually (trigger {trigger!r})" if trigger else f"for the slot {timestamp(slot)}"
+    try:
+        created = ctx.api.create_run(manifest)
+    except CreateRefusedError as err:
+        ctx.api.event(ctx.body, "Warning", FAILED_CREATE, f"could not create {name} {what}: {err}")
+        return StartOutcome(None, failed=True)
+    if created:
+        ctx.api.event(ctx.body, "Normal", TRIGGERED if trigger else RUN_CREATED, f"{name} {what}")
+        return StartOutcome(manifest)
+    existing = ctx.api.get_run(ctx.meta["namespace"], name)
+    if existing is None:  # gone between the conflict and the read: it was being deleted; try again next pass
+        return StartOutcome(None, failed=True)
+    if owned_by_schedule(existing, ctx.meta["uid"]):
+        return StartOutcome(existing)  # started by an earlier pass whose status write was lost
+    ctx.api.event(
+        ctx.body,
+        "Warning",
+        RUN_NAME_TAKEN,
+        f"{name} {what} not started: a RetrodictionTraining of that name exists and this schedule does not own it",
+    )
+    return StartOutcome(None)
 
 
 def _trim_history(ctx: ScheduleContext, spec: RetrodictionScheduleSpec, children: list[dict[str, Any]]) -> None:
@@ -141,13 +227,13 @@ def _status_patch(
     ctx: ScheduleContext,
     spec: RetrodictionScheduleSpec,
     decision: Decision,
-    active: list[dict[str, Any]],
+    active: list[Mapping[str, Any]],
     children: list[dict[str, Any]],
-    trigger: str | None,
+    handled_trigger: str | None,
     generation: int | None,
 ) -> dict[str, Any]:
     status = ctx.status
-    last_schedule = _latest(decision.start, status.get("lastScheduleTime"))
+    last_schedule = _latest([*decision.start, *decision.already_started], status.get("lastScheduleTime"))
     last_success = _latest(
         [
             parse_timestamp((run.get("status") or {}).get("completionTime"))
@@ -188,8 +274,8 @@ def _status_patch(
     }
     if decision.last_missed:
         patch["lastMissedTime"] = timestamp(decision.last_missed)
-    if trigger:
-        patch["lastTrigger"] = trigger
+    if handled_trigger:
+        patch["lastTrigger"] = handled_trigger
     return patch
 
 
