@@ -27,6 +27,8 @@ class TrainingBatch:
     # First row of history to read (the warm-up), None when the batch reads from the start of the data.
     load_start_time: datetime | None = None
     n_targets: int = 0
+    # Rows the batch reads: its targets and the warm-up before them.
+    n_rows: int = 0
     processed: bool = False
     processing_time: float = 0.0
     results: dict[str, Any] | None = None
@@ -119,6 +121,7 @@ def plan_batches(
                     variables=group,
                     load_start_time=load_start,
                     n_targets=stop - first,
+                    n_rows=stop - max(0, load_row),
                 )
             )
     return BatchPlan(batches=batches, empty_slices=empty, targets=int(rows[-1] - rows[0]))

@@ -6,6 +6,7 @@ import argparse
 import faulthandler
 import logging
 import os
+import re
 import signal
 import sys
 from collections.abc import Sequence
@@ -43,8 +44,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    train = sub.add_parser("train", help="run a RetrodictionTraining manifest locally")
-    train.add_argument("manifest", type=Path, help="YAML file holding a RetrodictionTraining")
+    train = sub.add_parser("train", help="run a RetrodictionTraining manifest locally, or drive a run in the cluster")
+    train.add_argument(
+        "manifest",
+        help="YAML file holding a RetrodictionTraining, or rt/NAME: a run in the cluster (what its driver Job does)",
+    )
+    train.add_argument("--namespace", "-n", help="the namespace of rt/NAME (default: the current context's)")
     where = train.add_mutually_exclusive_group()
     where.add_argument("--workers", type=int, help="local Dask worker processes (default: spec.dask.workers)")
     where.add_argument("--scheduler", metavar="ADDRESS", help="use an existing Dask scheduler, e.g. tcp://h:8786")
@@ -55,6 +60,10 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no table")
 
     sub.add_parser("datasets", help="list the bundled datasets (builtin://NAME)")
+
+    tls = sub.add_parser("tls", help="make the TLS Secret of a run in the cluster (its driver's init container)")
+    tls.add_argument("run", help="rt/NAME")
+    tls.add_argument("--namespace", "-n", required=True)
 
     op = sub.add_parser("operator", help="run the Kubernetes operator (settings from RETRODICTION_* variables)")
     scope = op.add_mutually_exclusive_group()
@@ -70,13 +79,55 @@ def _workers(args: argparse.Namespace, training: RetrodictionTraining) -> int:
     return int(workers)
 
 
+# rt/NAME, retrodictiontraining/NAME, retrodictiontrainings.training.retrodiction.dev/NAME: a run in the cluster.
+_RUN_REFERENCE = re.compile(
+    r"^(rt|retrodictiontrainings?(\.training\.retrodiction\.dev)?)/(?P<name>[a-z0-9][-a-z0-9.]*)$"
+)
+
+
+def _run_name(reference: str) -> str | None:
+    match = _RUN_REFERENCE.match(reference)
+    return match.group("name") if match else None
+
+
+def _namespace(args: argparse.Namespace) -> str:
+    if args.namespace:
+        return str(args.namespace)
+    from kubernetes import config
+
+    try:
+        _, context = config.list_kube_config_contexts()
+        return str(context.get("context", {}).get("namespace") or "default")
+    except (config.ConfigException, OSError):
+        return "default"
+
+
+def _drive(args: argparse.Namespace, name: str) -> int:
+    from retrodiction.driver.run import drive
+
+    logging.getLogger().setLevel(os.environ.get("RETRODICTION_LOG_LEVEL", "INFO"))
+    return drive(_namespace(args), name, scheduler=args.scheduler)
+
+
+def _tls(args: argparse.Namespace) -> int:
+    from retrodiction.driver.run import make_tls_secret
+
+    name = _run_name(args.run)
+    if name is None:
+        raise BadInputError(f"run: expected rt/NAME, got {args.run!r}")
+    logging.getLogger().setLevel(os.environ.get("RETRODICTION_LOG_LEVEL", "INFO"))
+    return make_tls_secret(args.namespace, name)
+
+
 def _train(args: argparse.Namespace) -> int:
+    if (run := _run_name(args.manifest)) is not None:
+        return _drive(args, run)
     from retrodiction.config import TrainingConfig
     from retrodiction.coordinator import ParallelTrainingCoordinator
     from retrodiction.execution.checkpoint import FsspecCheckpoint
     from retrodiction.report import trust_table, write_html_report
 
-    training = load_training(args.manifest)
+    training = load_training(Path(args.manifest))
     spec = training.spec
     if spec.data.credentials_secret_ref is not None:
         err_console.print(
@@ -208,6 +259,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _datasets()
         if args.command == "operator":
             return _operator(args)
+        if args.command == "tls":
+            return _tls(args)
         return _train(args)
     except (ManifestError, DataError, BadInputError) as err:
         err_console.print(f"error: {err}", markup=False, highlight=False, soft_wrap=True)

@@ -23,11 +23,13 @@ class TrainingConfig:
 
     @classmethod
     def from_spec(
-        cls, spec: RetrodictionTrainingSpec, *, secret_options: Mapping[str, Any] | None = None
+        cls, spec: RetrodictionTrainingSpec, *, credentials_prefix: str | None = None, anonymous: bool = False
     ) -> TrainingConfig:
-        """The config of a RetrodictionTraining spec; `secret_options` are storage options from a Secret."""
+        """The config of a RetrodictionTraining spec. In a cluster, `credentials_prefix` names the environment
+        variables that carry the data's credentials in every process that reads it, and `anonymous` reads the
+        data without credentials when there are none (see data/credentials.py)."""
         return cls(
-            source=_source(spec.data, secret_options),
+            source=_source(spec.data, credentials_prefix=credentials_prefix, anonymous=anonymous),
             engine=_engine(spec.retrodiction),
             batch_retries=spec.execution.batch_retries,
             max_failed_batches=spec.execution.max_failed_batches,
@@ -44,9 +46,7 @@ class TrainingConfig:
         execution = ExecutionSpec.model_validate(config.get("execution", {}))
         data = config.get("data")
         return cls(
-            source=_source(DataSpec.model_validate(data), None)
-            if data is not None
-            else DataSource("builtin://macrodata"),
+            source=_source(DataSpec.model_validate(data)) if data is not None else DataSource("builtin://macrodata"),
             engine=_engine(RetrodictionSpec.model_validate(config.get("retrodiction", {}))),
             batch_retries=execution.batch_retries,
             max_failed_batches=execution.max_failed_batches,
@@ -78,12 +78,14 @@ class TrainingConfig:
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def _source(data: DataSpec, secret_options: Mapping[str, Any] | None) -> DataSource:
+def _source(data: DataSpec, *, credentials_prefix: str | None = None, anonymous: bool = False) -> DataSource:
     return DataSource(
         uri=data.uri,
         format=data.format,
         time_column=data.time_column,
-        storage_options={**data.storage_options, **dict(secret_options or {})},
+        storage_options=dict(data.storage_options),
+        credentials_prefix=credentials_prefix,
+        anonymous=anonymous,
     )
 
 

@@ -142,10 +142,10 @@ def operator(
     kube: Kube, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[OperatorProcess]:
     """`retrodiction operator` as a process, with the module's OPERATOR_SETTINGS (RETRODICTION_* names without the
-    prefix, lower case). A module whose runs start DaskClusters sets DASK_PODS = True to get the node stand-in and
-    the dask-kubernetes controller as well."""
+    prefix, lower case), and the node that runs each run's driver pod. A module whose runs start DaskClusters sets
+    DASK_PODS = True to get the dask-kubernetes controller as well."""
+    request.getfixturevalue("node")
     if getattr(request.module, "DASK_PODS", False):
-        request.getfixturevalue("node")
         request.getfixturevalue("dask_controller")
     settings: dict[str, str] = getattr(request.module, "OPERATOR_SETTINGS", {})
     with running_operator(kube, tmp_path_factory.mktemp("operator"), **settings) as process:

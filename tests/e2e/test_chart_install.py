@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -60,7 +60,10 @@ NOT_REQUESTED_BUT_CHECKED = {
     # never a request of their own. Without them every DaskCluster, ConfigMap and scheduled run is refused.
     (GROUP, "retrodictiontrainings/finalizers", "update"),
     (GROUP, "retrodictionschedules/finalizers", "update"),
+    # RBAC checks it when the operator binds the driver ClusterRole in a run's namespace.
+    ("rbac.authorization.k8s.io", "clusterroles", "bind"),
 }
+DRIVER_CLUSTER_ROLE = f"{FULLNAME}-driver"
 
 
 @pytest.fixture(scope="module")
@@ -140,16 +143,10 @@ def s3_secret(kube: Kube, namespace: str, s3_server: S3Server) -> str:
     return "s3"
 
 
-def granted(kube: Kube, namespace: str) -> set[tuple[str, str, str]]:
-    """(apiGroup, resource, verb) of every rule in the release's Roles and ClusterRoles."""
-    manifest = helm("get", "manifest", RELEASE, "--namespace", namespace, kubeconfig=kube.kubeconfig)
-    assert manifest.returncode == 0, manifest.stderr
-    rules = [
-        rule
-        for doc in yaml.safe_load_all(manifest.stdout)
-        if doc and doc["kind"] in ("Role", "ClusterRole")
-        for rule in doc["rules"]
-    ]
+Rule = tuple[str, str, str]
+
+
+def _flatten(rules: list[dict[str, Any]]) -> set[Rule]:
     return {
         (group, resource, verb)
         for rule in rules
@@ -159,15 +156,34 @@ def granted(kube: Kube, namespace: str) -> set[tuple[str, str, str]]:
     }
 
 
-def requested(kube: Kube, namespace: str) -> tuple[set[tuple[str, str, str]], list[dict[str, Any]]]:
-    """What the operator asked the API server for, and the requests it refused for good.
+def granted(kube: Kube, namespace: str) -> tuple[set[Rule], set[Rule]]:
+    """(apiGroup, resource, verb) of every rule in the release's Roles and ClusterRoles: the operator's, and the
+    drivers' (the driver ClusterRole, plus the Role each run gets to read itself)."""
+    manifest = helm("get", "manifest", RELEASE, "--namespace", namespace, kubeconfig=kube.kubeconfig)
+    assert manifest.returncode == 0, manifest.stderr
+    roles = [doc for doc in yaml.safe_load_all(manifest.stdout) if doc and doc["kind"] in ("Role", "ClusterRole")]
+    driver = [rule for doc in roles if doc["metadata"]["name"] == DRIVER_CLUSTER_ROLE for rule in doc["rules"]]
+    operator = [rule for doc in roles if doc["metadata"]["name"] != DRIVER_CLUSTER_ROLE for rule in doc["rules"]]
+    own_run = {"apiGroups": [GROUP], "resources": [PLURAL], "verbs": ["get"]}
+    return _flatten(operator), _flatten([*driver, own_run])
+
+
+def _is_driver(runs_namespace: str) -> Callable[[str], bool]:
+    prefix = f"system:serviceaccount:{runs_namespace}:"
+    return lambda user: user.startswith(prefix) and user.endswith("-driver")
+
+
+def requested(
+    kube: Kube, user: str | Callable[[str], bool], who: str
+) -> tuple[set[tuple[str, str, str]], list[dict[str, Any]]]:
+    """What `user` (the operator, or every run's driver) asked the API server for, and what it refused for good.
 
     A request refused once and then granted on a retry is not a missing permission: right after a CRD is installed
     the API server's admission (OwnerReferencesPermissionEnforcement) may not map its kind yet for a few seconds.
     A missing permission is refused on every try."""
     assert kube.control_plane is not None
-    events = kube.control_plane.audit_events(f"system:serviceaccount:{namespace}:{FULLNAME}")
-    assert events, "no request of the operator's ServiceAccount in the audit log"
+    events = kube.control_plane.audit_events(user)
+    assert events, f"no request of the {who} in the audit log"
     used: set[tuple[str, str, str]] = set()
     refused: dict[tuple[str, ...], dict[str, Any]] = {}
     for event in events:  # in the order the API server logged them
@@ -207,7 +223,6 @@ def test_the_installed_operator_completes_runs_with_exactly_the_permissions_its_
         kube,
         chart,
         release,
-        "operator.schedulerResolution=endpoints",  # the stand-in's cluster has no DNS for the operator
         "operator.statusIntervalSeconds=1",
         *rbac,
     )
@@ -222,14 +237,16 @@ def test_the_installed_operator_completes_runs_with_exactly_the_permissions_its_
         output={"uri": f"s3://{bucket}/runs", "storageOptions": endpoint, "credentialsSecretRef": {"name": secret}},
         execution__ttlSecondsAfterFinished=5,
     )
-    # A run computed inside the operator pod, checkpointed in ConfigMaps.
-    in_operator = weekly_co2_run("in-operator")
+    # A run computed on a LocalCluster inside its driver pod, checkpointed in ConfigMaps.
+    in_driver = weekly_co2_run("in-driver")
     # A run told to write its summary over a ConfigMap it does not own: refused, never overwritten.
     client.CoreV1Api(kube.api).create_namespaced_config_map(
         runs_namespace, {"metadata": {"name": "someone-elses"}, "data": {"keep": "me"}}
     )
     not_owned = training("not-owned", variables=["cpi"], output={"configMap": {"name": "someone-elses"}})
-    for body in (on_cluster, in_operator, not_owned):
+    # A run applied suspended: its driver Job is held (a patch), nothing starts.
+    suspended = training("suspended", variables=["cpi"], execution__suspend=True)
+    for body in (on_cluster, in_driver, not_owned, suspended):
         custom(kube).create_namespaced_custom_object(GROUP, VERSION, runs_namespace, PLURAL, body)
     # A schedule asked for a run now: it creates the run (owned by it) and writes its own status.
     nightly = {
@@ -261,8 +278,9 @@ def test_the_installed_operator_completes_runs_with_exactly_the_permissions_its_
         raise AssertionError(f"{error}\n{operator_log(kube, node, release)}") from None
     assert run["status"]["phase"] == "Succeeded", run["status"]
     assert_same_results(stored_in_s3(s3_server, run["status"]["summaryRef"]["uri"])["results"], cli_results(on_cluster))
-    run = wait_for_phase(kube, runs_namespace, "in-operator", {"Succeeded", "Failed"}, timeout=300)
+    run = wait_for_phase(kube, runs_namespace, "in-driver", {"Succeeded", "Failed"}, timeout=300)
     assert run["status"]["phase"] == "Succeeded", run["status"]
+    wait_for_phase(kube, runs_namespace, "suspended", {"Suspended"}, timeout=60)
     run = wait_for_phase(kube, runs_namespace, "not-owned", {"Succeeded", "Failed"}, timeout=120)
     assert run["status"]["phase"] == "Failed" and "someone-elses" in run["status"]["message"], run["status"]
     kept = client.CoreV1Api(kube.api).read_namespaced_config_map("someone-elses", runs_namespace)
@@ -298,10 +316,18 @@ def test_the_installed_operator_completes_runs_with_exactly_the_permissions_its_
     )
     assert get_run(kube, runs_namespace, squatter["metadata"]["name"])["metadata"].get("ownerReferences") is None
 
-    used, refused = requested(kube, release)
-    assert not refused, [(e["verb"], e["objectRef"]) for e in refused]
-    unused = granted(kube, release) - used - NOT_REQUESTED_BUT_CHECKED
-    assert not unused, f"granted but never used: {sorted(unused)}"
+    operator_rules, driver_rules = granted(kube, release)
+    for user, who, rules in (
+        (f"system:serviceaccount:{release}:{FULLNAME}", "operator", operator_rules),
+        (_is_driver(runs_namespace), "drivers", driver_rules),
+    ):
+        used, refused = requested(kube, user, who)
+        assert not refused, (who, [(e["verb"], e["objectRef"]) for e in refused])
+        unused = rules - used - NOT_REQUESTED_BUT_CHECKED
+        assert not unused, f"granted to the {who} but never used: {sorted(unused)}"
+    # No verb on Secrets for the operator, and no wildcard anywhere.
+    assert not [rule for rule in operator_rules if rule[1] == "secrets"]
+    assert not [rule for rule in operator_rules | driver_rules if "*" in rule]
 
     uninstall(kube, release, runs_namespace)
 
@@ -324,9 +350,10 @@ def uninstall(kube: Kube, namespace: str, runs_namespace: str) -> None:
     runs = custom(kube).list_namespaced_custom_object(GROUP, VERSION, runs_namespace, PLURAL)["items"]
     names = {run["metadata"]["name"] for run in runs}
     manual = ("nightly-manual-", "taken-manual-")
-    assert {name for name in names if not name.startswith(manual)} == {"in-operator", "not-owned"}
-    assert len(names) == 4
-    assert all(not run["metadata"].get("finalizers") for run in runs)
+    assert {name for name in names if not name.startswith(manual)} == {"in-driver", "not-owned", "suspended"}
+    assert len(names) == 5
+    finished = [run for run in runs if (run.get("status") or {}).get("phase") in ("Succeeded", "Failed")]
+    assert len(finished) == 4 and all(not run["metadata"].get("finalizers") for run in finished)
     # No DaskCluster outlives its finished run.
     assert not custom(kube).list_namespaced_custom_object("kubernetes.dask.org", "v1", runs_namespace, "daskclusters")[
         "items"

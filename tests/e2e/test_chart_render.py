@@ -3,6 +3,7 @@ with, values the schema must refuse, and the properties a platform team checks b
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,9 @@ import yaml
 
 import retrodiction
 from retrodiction.api.crd import all_crds
+from retrodiction.api.policy import AdminPolicy
+from retrodiction.controller.driver import DRIVER_CLUSTER_RULES
+from retrodiction.controller.settings import OperatorSettings
 from tests.e2e.harness.chart import CHART, DASK_CHART, chart_metadata, helm, prepared_chart, rendered
 
 VALUE_SETS: dict[str, list[str]] = {
@@ -74,7 +78,9 @@ def test_helm_lint_passes(chart: Path, name: str) -> None:
         (["rbac.cluster=yes"], "/rbac/cluster"),
         (["metrics.port=70000"], "/metrics/port"),
         (["peering.lifetimeSeconds=1"], "/peering/lifetimeSeconds"),
-        (["operator.schedulerResolution=magic"], "/operator/schedulerResolution"),
+        (["policy.uriSchemes={builtin,http}"], "/policy/uriSchemes/1"),
+        (["policy.daskModes={cloud}"], "/policy/daskModes/0"),
+        (["policy.maxBatchesPerRun=0"], "/policy/maxBatchesPerRun"),
         (["replicaCount=2"], "replicaCount > 1 needs peering.enabled=true"),
         (["rbac.cluster=false"], "rbac.cluster=false needs watchNamespaces"),
         (["metrics.service.enabled=false", "metrics.serviceMonitor.enabled=true"], "needs metrics.service.enabled"),
@@ -122,10 +128,15 @@ def test_both_images_default_to_the_charts_app_version(chart: Path) -> None:
     assert env_of(pinned)["RETRODICTION_WORKER_IMAGE"] == "registry.local/worker:1.2.3"
 
 
+def operator_roles(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    """The operator's own Roles or ClusterRoles (not the drivers' ClusterRole, which it binds per run)."""
+    return [role for role in by_kind(objects, kind) if not role["metadata"]["name"].endswith("-driver")]
+
+
 def test_cluster_wide_rbac_is_one_clusterrole_and_namespaced_rbac_is_a_role_per_namespace(chart: Path) -> None:
     cluster_wide = rendered(chart)
     assert not by_kind(cluster_wide, "Role")
-    (cluster_role,) = by_kind(cluster_wide, "ClusterRole")
+    (cluster_role,) = operator_roles(cluster_wide, "ClusterRole")
     assert any("daskclusters" in rule["resources"] for rule in cluster_role["rules"])
     assert operator_container(cluster_wide)["args"] == ["operator", "--all-namespaces"]
 
@@ -134,20 +145,33 @@ def test_cluster_wide_rbac_is_one_clusterrole_and_namespaced_rbac_is_a_role_per_
     assert sorted(role["metadata"]["namespace"] for role in roles) == ["team-a", "team-b"]
     assert sorted(b["metadata"]["namespace"] for b in by_kind(namespaced, "RoleBinding")) == ["team-a", "team-b"]
     # Cluster-wide, only what Kopf must read everywhere: the CRDs and which namespaces exist.
-    (cluster_role,) = by_kind(namespaced, "ClusterRole")
+    (cluster_role,) = operator_roles(namespaced, "ClusterRole")
     assert [rule["resources"] for rule in cluster_role["rules"]] == [["customresourcedefinitions"], ["namespaces"]]
     assert operator_container(namespaced)["args"] == ["operator", "--namespace=team-a", "--namespace=team-b"]
     assert all(any(rule["resources"] == ["kopfpeerings"] for rule in role["rules"]) for role in roles)
 
 
-def test_no_rule_grants_wildcards_or_secret_listing(chart: Path) -> None:
+def test_no_rule_grants_wildcards_and_the_operator_no_verb_on_secrets(chart: Path) -> None:
     for name, values in VALUE_SETS.items():
-        for role in [*by_kind(rendered(chart, *values), "ClusterRole"), *by_kind(rendered(chart, *values), "Role")]:
+        objects = rendered(chart, *values)
+        for role in [*by_kind(objects, "ClusterRole"), *by_kind(objects, "Role")]:
             if role["metadata"]["name"].startswith("rel-retrodiction"):
                 for rule in role["rules"]:
                     assert "*" not in rule["verbs"] and "*" not in rule["resources"], (name, rule)
-                    if "secrets" in rule["resources"]:
-                        assert rule["verbs"] == ["get"], (name, rule)
+        for role in [*operator_roles(objects, "ClusterRole"), *operator_roles(objects, "Role")]:
+            assert not [rule for rule in role["rules"] if "secrets" in rule["resources"]], (name, role)
+
+
+def test_the_drivers_clusterrole_is_what_the_operator_expects_and_only_creates_secrets(chart: Path) -> None:
+    (driver,) = [
+        role for role in by_kind(rendered(chart), "ClusterRole") if role["metadata"]["name"].endswith("-driver")
+    ]
+    assert driver["rules"] == [dict(rule) for rule in DRIVER_CLUSTER_RULES]
+    (deployment,) = by_kind(rendered(chart), "Deployment")
+    env = env_of(deployment["spec"]["template"]["spec"]["containers"][0])
+    assert env["RETRODICTION_DRIVER_CLUSTER_ROLE"] == driver["metadata"]["name"]
+    # The policy reaches the operator as the JSON its settings read.
+    assert OperatorSettings(policy=json.loads(env["RETRODICTION_POLICY"])).policy == AdminPolicy()
 
 
 def test_the_crd_templates_render_to_the_generated_crds_and_are_kept_on_uninstall(chart: Path) -> None:
@@ -171,7 +195,7 @@ def test_standby_replicas_share_a_peering_and_roll_instead_of_recreate(chart: Pa
     assert deployment["spec"]["replicas"] == 2
     assert "strategy" not in deployment["spec"]
     assert env_of(operator_container(objects))["RETRODICTION_PEERING"] == "rel-retrodiction-operator"
-    (cluster_role,) = by_kind(objects, "ClusterRole")
+    (cluster_role,) = operator_roles(objects, "ClusterRole")
     assert any(rule["resources"] == ["clusterkopfpeerings"] for rule in cluster_role["rules"])
     (monitor,) = by_kind(objects, "ServiceMonitor")
     assert monitor["spec"]["endpoints"][0]["port"] == "metrics"

@@ -7,8 +7,8 @@ import os
 
 from kubernetes import client
 
+from retrodiction.api.children import dask_cluster_name
 from retrodiction.api.training import GROUP, VERSION
-from retrodiction.controller.children import dask_cluster_name
 from retrodiction.controller.kube import DASK_CLUSTERS, DASK_GROUP, DASK_VERSION
 from tests.e2e.harness.cluster import Kube
 from tests.e2e.harness.operator_process import OperatorProcess
@@ -56,7 +56,7 @@ def test_a_run_on_its_own_daskcluster_completes_and_removes_the_cluster(
     assert waited.returncode == 0, waited.stderr + operator.tail()
     run = get_run(kube, namespace, "macro-k8s")
     assert run["status"]["daskCluster"]["name"] == cluster
-    assert run["status"]["daskCluster"]["schedulerAddress"].startswith("tcp://")
+    assert run["status"]["daskCluster"]["schedulerAddress"].startswith("tls://")  # the run's TLS only
     summary, _ = stored_summary(kube, namespace, run)
     assert_same_results(summary["results"], cli_results(body))
 

@@ -6,8 +6,8 @@ from typing import Any
 
 from kubernetes import client
 
+from retrodiction.api.children import RUN_LABEL, dask_cluster_name, run_label_value
 from retrodiction.api.training import GROUP, VERSION
-from retrodiction.controller.children import RUN_LABEL, dask_cluster_name, run_label_value
 from retrodiction.controller.kube import DASK_CLUSTERS, DASK_GROUP, DASK_VERSION
 from tests.e2e.harness.cluster import Kube
 from tests.e2e.harness.operator_process import OperatorProcess

@@ -1,4 +1,4 @@
-"""Runs survive what production throws at them: the operator killed mid-run, a Dask worker pod killed mid-run.
+"""Runs survive what production throws at them: the operator, the run's driver or a Dask worker pod killed mid-run.
 
 This module's operator keeps each run's DaskCluster after it finishes (keepClusters), so the test can ask the
 scheduler how often it computed each batch before the cluster is removed with the run.
@@ -9,15 +9,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import distributed
 from kubernetes import client
 
+from retrodiction.api.children import dask_cluster_name, driver_job_name
 from retrodiction.api.training import GROUP, VERSION
-from retrodiction.controller.children import dask_cluster_name
-from retrodiction.controller.kube import KubeApi
-from retrodiction.controller.scheduler import SCHEDULER_PORT_NAME, endpoint_address
 from tests.e2e.harness.cluster import Kube
 from tests.e2e.harness.operator_process import OperatorProcess
+from tests.e2e.harness.run_cluster import run_scheduler_client
 from tests.e2e.harness.runs import (
     ON_DASKCLUSTER,
     PLURAL,
@@ -39,16 +37,12 @@ OPERATOR_SETTINGS = {"keep_clusters": "true"}
 
 def batches_computed(kube: Kube, namespace: str, run: str) -> int:
     """How many batch tasks the run's scheduler computed (task-prefix counters are cumulative)."""
-    address = endpoint_address(
-        KubeApi(kube.api).ready_endpoints(namespace, f"{dask_cluster_name(run)}-scheduler", SCHEDULER_PORT_NAME)
-    )
-    assert address is not None
 
     def computed(dask_scheduler: Any) -> int:
         prefix = dask_scheduler.task_prefixes.get("retrodiction-batch")
         return 0 if prefix is None else int(prefix.state_counts.get("memory", 0))
 
-    with distributed.Client(address, timeout=30) as dask:
+    with run_scheduler_client(kube, namespace, run) as dask:
         return int(dask.run_on_scheduler(computed))
 
 
@@ -89,5 +83,24 @@ def test_killing_a_worker_pod_mid_run_still_gives_the_identical_summary(
     core.delete_namespaced_pod(workers[0].metadata.name, namespace, grace_period_seconds=0)
     run = complete(kube, namespace, "worker-lost", operator)
     assert run["status"]["batches"]["failed"] == 0
+    summary, _ = stored_summary(kube, namespace, run)
+    assert_same_results(summary["results"], cli_results(body))
+
+
+def test_killing_the_driver_pod_mid_run_resumes_in_a_new_pod_without_computing_a_batch_twice(
+    kube: Kube, namespace: str, operator: OperatorProcess
+) -> None:
+    body = weekly_co2_run("driver-lost", dask=ON_DASKCLUSTER)
+    custom(kube).create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
+    wait_for_progress(kube, namespace, "driver-lost", at_least=100)
+    core = client.CoreV1Api(kube.api)
+    [driver] = core.list_namespaced_pod(namespace, label_selector=f"job-name={driver_job_name('driver-lost')}").items
+    core.delete_namespaced_pod(driver.metadata.name, namespace, grace_period_seconds=0)
+    run = complete(kube, namespace, "driver-lost", operator)
+    total = run["status"]["batches"]["total"]
+    assert run["status"]["batches"]["succeeded"] == total
+    assert batches_computed(kube, namespace, "driver-lost") == total
+    pods = core.list_namespaced_pod(namespace, label_selector=f"job-name={driver_job_name('driver-lost')}").items
+    assert pods and driver.metadata.name not in {pod.metadata.name for pod in pods}, "a new pod finished the run"
     summary, _ = stored_summary(kube, namespace, run)
     assert_same_results(summary["results"], cli_results(body))

@@ -13,9 +13,9 @@ import fsspec
 import pytest
 from kubernetes import client
 
+from retrodiction.api.children import COMPONENT_DRIVER_REPORT, COMPONENT_LABEL, RUN_UID_LABEL
 from retrodiction.api.training import GROUP, VERSION
 from retrodiction.config import TrainingConfig
-from retrodiction.controller.children import RUN_UID_LABEL
 from retrodiction.coordinator import ParallelTrainingCoordinator
 from retrodiction.data import make_random_walks, write_dataset
 from retrodiction.execution.task import run_batch
@@ -191,6 +191,8 @@ def test_data_summary_and_checkpoints_live_in_object_storage_with_credentials_fr
     assert_same_results(summary["results"], cli_results(on_disk))
     checkpoints = fs.ls(prefix + "checkpoints/")
     assert len(checkpoints) == status["batches"]["total"]
-    # With the ConfigMap output disabled and checkpoints in S3, the run owns no ConfigMap at all.
+    # With the ConfigMap output disabled and checkpoints in S3, the run owns no ConfigMap but its driver's report
+    # (a few hundred bytes, gone with the run).
     owned = client.CoreV1Api(kube.api).list_namespaced_config_map(namespace, label_selector=f"{RUN_UID_LABEL}={uid}")
-    assert not owned.items
+    assert [cm.metadata.labels[COMPONENT_LABEL] for cm in owned.items] == [COMPONENT_DRIVER_REPORT]
+    assert len(owned.items[0].data["report.json"]) < 1024

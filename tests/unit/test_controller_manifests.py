@@ -10,8 +10,7 @@ import jsonschema
 import pytest
 import yaml
 
-from retrodiction.api.training import RetrodictionTrainingSpec
-from retrodiction.controller.children import (
+from retrodiction.api.children import (
     MAX_DASK_CLUSTER_NAME,
     child_metadata,
     component_selector,
@@ -19,6 +18,7 @@ from retrodiction.controller.children import (
     owner_reference,
     run_label_value,
 )
+from retrodiction.api.training import RetrodictionTrainingSpec
 from retrodiction.controller.dask_cluster import (
     build_dask_cluster,
     parse_quantity,
@@ -185,19 +185,26 @@ def test_dask_cluster_is_named_labelled_and_owned_by_the_run() -> None:
     assert cluster["spec"]["idleTimeout"] == 0
 
 
-def test_containers_use_an_explicit_command_and_an_empty_env() -> None:
+def test_containers_use_an_explicit_command_and_speak_only_tls() -> None:
     cluster = build_dask_cluster(RUN, _spec(), image="registry/worker:1")
     [scheduler] = _containers(cluster, "scheduler")
     [worker] = _containers(cluster, "worker")
     assert scheduler["command"] == [
-        "dask", "scheduler", "--host", "0.0.0.0", "--port", "8786", "--dashboard-address", "0.0.0.0:8787",
+        "dask", "scheduler", "--protocol", "tls", "--host", "0.0.0.0", "--port", "8786",
+        "--dashboard-address", "0.0.0.0:8787",
     ]  # fmt: skip
     assert worker["command"] == [
-        "dask", "worker", "--name", "$(DASK_WORKER_NAME)", "--host", "0.0.0.0", "--nthreads", "1",
-        "--dashboard-address", "0.0.0.0:8788",
+        "dask", "worker", "tls://gdp-2024-scheduler.team-a.svc.cluster.local:8786", "--name", "$(DASK_WORKER_NAME)",
+        "--host", "0.0.0.0", "--nthreads", "1", "--dashboard-address", "0.0.0.0:8788",
     ]  # fmt: skip
-    for container in (scheduler, worker):
-        assert container["env"] == []
+    for container, role in ((scheduler, "SCHEDULER"), (worker, "WORKER")):
+        env = {item["name"]: item for item in container["env"]}
+        assert env["DASK_DISTRIBUTED__COMM__REQUIRE_ENCRYPTION"]["value"] == "True"
+        assert env[f"DASK_DISTRIBUTED__COMM__TLS__{role}__CERT"]["valueFrom"]["secretKeyRef"] == {
+            "name": "gdp-2024-tls",
+            "key": "tls.crt",
+        }
+        assert env["DASK_DISTRIBUTED__COMM__TLS__CA_FILE"]["valueFrom"]["secretKeyRef"]["key"] == "ca.crt"
         assert container["args"] == []
         assert container["image"] == "registry/worker:1"
 

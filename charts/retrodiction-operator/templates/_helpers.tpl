@@ -54,3 +54,8 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "retrodiction-operator.peeringName" -}}
 {{- default (include "retrodiction-operator.fullname" .) .Values.peering.name }}
 {{- end }}
+
+{{/* The ClusterRole each run's driver is bound to in its namespace. */}}
+{{- define "retrodiction-operator.driverClusterRole" -}}
+{{- printf "%s-driver" (include "retrodiction-operator.fullname" .) | trunc 253 -}}
+{{- end }}

@@ -1,4 +1,4 @@
-{{- /* What the operator does in the namespaces it watches. Proved minimal by tests/e2e/test_chart_install.py, which
+{{- /* What the operator does in the namespaces it watches: no verb on Secrets, no wildcard. Proved minimal by tests/e2e/test_chart_install.py, which
 runs the operator with this ServiceAccount's token against an API server with OwnerReferencesPermissionEnforcement. */}}
 {{- define "retrodiction-operator.namespacedRules" }}
 # --- Kopf (the framework): watch the runs and the schedules, keep its bookkeeping annotations and finalizer on
@@ -32,22 +32,30 @@ runs the operator with this ServiceAccount's token against an API server with Ow
 - apiGroups: [kubernetes.dask.org]
   resources: [daskclusters]
   verbs: [create, get, delete]
-{{- if eq .Values.operator.schedulerResolution "endpoints" }}
-# The scheduler's address without cluster DNS: the Service's selector and port, then its ready pods.
+# Each run's driver: a Job (suspended and resumed with the run), and what its pod may do in the run's namespace:
+# its own ServiceAccount, a Role that lets it read its own run, and bindings to that Role and to the driver
+# ClusterRole. `get` adopts what an earlier pass made.
+- apiGroups: [batch]
+  resources: [jobs]
+  verbs: [create, get, patch]
 - apiGroups: [""]
-  resources: [services]
-  verbs: [get]
-- apiGroups: [""]
-  resources: [pods]
-  verbs: [list]
-{{- end }}
-# Checkpoints and the summary, in ConfigMaps the run owns (replaced in place, never deleted: GC does that).
+  resources: [serviceaccounts]
+  verbs: [create, get]
+- apiGroups: [rbac.authorization.k8s.io]
+  resources: [roles, rolebindings]
+  verbs: [create, get]
+# Binding the driver ClusterRole needs `bind` on it (and only on it): the operator holds none of its verbs.
+- apiGroups: [rbac.authorization.k8s.io]
+  resources: [clusterroles]
+  resourceNames: [{{ include "retrodiction-operator.driverClusterRole" . }}]
+  verbs: [bind]
+# Only the run's Dask pods may connect to them (kubernetes mode).
+- apiGroups: [networking.k8s.io]
+  resources: [networkpolicies]
+  verbs: [create, get]
+# The driver's progress report, read with a byte cap: the only object a tenant writes that the operator reads.
 - apiGroups: [""]
   resources: [configmaps]
-  verbs: [create, get, list, update]
-# Object-storage credentials named by spec.data/output.credentialsSecretRef (only get: no list, no watch).
-- apiGroups: [""]
-  resources: [secrets]
   verbs: [get]
 {{- end }}
 {{- /* Kopf reads CRDs cluster-wide to find its resources, whatever the scope; and its peering object. */}}
@@ -69,4 +77,17 @@ runs the operator with this ServiceAccount's token against an API server with Ow
   resources: [clusterkopfpeerings]
   verbs: [create, list, watch, patch]
 {{- end }}
+{{- end }}
+{{- /* What each run's driver may do in its run's namespace, bound per run by the operator (with a Role that lets
+it read its own run). Nothing a tenant of the namespace could not do already. */}}
+{{- define "retrodiction-operator.driverRules" }}
+# Checkpoints, the summary and the progress report: ConfigMaps the run owns. Checkpoints are listed by label,
+# rewritten as batches finish, and deleted once the summary is stored.
+- apiGroups: [""]
+  resources: [configmaps]
+  verbs: [create, get, list, update, delete]
+# The run's TLS Secret (its init container makes it; the driver never reads a Secret back).
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [create]
 {{- end }}

@@ -89,3 +89,13 @@ class RetrodictionTrainingStatus(_Status):
     dask_cluster: DaskClusterRef | None = None
     summary_ref: SummaryRef | None = None
     conditions: Conditions = Field(default_factory=list)
+
+
+class RunStatusPatch(RetrodictionTrainingStatus):
+    """A merge patch of a run's status: every write of the operator goes through this model, so nothing reaches
+    the API server that the CRD's status schema does not describe, and every field is bounded."""
+
+    def to_patch(self) -> dict[str, object]:
+        # Only the fields set: a merge patch leaves the others alone (and an explicit None removes one).
+        patch: dict[str, object] = self.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        return patch

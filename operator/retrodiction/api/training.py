@@ -41,6 +41,9 @@ def _as_utc(value: datetime) -> datetime:
 
 UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
 
+# See RetrodictionSpec.ses_alpha.
+MIN_SES_ALPHA = 0.01
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
@@ -107,12 +110,45 @@ class RetrodictionSpec(_Model):
     )
     season_length: int = Field(default=4, ge=1, le=10000)
     window_length: int = Field(default=8, ge=1, le=10000)
-    ses_alpha: float = Field(default=0.3, gt=0.0, le=1.0)
+    # The floor bounds SES's look-back (K = 2063 rows at 0.01): a tiny alpha would make every batch load millions of
+    # warm-up rows.
+    ses_alpha: float = Field(default=0.3, ge=MIN_SES_ALPHA, le=1.0)
     tolerance: float = Field(default=1.0, ge=0.0)
 
 
+class Toleration(_Model):
+    """corev1 Toleration."""
+
+    key: str | None = Field(default=None, max_length=317)
+    operator: Literal["Exists", "Equal"] | None = None
+    value: str | None = Field(default=None, max_length=63)
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+    toleration_seconds: int | None = None
+
+
+class LocalObjectReference(_Model):
+    name: str = Field(min_length=1, max_length=253)
+
+
+class PodSettings(_Model):
+    """Where and how every pod of a run runs: its driver, and its Dask scheduler and workers."""
+
+    image_pull_secrets: list[LocalObjectReference] = Field(default_factory=list, max_length=16)
+    node_selector: dict[str, str] = Field(default_factory=dict)
+    tolerations: list[Toleration] = Field(default_factory=list, max_length=64)
+    affinity: dict[str, Any] = Field(default_factory=dict, description="corev1 Affinity")
+    priority_class_name: str | None = Field(default=None, max_length=253)
+
+
+class DriverSpec(_Model):
+    """The run's driver: the pod that plans, reads the data's time axis, submits the batches and merges them."""
+
+    resources: dict[str, Any] = Field(default_factory=dict, description="corev1 ResourceRequirements of the driver")
+
+
 class DaskSpec(_Model):
-    """Where batches run: a DaskCluster per run (kubernetes), an existing scheduler (address), or in-operator."""
+    """Where batches run: a DaskCluster per run (kubernetes), an existing scheduler (address), or a LocalCluster
+    inside the run's driver pod (local)."""
 
     model_config = ConfigDict(
         json_schema_extra=_cel(
@@ -177,6 +213,8 @@ class RunSpec(_Model):
     data: DataSpec
     retrodiction: RetrodictionSpec = Field(default_factory=RetrodictionSpec)
     dask: DaskSpec = Field(default_factory=DaskSpec)
+    driver: DriverSpec = Field(default_factory=DriverSpec)
+    pods: PodSettings = Field(default_factory=PodSettings)
     execution: ExecutionSpec = Field(default_factory=ExecutionSpec)
     output: OutputSpec = Field(default_factory=OutputSpec)
 

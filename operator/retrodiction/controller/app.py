@@ -7,26 +7,17 @@ import random
 from dataclasses import dataclass
 
 import kopf
-from kubernetes import client, config
 from prometheus_client import start_http_server
 
 from retrodiction.controller.clock import Clock, clock_for
 from retrodiction.controller.kube import KubeApi
 from retrodiction.controller.settings import OperatorSettings
+from retrodiction.kube_client import api_client
 
 # Kopf's own bookkeeping goes into annotations under our group, so status holds only what the CRD describes.
 ANNOTATION_PREFIX = "training.retrodiction.dev"
 # Each running training holds one thread (its daemon) for its whole duration.
 MAX_CONCURRENT_RUNS = 64
-
-
-def api_client() -> client.ApiClient:
-    """In a pod, the ServiceAccount; elsewhere KUBECONFIG (or ~/.kube/config)."""
-    try:
-        config.load_incluster_config()
-    except config.ConfigException:
-        config.load_kube_config()
-    return client.ApiClient()
 
 
 @dataclass

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
-from retrodiction.api.training import RetrodictionTrainingSpec
-from retrodiction.controller.children import (
+from retrodiction.api.children import (
     COMPONENT_DASK_CLUSTER,
     COMPONENT_LABEL,
+    DATA_CREDENTIALS_PREFIX,
     child_metadata,
     dask_cluster_name,
     required_field,
 )
+from retrodiction.api.training import PodSettings, RetrodictionTrainingSpec
+from retrodiction.controller.pods import container, credentials_env_from, pod_spec, tls_env
 
 # --- resources -----------------------------------------------------------------------------------------------------
 
@@ -68,19 +69,19 @@ def _quantity_text(value: Any, where: str) -> str:
     return value.strip() if isinstance(value, str) else format(number, "f")
 
 
-def worker_resources(resources: Mapping[str, Any]) -> dict[str, dict[str, str]]:
-    """spec.dask.resources checked and in the string form the DaskCluster CRD wants."""
+def worker_resources(resources: Mapping[str, Any], field: str = "spec.dask.resources") -> dict[str, dict[str, str]]:
+    """ResourceRequirements (`field` of the spec) checked and in the string form the DaskCluster CRD wants."""
     unknown = sorted(set(resources) - {"limits", "requests"})
     if unknown:
-        raise ValueError(f"spec.dask.resources supports limits and requests, not {unknown}")
+        raise ValueError(f"{field} supports limits and requests, not {unknown}")
     normalized: dict[str, dict[str, str]] = {}
     for section in ("limits", "requests"):
         values = resources.get(section) or {}
         if not isinstance(values, Mapping):
-            raise ValueError(f"spec.dask.resources.{section} must be a mapping")
+            raise ValueError(f"{field}.{section} must be a mapping")
         if values:
             normalized[section] = {
-                str(key): _quantity_text(value, f"spec.dask.resources.{section}.{key}") for key, value in values.items()
+                str(key): _quantity_text(value, f"{field}.{section}.{key}") for key, value in values.items()
             }
     return normalized
 
@@ -96,86 +97,50 @@ DASK_API_VERSION: Final = "kubernetes.dask.org/v1"
 SCHEDULER_PORT: Final = 8786
 SCHEDULER_DASHBOARD_PORT: Final = 8787
 WORKER_DASHBOARD_PORT: Final = 8788
-# The uid of the worker image's user (worker_image/Dockerfile); pinned so runAsNonRoot also holds for images that
-# would start as root.
-RUN_AS_USER: Final = 10001
-
-_POD_SECURITY_CONTEXT: Final[Mapping[str, Any]] = {
-    "runAsNonRoot": True,
-    "runAsUser": RUN_AS_USER,
-    "runAsGroup": RUN_AS_USER,
-    "seccompProfile": {"type": "RuntimeDefault"},
-}
-_CONTAINER_SECURITY_CONTEXT: Final[Mapping[str, Any]] = {
-    "allowPrivilegeEscalation": False,
-    "privileged": False,
-    "runAsNonRoot": True,
-    "capabilities": {"drop": ["ALL"]},
-    "seccompProfile": {"type": "RuntimeDefault"},
-}
+# Marks a DaskCluster built with the run's TLS; one without it was made by an earlier version and is replaced.
+TLS_ANNOTATION: Final = "training.retrodiction.dev/tls"
 
 
-def _pod_spec(container: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "containers": [container],
-        "securityContext": json.loads(json.dumps(_POD_SECURITY_CONTEXT)),
-        # Dask pods never call the Kubernetes API.
-        "automountServiceAccountToken": False,
-        # Service links would inject DASK_SCHEDULER_* variables (which Dask reads as config) into every pod of a
-        # namespace holding a Service named `dask-scheduler`, e.g. the cluster of a run called `dask`.
-        "enableServiceLinks": False,
-    }
+def scheduler_address(cluster: str, namespace: str) -> str:
+    """The scheduler by its Service's cluster DNS name, over TLS (what the workers and the driver dial)."""
+    return f"tls://{cluster}-scheduler.{namespace}.svc.cluster.local:{SCHEDULER_PORT}"
 
 
-def _container(name: str, image: str, command: list[str], ports: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "name": name,
-        "image": image,
-        "command": command,
-        "args": [],
-        # dask-kubernetes appends DASK_WORKER_NAME / DASK_SCHEDULER_ADDRESS here; a null env crashes it.
-        "env": [],
-        "ports": ports,
-        "securityContext": json.loads(json.dumps(_CONTAINER_SECURITY_CONTEXT)),
-        "terminationMessagePolicy": "FallbackToLogsOnError",
-    }
-
-
-def _scheduler(cluster: str, image: str, labels: Mapping[str, str]) -> dict[str, Any]:
-    container = _container(
+def _scheduler(cluster: str, run_name: str, image: str, labels: Mapping[str, str], pods: PodSettings) -> dict[str, Any]:
+    command = [
+        "dask",
         "scheduler",
-        image,
-        [
-            "dask",
-            "scheduler",
-            "--host",
-            "0.0.0.0",
-            "--port",
-            str(SCHEDULER_PORT),
-            "--dashboard-address",
-            f"0.0.0.0:{SCHEDULER_DASHBOARD_PORT}",
-        ],
-        [
-            {"name": "tcp-comm", "containerPort": SCHEDULER_PORT, "protocol": "TCP"},
-            {"name": "http-dashboard", "containerPort": SCHEDULER_DASHBOARD_PORT, "protocol": "TCP"},
-        ],
-    )
+        "--protocol",
+        "tls",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        str(SCHEDULER_PORT),
+        "--dashboard-address",
+        f"0.0.0.0:{SCHEDULER_DASHBOARD_PORT}",
+    ]
+    ports = [
+        {"name": "tcp-comm", "containerPort": SCHEDULER_PORT, "protocol": "TCP"},
+        {"name": "http-dashboard", "containerPort": SCHEDULER_DASHBOARD_PORT, "protocol": "TCP"},
+    ]
+    scheduler = container("scheduler", image, command, ports=ports, resources={})
+    scheduler["env"] = tls_env(run_name, "scheduler")
     # Ready means the scheduler serves requests, not that its process started (dask-kubernetes#655, #968).
     # The CRD types httpGet.port as a string, so the port is referenced by name.
     health = {"path": "/health", "port": "http-dashboard"}
-    container["readinessProbe"] = {"httpGet": health, "periodSeconds": 2, "timeoutSeconds": 5, "failureThreshold": 3}
+    scheduler["readinessProbe"] = {"httpGet": health, "periodSeconds": 2, "timeoutSeconds": 5, "failureThreshold": 3}
     # Generous: killing a busy scheduler loses every batch in flight.
-    container["livenessProbe"] = {
+    scheduler["livenessProbe"] = {
         "httpGet": dict(health),
         "initialDelaySeconds": 15,
         "periodSeconds": 20,
         "timeoutSeconds": 10,
         "failureThreshold": 6,
     }
-    container["resources"] = {}
     return {
         "metadata": {"labels": dict(labels)},
-        "spec": _pod_spec(container),
+        # Dask pods never call the Kubernetes API.
+        "spec": pod_spec([scheduler], pods, automountServiceAccountToken=False),
         "service": {
             "type": "ClusterIP",
             "selector": {"dask.org/cluster-name": cluster, "dask.org/component": "scheduler"},
@@ -192,13 +157,16 @@ def _scheduler(cluster: str, image: str, labels: Mapping[str, str]) -> dict[str,
     }
 
 
-def _worker(image: str, replicas: int, resources: Mapping[str, Any], labels: Mapping[str, str]) -> dict[str, Any]:
-    # The scheduler address comes from DASK_SCHEDULER_ADDRESS, which dask-kubernetes injects. Listeners are on
-    # 0.0.0.0 spelt out: left implicit, a worker advertises the address of the host's default route, which is not
-    # the pod's on every network.
+def _worker(
+    cluster: str, run_meta: Mapping[str, Any], spec: RetrodictionTrainingSpec, image: str, labels: Mapping[str, str]
+) -> dict[str, Any]:
+    # The scheduler's TLS address is given as the argument (dask-kubernetes injects a tcp:// one as
+    # DASK_SCHEDULER_ADDRESS). Listeners are on 0.0.0.0 spelt out: left implicit, a worker advertises the address
+    # of the host's default route, which is not the pod's on every network.
     command = [
         "dask",
         "worker",
+        scheduler_address(cluster, required_field(run_meta, "namespace")),
         "--name",
         "$(DASK_WORKER_NAME)",
         "--host",
@@ -208,18 +176,20 @@ def _worker(image: str, replicas: int, resources: Mapping[str, Any], labels: Map
         "--dashboard-address",
         f"0.0.0.0:{WORKER_DASHBOARD_PORT}",
     ]
-    limit = memory_limit_bytes(resources)
+    limit = memory_limit_bytes(spec.dask.resources)
     if limit is not None:
         # Dask spills and pauses relative to this; matching the container limit keeps it ahead of the OOM killer.
         command += ["--memory-limit", str(limit)]
-    container = _container(
-        "worker",
-        image,
-        command,
-        [{"name": "http-dashboard", "containerPort": WORKER_DASHBOARD_PORT, "protocol": "TCP"}],
-    )
-    container["resources"] = worker_resources(resources)
-    return {"replicas": replicas, "metadata": {"labels": dict(labels)}, "spec": _pod_spec(container)}
+    ports = [{"name": "http-dashboard", "containerPort": WORKER_DASHBOARD_PORT, "protocol": "TCP"}]
+    worker = container("worker", image, command, ports=ports, resources=worker_resources(spec.dask.resources))
+    worker["env"] = tls_env(run_meta["name"], "worker")
+    # Workers read the data: its credentials reach them as their own environment, never inside a task.
+    worker["envFrom"] = credentials_env_from(spec.data.credentials_secret_ref, DATA_CREDENTIALS_PREFIX)
+    return {
+        "replicas": spec.dask.workers,
+        "metadata": {"labels": dict(labels)},
+        "spec": pod_spec([worker], spec.pods, automountServiceAccountToken=False),
+    }
 
 
 def build_dask_cluster(
@@ -229,16 +199,18 @@ def build_dask_cluster(
     image: str,
     extra_labels: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The run's `kubernetes.dask.org/v1` DaskCluster; `image` is the operator's default worker image.
+    """The run's `kubernetes.dask.org/v1` DaskCluster; `image` is the operator's default worker image (an allowed
+    spec.dask.image wins). Its scheduler speaks only TLS with the run's certificates.
 
     Raises ValueError when spec.dask.resources is not something a PodSpec accepts.
     """
-    worker_image = spec.dask.image or image
-    if not worker_image:
+    image = spec.dask.image or image
+    if not image:
         raise ValueError("no worker image: set spec.dask.image or the operator's default image")
     name = dask_cluster_name(required_field(run_meta, "name"))
     labels = {**dict(extra_labels or {}), COMPONENT_LABEL: COMPONENT_DASK_CLUSTER}
     metadata = child_metadata(run_meta, name, labels)
+    metadata["annotations"] = {TLS_ANNOTATION: "true"}
     return {
         "apiVersion": DASK_API_VERSION,
         "kind": "DaskCluster",
@@ -246,7 +218,7 @@ def build_dask_cluster(
         "spec": {
             # The operator deletes the cluster when the run ends; Dask must not do it behind our back.
             "idleTimeout": 0,
-            "scheduler": _scheduler(name, worker_image, metadata["labels"]),
-            "worker": _worker(worker_image, spec.dask.workers, spec.dask.resources, metadata["labels"]),
+            "scheduler": _scheduler(name, run_meta["name"], image, metadata["labels"], spec.pods),
+            "worker": _worker(name, run_meta, spec, image, metadata["labels"]),
         },
     }

@@ -36,6 +36,15 @@ DEADLINE_EXCEEDED: Final = "DeadlineExceeded"
 """spec.execution.activeDeadlineSeconds passed before the run finished."""
 DELETED: Final = "Deleted"
 """The run was deleted; its children go with it through their ownerReferences."""
+ACCEPTED: Final = "Accepted"
+"""The operator took the run on (Pending): next it checks the namespace's queue and starts the driver."""
+QUEUED: Final = "Queued"
+"""The namespace already runs maxConcurrentRunsPerNamespace runs: this one waits in Pending, oldest first."""
+POLICY_VIOLATION: Final = "PolicyViolation"
+"""The spec asks for what the admin policy does not allow (a mode, an image, a URI scheme, a size); the message
+names the field and the rule."""
+DRIVER_FAILED: Final = "DriverFailed"
+"""The run's driver Job failed without saying why (it crashed more often than its back-off limit allows)."""
 
 REASONS: Final = frozenset(
     {
@@ -52,10 +61,15 @@ REASONS: Final = frozenset(
         INVALID_SPEC,
         DEADLINE_EXCEEDED,
         DELETED,
+        QUEUED,
+        POLICY_VIOLATION,
+        DRIVER_FAILED,
     }
 )
 
-_WARNINGS: Final = frozenset({CLUSTER_FAILED, BATCHES_FAILED, RUN_FAILED, INVALID_SPEC, DEADLINE_EXCEEDED})
+_WARNINGS: Final = frozenset(
+    {CLUSTER_FAILED, BATCHES_FAILED, RUN_FAILED, INVALID_SPEC, DEADLINE_EXCEEDED, POLICY_VIOLATION, DRIVER_FAILED}
+)
 
 
 def _phase_reason(from_phase: Phase | None, to_phase: Phase) -> str | None:

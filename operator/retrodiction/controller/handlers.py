@@ -1,7 +1,8 @@
 """Kopf's view of the operator: decorators only, each delegating to a plain function.
 
 A run lives in one daemon per RetrodictionTraining: Kopf starts it for every unfinished run, also for those that
-existed before the operator (re)started, and stops it when the run is deleted or the operator exits.
+existed before the operator (re)started, and stops it when the run is deleted or the operator exits. The work of
+a run is done by its driver Job; the daemon only creates children and follows the driver's report.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from retrodiction.api.status import Phase
 from retrodiction.api.training import GROUP, VERSION
 from retrodiction.controller.app import OperatorApp, configure_kopf
 from retrodiction.controller.kube import PLURAL, SCHEDULES
-from retrodiction.controller.runner import RunContext, Runner, expire_if_due
+from retrodiction.controller.lifecycle import RunContext, RunLifecycle, expire_if_due
 from retrodiction.controller.schedules import ScheduleContext, reconcile_schedule
 
 # Attempts of a run's daemon that end in an unexpected error before the run is marked Failed.
@@ -45,29 +46,24 @@ def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logge
     logger.info("retrodiction operator started: %s", memo.app.describe())
 
 
-# On deletion or shutdown the run is first asked to stop (it checks twice a second and returns within seconds);
-# only after cancellation_backoff would Kopf cancel it by force. Without a backoff Kopf cancels at once, which
-# abandons the thread and leaves the finalizer in place.
+# One async daemon per unfinished run: it holds no thread, and waits between passes. On deletion, on shutdown and
+# when the run finishes (its `when` no longer holds), Kopf sets `stopped` and cancels the task only after the
+# backoff: a pass in flight finishes its API calls (each has a timeout) and its Events, and the loop ends.
 @kopf.daemon(
-    GROUP, VERSION, PLURAL, when=_unfinished, cancellation_backoff=60.0, cancellation_timeout=30.0, backoff=10.0
+    GROUP, VERSION, PLURAL, when=_unfinished, cancellation_backoff=30.0, cancellation_timeout=30.0, backoff=10.0
 )
-def run_training(stopped: kopf.DaemonStopped, body: kopf.Body, memo: kopf.Memo, retry: int, **_: Any) -> None:
+async def run_training(stopped: kopf.DaemonStopped, body: kopf.Body, memo: kopf.Memo, retry: int, **_: Any) -> None:
     app: OperatorApp = memo.app
-
-    def operator_going_away() -> bool:
-        # The run must go on without us: leave its batches running on the scheduler for the next operator.
-        going = kopf.DaemonStoppingReason.OPERATOR_EXITING | kopf.DaemonStoppingReason.OPERATOR_PAUSING
-        return stopped.reason is not None and bool(stopped.reason & going)
-
-    runner = Runner(
-        RunContext(api=app.api, settings=app.settings, body=body, stopped=stopped, detach_on_stop=operator_going_away)
-    )
+    lifecycle = RunLifecycle(RunContext(api=app.api, settings=app.settings, body=body))
     try:
-        runner.run()
+        while not stopped:
+            if await lifecycle.step():
+                return
+            await stopped.wait(app.settings.status_interval_seconds)
     except Exception as error:
         # Kopf retries a failed daemon after `backoff`; an error that persists ends the run instead of looping.
         if retry + 1 >= MAX_ATTEMPTS:
-            runner.give_up(error)
+            await lifecycle.give_up(error)
             return
         raise
 

@@ -1,18 +1,17 @@
 """The few Kubernetes API calls the operator makes, in one place, with the error handling each one needs.
 
-The official client is synchronous; the run of a training lives in a Kopf daemon thread, so blocking calls are
-what that thread wants anyway.
+The official client is synchronous and every call has a timeout; the async run lifecycle calls it through
+asyncio.to_thread, so no run holds a thread of its own while it waits. The operator makes no call to a tenant's
+URI, holds no Secret verb, and reads only one kind of tenant-written object: a run's driver report, capped.
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 import queue
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,30 +19,32 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from retrodiction.api.training import GROUP, VERSION
+from retrodiction.kube_client import as_dict, reason, require_owner, status_code
 
 log = logging.getLogger(__name__)
 
 PLURAL = "retrodictiontrainings"
+# Every request gives up after this (connect, read): a stuck API server must not hold a pass for ever.
+REQUEST_TIMEOUT = (10, 60)
 SCHEDULES = "retrodictionschedules"
 DASK_GROUP, DASK_VERSION, DASK_CLUSTERS = "kubernetes.dask.org", "v1", "daskclusters"
 
 
-class NotOwnedError(RuntimeError):
-    """A child's name is taken by an object this run does not own (a user's, or a deleted run's)."""
+class TooLargeError(ValueError):
+    """An object a tenant wrote is larger than the operator reads."""
 
 
 class CreateRefusedError(RuntimeError):
     """The API server refused a create for a reason other than the name being taken (a quota, admission)."""
 
 
-def _status(err: ApiException) -> int:
-    return int(err.status or 0)
-
-
 class KubeApi:
     def __init__(self, api_client: client.ApiClient, *, component: str = "retrodiction-operator") -> None:
         self.core = client.CoreV1Api(api_client)
         self.custom = client.CustomObjectsApi(api_client)
+        self.rbac = client.RbacAuthorizationV1Api(api_client)
+        self.batch = client.BatchV1Api(api_client)
+        self.networking = client.NetworkingV1Api(api_client)
         self.component = component
         self._events: queue.Queue[tuple[str, client.CoreV1Event]] = queue.Queue()
         threading.Thread(target=self._post_events, name="events", daemon=True).start()
@@ -60,7 +61,7 @@ class KubeApi:
                 GROUP, VERSION, namespace, plural, name, {"status": dict(patch)}
             )
         except ApiException as err:
-            if _status(err) != 404:
+            if status_code(err) != 404:
                 raise
 
     def delete_run(self, namespace: str, name: str) -> None:
@@ -69,7 +70,7 @@ class KubeApi:
                 GROUP, VERSION, namespace, PLURAL, name, body=client.V1DeleteOptions(propagation_policy="Background")
             )
         except ApiException as err:
-            if _status(err) != 404:
+            if status_code(err) != 404:
                 raise
 
     # -- schedules and the runs they start -------------------------------------------------------------------------
@@ -77,14 +78,14 @@ class KubeApi:
     def list_runs(self, namespace: str) -> list[dict[str, Any]]:
         """Every run in the namespace: a schedule finds its own by owner, since labels can be edited."""
         found = self.custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)
-        items: list[dict[str, Any]] = _as_dict(found).get("items", [])
+        items: list[dict[str, Any]] = as_dict(found).get("items", [])
         return items
 
     def get_run(self, namespace: str, name: str) -> dict[str, Any] | None:
         try:
-            return _as_dict(self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name))
+            return as_dict(self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name))
         except ApiException as err:
-            if _status(err) == 404:
+            if status_code(err) == 404:
                 return None
             raise
 
@@ -97,9 +98,9 @@ class KubeApi:
             )
             return True
         except ApiException as err:
-            if _status(err) == 409:
+            if status_code(err) == 409:
                 return False
-            raise CreateRefusedError(_reason(err)) from None
+            raise CreateRefusedError(reason(err)) from None
 
     def patch_schedule_status(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
         self._patch_status(SCHEDULES, namespace, name, patch)
@@ -116,36 +117,83 @@ class KubeApi:
             else:
                 self.custom.create_cluster_custom_object("kopf.dev", "v1", plural, body)
         except ApiException as err:
-            if _status(err) != 409:
+            if status_code(err) != 409:
                 raise
 
     # -- children -------------------------------------------------------------------------------------------------
 
-    def ensure_dask_cluster(self, manifest: Mapping[str, Any], run_uid: str) -> dict[str, Any]:
-        """Create the DaskCluster, or adopt the one a previous attempt of this run created (idempotent)."""
+    def ensure_child(self, manifest: Mapping[str, Any], run_uid: str) -> dict[str, Any]:
+        """Create a child of the run, or adopt the one an earlier pass created (idempotent); NotOwnedError when its
+        name is taken by an object the run does not own."""
+        kind = manifest["kind"]
         namespace, name = manifest["metadata"]["namespace"], manifest["metadata"]["name"]
+        create, read = self._child_calls[kind]
         try:
-            return _as_dict(
-                self.custom.create_namespaced_custom_object(
-                    DASK_GROUP, DASK_VERSION, namespace, DASK_CLUSTERS, dict(manifest)
-                )
+            return self._dict(create(namespace, dict(manifest), _request_timeout=REQUEST_TIMEOUT))
+        except ApiException as err:
+            if status_code(err) != 409:
+                raise
+        existing = self._dict(read(name, namespace, _request_timeout=REQUEST_TIMEOUT))
+        require_owner(existing, run_uid)
+        return existing
+
+    @property
+    def _child_calls(self) -> dict[str, tuple[Callable[..., Any], Callable[..., Any]]]:
+        def custom(plural: str) -> tuple[Callable[..., Any], Callable[..., Any]]:
+            return (
+                lambda namespace, body, **kw: self.custom.create_namespaced_custom_object(
+                    DASK_GROUP, DASK_VERSION, namespace, plural, body, **kw
+                ),
+                lambda name, namespace, **kw: self.custom.get_namespaced_custom_object(
+                    DASK_GROUP, DASK_VERSION, namespace, plural, name, **kw
+                ),
+            )
+
+        return {
+            "ServiceAccount": (self.core.create_namespaced_service_account, self.core.read_namespaced_service_account),
+            "Role": (self.rbac.create_namespaced_role, self.rbac.read_namespaced_role),
+            "RoleBinding": (self.rbac.create_namespaced_role_binding, self.rbac.read_namespaced_role_binding),
+            "NetworkPolicy": (
+                self.networking.create_namespaced_network_policy,
+                self.networking.read_namespaced_network_policy,
+            ),
+            "Job": (self.batch.create_namespaced_job, self.batch.read_namespaced_job),
+            "DaskCluster": custom(DASK_CLUSTERS),
+        }
+
+    def _dict(self, obj: object) -> dict[str, Any]:
+        if isinstance(obj, dict):
+            return obj
+        serialised: dict[str, Any] = self.core.api_client.sanitize_for_serialization(obj)
+        return serialised
+
+    def get_job(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            return self._dict(self.batch.read_namespaced_job(name, namespace, _request_timeout=REQUEST_TIMEOUT))
+        except ApiException as err:
+            if status_code(err) == 404:
+                return None
+            raise
+
+    def suspend_job(self, namespace: str, name: str, suspend: bool) -> None:
+        """Suspend (its pod is deleted) or resume (a new pod starts) the driver Job; a missing Job is no error."""
+        try:
+            self.batch.patch_namespaced_job(
+                name, namespace, {"spec": {"suspend": suspend}}, _request_timeout=REQUEST_TIMEOUT
             )
         except ApiException as err:
-            if _status(err) != 409:
+            if status_code(err) != 404:
                 raise
-        existing = _as_dict(
-            self.custom.get_namespaced_custom_object(DASK_GROUP, DASK_VERSION, namespace, DASK_CLUSTERS, name)
-        )
-        _require_owner(existing, run_uid)
-        return existing
 
     def get_dask_cluster(self, namespace: str, name: str) -> dict[str, Any] | None:
         try:
-            return _as_dict(
-                self.custom.get_namespaced_custom_object(DASK_GROUP, DASK_VERSION, namespace, DASK_CLUSTERS, name)
+            return as_dict(
+                self.custom.get_namespaced_custom_object(
+                    DASK_GROUP, DASK_VERSION, namespace, DASK_CLUSTERS, name, _request_timeout=REQUEST_TIMEOUT
+                )
             )
         except ApiException as err:
-            if _status(err) == 404:
+            if status_code(err) == 404:
                 return None
             raise
 
@@ -158,78 +206,37 @@ class KubeApi:
                 DASK_CLUSTERS,
                 name,
                 body=client.V1DeleteOptions(propagation_policy="Background"),
+                _request_timeout=REQUEST_TIMEOUT,
             )
         except ApiException as err:
-            if _status(err) != 404:
+            if status_code(err) != 404:
                 raise
 
-    def apply_configmap(self, manifest: Mapping[str, Any], run_uid: str) -> None:
-        """Create or replace a ConfigMap this run owns; refuse to overwrite one it does not."""
-        namespace, name = manifest["metadata"]["namespace"], manifest["metadata"]["name"]
+    def read_configmap_capped(self, namespace: str, name: str, cap: int) -> bytes | None:
+        """The ConfigMap object's JSON, read from the wire up to `cap` bytes; None when it does not exist.
+
+        A tenant writes these, so no more than `cap` (+1, to tell) bytes are ever held: the body is read from the
+        response stream, uncompressed (Accept-Encoding: identity, so nothing is inflated), and the connection
+        dropped past the cap. TooLargeError says so."""
         try:
-            self.core.create_namespaced_config_map(namespace, manifest)  # type: ignore[arg-type]  # dicts serialise
-            return
+            response: Any = self.core.read_namespaced_config_map(
+                name,
+                namespace,
+                _preload_content=False,
+                _request_timeout=REQUEST_TIMEOUT,
+                _headers={"Accept-Encoding": "identity"},
+            )
         except ApiException as err:
-            if _status(err) != 409:
-                raise
-        existing = self.core.read_namespaced_config_map(name, namespace)
-        _require_owner(self.core.api_client.sanitize_for_serialization(existing), run_uid)
-        self.core.replace_namespaced_config_map(name, namespace, manifest)  # type: ignore[arg-type]
-
-    def replace_owned_configmap(self, manifest: Mapping[str, Any], run_uid: str) -> None:
-        """Replace a ConfigMap this run is known to have written: one request instead of apply's three.
-
-        Falls back to apply_configmap when it has gone missing since."""
-        namespace, name = manifest["metadata"]["namespace"], manifest["metadata"]["name"]
-        try:
-            self.core.replace_namespaced_config_map(name, namespace, manifest)  # type: ignore[arg-type]
-        except ApiException as err:
-            if _status(err) != 404:
-                raise
-            self.apply_configmap(manifest, run_uid)
-
-    def list_configmaps(self, namespace: str, selector: str) -> list[dict[str, Any]]:
-        found = self.core.list_namespaced_config_map(namespace, label_selector=selector)
-        items: list[dict[str, Any]] = self.core.api_client.sanitize_for_serialization(found).get("items", [])
-        return items
-
-    def read_secret_data(self, namespace: str, name: str) -> dict[str, str]:
-        """A Secret's keys and decoded values (used as fsspec storage options)."""
-        secret = self.core.read_namespaced_secret(name, namespace)
-        return {key: base64.b64decode(value).decode() for key, value in (secret.data or {}).items()}
-
-    def ready_endpoints(self, namespace: str, service: str, port_name: str) -> list[tuple[str, int]]:
-        """(pod IP, port) of the ready pods behind a Service, by the rule the endpointslice controller applies.
-
-        Read from the pods rather than from EndpointSlices: an operator outside the cluster network needs pod
-        addresses, and a local test cluster's loopback pod addresses are refused in EndpointSlices.
-        """
-        try:
-            found_service = self.core.read_namespaced_service(service, namespace)
-        except ApiException as err:
-            if _status(err) == 404:
-                return []
+            if status_code(err) == 404:
+                return None
             raise
-        service_spec = found_service.spec or client.V1ServiceSpec()
-        selector = service_spec.selector or {}
-        target = next((p.target_port for p in service_spec.ports or [] if p.name == port_name), None)
-        if not selector or target is None:
-            return []
-        pods = self.core.list_namespaced_pod(
-            namespace, label_selector=",".join(f"{key}={value}" for key, value in sorted(selector.items()))
-        )
-        found: list[tuple[str, int]] = []
-        for pod in pods.items:
-            status = pod.status
-            terminating = pod.metadata is not None and pod.metadata.deletion_timestamp is not None
-            if terminating or status is None or not status.pod_ip or status.phase != "Running":
-                continue
-            if not any(c.type == "Ready" and c.status == "True" for c in status.conditions or []):
-                continue
-            port = _container_port(pod, target)
-            if port is not None:
-                found.append((status.pod_ip, port))
-        return found
+        try:
+            blob: bytes = response.read(cap + 1, decode_content=False)
+        finally:
+            response.close()
+        if len(blob) > cap:
+            raise TooLargeError(f"ConfigMap {name} is larger than {cap} bytes")
+        return blob
 
     # -- events ---------------------------------------------------------------------------------------------------
 
@@ -277,37 +284,3 @@ class KubeApi:
         deadline = time.monotonic() + timeout
         while self._events.unfinished_tasks and time.monotonic() < deadline:
             time.sleep(0.05)
-
-
-def _reason(err: ApiException) -> str:
-    """The API server's message for a refused request (a Status object's `message`), on one line."""
-    try:
-        message = str(json.loads(err.body or "{}").get("message") or "")
-    except (ValueError, AttributeError):
-        message = ""
-    return " ".join(f"{err.status} {err.reason}: {message}".split())[:512]
-
-
-def _container_port(pod: client.V1Pod, target: int | str) -> int | None:
-    """A Service's targetPort on one pod: a number as is, a name looked up among the containers' ports."""
-    if isinstance(target, int) or str(target).isdigit():
-        return int(target)
-    for container in pod.spec.containers if pod.spec else []:
-        for port in container.ports or []:
-            if port.name == target:
-                return int(port.container_port)
-    return None
-
-
-def _as_dict(obj: object) -> dict[str, Any]:
-    # The custom-objects API returns plain JSON dicts but is typed as returning `object`.
-    if not isinstance(obj, dict):
-        raise TypeError(f"expected a JSON object from the API server, got {type(obj).__name__}")
-    return obj
-
-
-def _require_owner(obj: Mapping[str, Any], run_uid: str) -> None:
-    owners = obj.get("metadata", {}).get("ownerReferences") or []
-    if not any(owner.get("uid") == run_uid for owner in owners):
-        name = obj.get("metadata", {}).get("name")
-        raise NotOwnedError(f"{obj.get('kind', 'object')} {name} exists and is not owned by this run")

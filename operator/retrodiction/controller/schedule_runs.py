@@ -11,9 +11,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from retrodiction.api.schedule import RetrodictionScheduleSpec
-from retrodiction.api.training import API_VERSION
-from retrodiction.controller.children import (
+from retrodiction.api.children import (
     MANAGED_BY,
     MANAGED_BY_LABEL,
     PART_OF,
@@ -22,6 +20,8 @@ from retrodiction.controller.children import (
     run_label_value,
     suffixed_name,
 )
+from retrodiction.api.schedule import RetrodictionScheduleSpec
+from retrodiction.api.training import API_VERSION
 from retrodiction.controller.conditions import parse_timestamp, timestamp
 from retrodiction.controller.schedule_times import run_window
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from retrodiction import __version__
+from retrodiction.api.policy import AdminPolicy
 
 
 def _split(value: object) -> object:
@@ -26,14 +27,21 @@ class OperatorSettings(BaseSettings):
     )
     worker_image: str = Field(
         default=f"ghcr.io/retrodiction/retrodiction-worker:{__version__}",
-        description="Image of the Dask scheduler and workers when spec.dask.image is not set.",
+        description="Image of each run's driver and Dask scheduler and workers when spec.dask.image is not set.",
+    )
+    policy: AdminPolicy = Field(
+        default_factory=AdminPolicy, description="What tenants may ask for (JSON; the chart's `policy` values)."
+    )
+    driver_cluster_role: str = Field(
+        default="retrodiction-driver",
+        description="The ClusterRole each run's driver is bound to in its namespace (the chart installs it).",
     )
     status_interval_seconds: float = Field(default=5.0, gt=0, description="At most one progress patch this often.")
-    cluster_startup_timeout_seconds: float = Field(default=600.0, gt=0)
-    scheduler_probe_timeout_seconds: float = Field(default=10.0, gt=0)
-    # dns: <cluster>-scheduler.<ns>.svc (in a cluster). endpoints: the ready address of the scheduler Service's
-    # EndpointSlice, for an operator running outside the cluster network. auto: dns in a pod, endpoints outside.
-    scheduler_resolution: Literal["auto", "dns", "endpoints"] = "auto"
+    cluster_startup_timeout_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="How long a run's driver and Dask cluster may take to start before the run fails.",
+    )
     keep_clusters: bool = Field(default=False, description="Keep each run's DaskCluster after it finishes.")
     local_max_workers: int = Field(default=2, ge=1, description="Upper bound for spec.dask.mode=local runs.")
     bind_address: str = Field(default="0.0.0.0", description="Address the health and metrics endpoints listen on.")

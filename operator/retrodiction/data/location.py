@@ -46,7 +46,7 @@ def locate(source: DataSource) -> Location:
     if is_builtin(source.uri):
         return Location(source, fsspec.filesystem("file"), str(builtin_path(source.uri)), fmt)
     with reading(source, fmt):
-        fs, path = fsspec.core.url_to_fs(source.uri, **dict(source.storage_options))
+        fs, path = fsspec.core.url_to_fs(source.uri, **source.resolved_storage_options())
     return Location(source, fs, path, fmt)
 
 

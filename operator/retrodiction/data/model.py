@@ -10,6 +10,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from retrodiction.data.credentials import resolve_storage_options
 from retrodiction.data.errors import DataError, name_list
 
 Format = Literal["auto", "parquet", "csv"]
@@ -20,14 +21,25 @@ class DataSource:
     """Where a dataset lives and how to read it.
 
     `uri` is `builtin://NAME`, a local path, `file:///...`, or any URL an installed fsspec backend
-    understands (`s3://`, `memory://`, ...). `storage_options` go to that backend unchanged (credentials,
-    `endpoint_url`, ...); they must pickle, as they travel to Dask workers.
+    understands (`s3://`, `memory://`, ...). `storage_options` go to that backend unchanged (`endpoint_url`,
+    ...); they must pickle, as they travel to Dask workers. Secrets do not belong there in a cluster: with
+    `credentials_prefix` each process adds the credentials it finds in its own environment under that prefix
+    (see data/credentials.py), and with `anonymous` (no Secret, ambient credentials not allowed) object stores
+    are read without credentials.
     """
 
     uri: str
     format: Format = "auto"
     time_column: str = "date"
     storage_options: Mapping[str, Any] = field(default_factory=dict)
+    credentials_prefix: str | None = None
+    anonymous: bool = False
+
+    def resolved_storage_options(self) -> dict[str, Any]:
+        """The options to open the data with in this process (credentials read from its environment)."""
+        return resolve_storage_options(
+            self.uri, self.storage_options, credentials_prefix=self.credentials_prefix, anonymous=self.anonymous
+        )
 
 
 @dataclass(frozen=True, eq=False)

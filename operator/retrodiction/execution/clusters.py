@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from distributed import Client, LocalCluster
 
@@ -36,3 +38,34 @@ def local_cluster_client(
 def scheduler_client(address: str, *, timeout: float = 30.0) -> Iterator[Client]:
     with Client(address, timeout=timeout) as client:
         yield client
+
+
+def connect(address: str, timeout: float) -> Client:
+    """A client whose scheduler has answered (its identity, and the workers it knows); the caller closes it.
+
+    Raises TimeoutError after `timeout` seconds (plus a margin) whatever the peer does: Dask's handshake has no
+    timeout of its own, and a listener that accepts and never answers would hold the caller for ever. The
+    attempt is left behind in a daemon thread, which holds nothing but its socket."""
+    outcome: dict[str, Any] = {}
+
+    def attempt() -> None:
+        try:
+            client = Client(address, timeout=timeout, set_as_default=False)
+            try:
+                client.scheduler_info(n_workers=-1)
+            except BaseException:
+                client.close()
+                raise
+            outcome["client"] = client
+        except BaseException as err:  # handed to the caller as is
+            outcome["error"] = err
+
+    thread = threading.Thread(target=attempt, name=f"connect-{address}", daemon=True)
+    thread.start()
+    thread.join(timeout + 5.0)
+    if thread.is_alive():
+        raise TimeoutError(f"{address} accepted a connection but did not answer within {timeout:.0f} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    client: Client = outcome["client"]
+    return client

@@ -35,9 +35,24 @@ def apply_crd(api: client.ApiClient, crd: dict[str, Any], *, timeout: float = 30
 
 
 def apply_project_crds(api: client.ApiClient) -> list[str]:
+    """The CRDs, and the driver ClusterRole the chart would install (each run's driver is bound to it)."""
     names = []
     for path in sorted((REPO / "crds").glob("*.yaml")):
         crd = yaml.safe_load(path.read_text())
         apply_crd(api, crd)
         names.append(crd["metadata"]["name"])
+    apply_driver_cluster_role(api)
     return names
+
+
+def apply_driver_cluster_role(api: client.ApiClient, name: str = "retrodiction-driver") -> None:
+    from retrodiction.controller.driver import driver_cluster_role
+
+    rbac = client.RbacAuthorizationV1Api(api)
+    body = driver_cluster_role(name)
+    try:
+        rbac.create_cluster_role(body)
+    except ApiException as err:
+        if err.status != 409:
+            raise
+        rbac.replace_cluster_role(name, body)

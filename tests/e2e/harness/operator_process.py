@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -16,6 +17,8 @@ from types import TracebackType
 from tests.e2e.harness.cluster import Kube
 from tests.e2e.harness.crds import apply_project_crds
 from tests.ports import free_ports
+
+TEST_POLICY = json.dumps({"uriSchemes": ["builtin", "s3", "file"], "daskModes": ["kubernetes", "local", "address"]})
 
 
 class OperatorProcess:
@@ -36,7 +39,9 @@ class OperatorProcess:
             RETRODICTION_HEALTH_PORT=str(self.health_port),
             RETRODICTION_METRICS_PORT=str(self.metrics_port),
             RETRODICTION_STATUS_INTERVAL_SECONDS="1",
-            RETRODICTION_SCHEDULER_RESOLUTION="endpoints",
+            # The local tier's data lives in files on this machine: an admin policy that opts in to `file`, as a
+            # single-tenant install would. Tests of the default policy set their own.
+            RETRODICTION_POLICY=TEST_POLICY,
         )
         env.pop("KUBERNETES_SERVICE_HOST", None)
         env.update({f"RETRODICTION_{key.upper()}": value for key, value in self.settings.items()})

@@ -17,11 +17,11 @@ import yaml
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
+from retrodiction.api.children import COMPONENT_SUMMARY, component_selector
 from retrodiction.api.training import GROUP, VERSION
 from retrodiction.config import TrainingConfig
-from retrodiction.controller.children import COMPONENT_SUMMARY, component_selector
-from retrodiction.controller.summary_configmaps import read_summary_configmaps
 from retrodiction.coordinator import ParallelTrainingCoordinator
+from retrodiction.driver.summary_configmaps import read_summary_configmaps
 from retrodiction.manifest import load_training
 from tests.e2e.harness.binaries import tool
 from tests.e2e.harness.cluster import Kube

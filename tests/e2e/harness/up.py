@@ -9,7 +9,7 @@ then runs until interrupted (SIGINT/SIGTERM) and stops everything it started. Th
 
     export KUBECONFIG=<printed path>
     kubectl get nodes
-    RETRODICTION_SCHEDULER_RESOLUTION=endpoints retrodiction operator --all-namespaces
+    RETRODICTION_POLICY='{"uriSchemes": ["builtin", "s3", "file"]}' retrodiction operator --all-namespaces
     kubectl apply -f examples/training-macrodata.yaml
 
 No Docker is needed, and nothing leaves 127.0.0.0/8: pods get addresses 127.0.0.N and reach Services through their
@@ -146,6 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(bin_dir: Path, workdir: Path, keep: bool, node_name: str, stop: threading.Event) -> int:
     # Imported here: the controller harness itself uses this module's CRD helpers.
+    from tests.e2e.harness.crds import apply_driver_cluster_role
     from tests.e2e.harness.dask_controller import dask_kubernetes_controller
 
     began = time.monotonic()
@@ -156,6 +157,7 @@ def _run(bin_dir: Path, workdir: Path, keep: bool, node_name: str, stop: threadi
         control_plane.api_client() as api,
     ):
         crds = install_crds(api, [*repo_crd_paths(), *dask_kubernetes_crd_paths()])
+        apply_driver_cluster_role(api)
         with dask_kubernetes_controller(control_plane.kubeconfig, workdir / "dask-controller") as controller:
             print(
                 f"local Kubernetes ready in {time.monotonic() - began:.1f} s: API server {control_plane.server}, "
@@ -165,7 +167,7 @@ def _run(bin_dir: Path, workdir: Path, keep: bool, node_name: str, stop: threadi
                 f"pod logs: {node.workdir / 'pods'}/<namespace>_<pod>_<uid>/logs/<container>/<restart>.log\n"
                 f"kubeconfig: {control_plane.kubeconfig}\n\n"
                 f"export KUBECONFIG={control_plane.kubeconfig}\n"
-                "RETRODICTION_SCHEDULER_RESOLUTION=endpoints retrodiction operator -A   # then the operator\n\n"
+                "retrodiction operator -A   # then the operator (each run's driver runs as a pod here)\n\n"
                 "Ctrl-C stops everything.",
                 flush=True,
             )

@@ -31,6 +31,10 @@ RUN_UID_LABEL: Final = "training.retrodiction.dev/run-uid"
 COMPONENT_DASK_CLUSTER: Final = "dask-cluster"
 COMPONENT_SUMMARY: Final = "summary"
 COMPONENT_CHECKPOINT: Final = "checkpoint"
+COMPONENT_DRIVER: Final = "driver"
+COMPONENT_DRIVER_REPORT: Final = "driver-report"
+COMPONENT_TLS: Final = "tls"
+COMPONENT_NETWORK_POLICY: Final = "network-policy"
 
 _MAX_OBJECT_NAME = 253  # DNS-1123 subdomain: ConfigMaps, DaskClusters
 _MAX_LABEL_VALUE = 63
@@ -83,6 +87,58 @@ def suffixed_name(base: str, suffix: str) -> str:
     return _fit(base, _MAX_OBJECT_NAME - len(suffix)) + suffix
 
 
+# A Job's name is a label value on its pods (job-name, 63 characters) and the prefix of their names.
+_MAX_JOB_NAME = _MAX_LABEL_VALUE - len("-driver")
+
+
+def driver_job_name(run_name: str) -> str:
+    """`<run>-driver`, in the DNS-1035 form the run's DaskCluster uses, short enough for a Job."""
+    base = dask_cluster_name(run_name)
+    return _fit(base, _MAX_JOB_NAME).rstrip("-") + "-driver"
+
+
+def driver_account_name(run_name: str) -> str:
+    """The run's driver ServiceAccount, and the Role and RoleBindings that grant it what the run needs."""
+    return suffixed_name(run_name, "-driver")
+
+
+def driver_report_name(run_name: str) -> str:
+    return suffixed_name(run_name, "-driver")
+
+
+def tls_secret_name(run_name: str) -> str:
+    return suffixed_name(run_name, "-tls")
+
+
+def network_policy_name(run_name: str) -> str:
+    return suffixed_name(run_name, "-dask")
+
+
+# --- credentials Secrets, as the driver and the workers receive them (each key a variable under the prefix) -------
+
+DATA_CREDENTIALS_PREFIX: Final = "RETRODICTION_DATA_CREDENTIALS_"
+OUTPUT_CREDENTIALS_PREFIX: Final = "RETRODICTION_OUTPUT_CREDENTIALS_"
+
+# --- the run's TLS Secret, as the Dask processes read it ----------------------------------------------------------
+
+TLS_CA_KEY: Final = "ca.crt"
+TLS_CERT_KEY: Final = "tls.crt"
+TLS_KEY_KEY: Final = "tls.key"
+
+
+def dask_tls_env(role: str) -> dict[str, str]:
+    """Dask configuration variables -> keys of the run's TLS Secret, for `role` (scheduler, worker or client):
+    PEM text in Dask's configuration, so no volume is needed, and encryption required."""
+    if role not in ("scheduler", "worker", "client"):
+        raise ValueError(f"unknown Dask role {role!r}")
+    upper = role.upper()
+    return {
+        "DASK_DISTRIBUTED__COMM__TLS__CA_FILE": TLS_CA_KEY,
+        f"DASK_DISTRIBUTED__COMM__TLS__{upper}__CERT": TLS_CERT_KEY,
+        f"DASK_DISTRIBUTED__COMM__TLS__{upper}__KEY": TLS_KEY_KEY,
+    }
+
+
 def summary_configmap_name(run_name: str, configured: str | None = None) -> str:
     return configured or suffixed_name(run_name, "-summary")
 
@@ -97,15 +153,16 @@ def required_field(run_meta: Mapping[str, Any], key: str) -> str:
     return value
 
 
-def owner_reference(run_meta: Mapping[str, Any]) -> dict[str, Any]:
-    # blockOwnerDeletion needs RBAC `update` on retrodictiontrainings/finalizers for the operator.
+def owner_reference(run_meta: Mapping[str, Any], *, block_owner_deletion: bool = True) -> dict[str, Any]:
+    # blockOwnerDeletion needs RBAC `update` on retrodictiontrainings/finalizers: the operator holds it, a run's
+    # driver does not, so what the driver writes is owned without it.
     return {
         "apiVersion": API_VERSION,
         "kind": KIND,
         "name": required_field(run_meta, "name"),
         "uid": required_field(run_meta, "uid"),
         "controller": True,
-        "blockOwnerDeletion": True,
+        "blockOwnerDeletion": block_owner_deletion,
     }
 
 
@@ -121,14 +178,18 @@ def child_labels(run_meta: Mapping[str, Any], extra_labels: Mapping[str, str] | 
 
 
 def child_metadata(
-    run_meta: Mapping[str, Any], name: str, extra_labels: Mapping[str, str] | None = None
+    run_meta: Mapping[str, Any],
+    name: str,
+    extra_labels: Mapping[str, str] | None = None,
+    *,
+    block_owner_deletion: bool = True,
 ) -> dict[str, Any]:
     """Metadata of a child: in the run's namespace, labelled, and owned by the run."""
     return {
         "name": name,
         "namespace": required_field(run_meta, "namespace"),
         "labels": child_labels(run_meta, extra_labels),
-        "ownerReferences": [owner_reference(run_meta)],
+        "ownerReferences": [owner_reference(run_meta, block_owner_deletion=block_owner_deletion)],
     }
 
 

@@ -2,8 +2,9 @@
 
 Results are buffered and written at most every `interval` seconds: each write rewrites the open shard (up to
 900 KiB), so one write per batch would cost etcd far more than the batches are worth. Results finished but not
-yet written when the operator dies are not lost: their Dask tasks are still held by the scheduler (the
-coordinator publishes them), and the restarted operator picks them up there.
+yet written when the driver dies are not lost: their Dask tasks are still held by the scheduler (the
+coordinator publishes them), and the driver's next pod picks them up there. Once the summary is stored, the
+shards have served their purpose and are removed.
 """
 
 from __future__ import annotations
@@ -12,16 +13,16 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from retrodiction.controller.checkpoint_configmaps import CheckpointShards, read_checkpoint_configmaps
-from retrodiction.controller.children import COMPONENT_CHECKPOINT, component_selector, owned_by
-from retrodiction.controller.kube import KubeApi
+from retrodiction.api.children import COMPONENT_CHECKPOINT, component_selector, owned_by
+from retrodiction.driver.checkpoint_configmaps import CheckpointShards, read_checkpoint_configmaps
+from retrodiction.driver.kube import DriverApi
 from retrodiction.execution.task import BatchResult
 
 
 class ConfigMapCheckpoint:
     def __init__(
         self,
-        api: KubeApi,
+        api: DriverApi,
         run_meta: Mapping[str, Any],
         *,
         interval: float = 5.0,
@@ -60,3 +61,13 @@ class ConfigMapCheckpoint:
                 self.api.apply_configmap(configmap, self.run_meta["uid"])
                 self._owned.add(name)
         self._last_flush = self._clock()
+
+    def remove(self) -> None:
+        """Delete every shard this run owns (after its summary is stored)."""
+        configmaps = self.api.list_configmaps(
+            self.run_meta["namespace"], component_selector(self.run_meta, COMPONENT_CHECKPOINT)
+        )
+        for configmap in configmaps:
+            if owned_by(configmap, self.run_meta["uid"]):
+                self.api.delete_configmap(self.run_meta["namespace"], configmap["metadata"]["name"])
+        self._owned.clear()

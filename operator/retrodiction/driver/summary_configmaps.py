@@ -10,7 +10,7 @@ import zlib
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-from retrodiction.controller.children import (
+from retrodiction.api.children import (
     COMPONENT_LABEL,
     COMPONENT_SUMMARY,
     CONFIGMAP_BUDGET,
@@ -51,7 +51,7 @@ def _summary_configmap(
     configmap: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": child_metadata(run_meta, name, {COMPONENT_LABEL: COMPONENT_SUMMARY}),
+        "metadata": child_metadata(run_meta, name, {COMPONENT_LABEL: COMPONENT_SUMMARY}, block_owner_deletion=False),
     }
     if data:
         configmap["data"] = data

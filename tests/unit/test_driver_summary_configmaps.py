@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from retrodiction.controller.children import (
+from retrodiction.api.children import (
     CONFIGMAP_BUDGET,
     owner_reference,
 )
-from retrodiction.controller.summary_configmaps import (
+from retrodiction.driver.summary_configmaps import (
     SUMMARY_INLINE_MAX,
     SummaryTooLargeError,
     read_summary_configmaps,
@@ -69,7 +69,7 @@ def _assert_owned_and_small(configmaps: list[dict[str, Any]]) -> None:
     for configmap in configmaps:
         meta = configmap["metadata"]
         assert meta["namespace"] == "team-a"
-        assert meta["ownerReferences"] == [owner_reference(RUN)]
+        assert meta["ownerReferences"] == [owner_reference(RUN, block_owner_deletion=False)]
         assert meta["labels"]["training.retrodiction.dev/run"] == "gdp"
         assert meta["labels"]["app.kubernetes.io/component"] == "summary"
         assert _payload_bytes(configmap) < CONFIGMAP_LIMIT

@@ -1,6 +1,6 @@
 import pytest
 
-from retrodiction.controller.summary_store import checkpoint_uri, run_prefix, summary_ref, summary_uri
+from retrodiction.api.outputs import checkpoint_uri, run_prefix, summary_ref, summary_uri
 
 UID = "0b6a3c1e-1111-2222-3333-444455556666"
 

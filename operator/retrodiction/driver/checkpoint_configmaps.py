@@ -12,7 +12,7 @@ import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
-from retrodiction.controller.children import (
+from retrodiction.api.children import (
     COMPONENT_CHECKPOINT,
     COMPONENT_LABEL,
     CONFIGMAP_BUDGET,
@@ -67,7 +67,7 @@ def _shard_configmap(
     configmap: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": child_metadata(run_meta, name, {COMPONENT_LABEL: COMPONENT_CHECKPOINT}),
+        "metadata": child_metadata(run_meta, name, {COMPONENT_LABEL: COMPONENT_CHECKPOINT}, block_owner_deletion=False),
         "binaryData": {CHECKPOINT_KEY: encoded},
     }
     if sealed:

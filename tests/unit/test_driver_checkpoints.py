@@ -7,17 +7,17 @@ from typing import Any
 import numpy as np
 import pytest
 
-from retrodiction.controller.checkpoint_configmaps import (
+from retrodiction.api.children import (
+    CONFIGMAP_BUDGET,
+    owner_reference,
+)
+from retrodiction.driver.checkpoint_configmaps import (
     CheckpointShards,
     CheckpointTooLargeError,
     checkpoint_configmap,
     read_checkpoint_configmaps,
 )
-from retrodiction.controller.checkpoints import ConfigMapCheckpoint
-from retrodiction.controller.children import (
-    CONFIGMAP_BUDGET,
-    owner_reference,
-)
+from retrodiction.driver.checkpoints import ConfigMapCheckpoint
 from retrodiction.engine import COUNT_FIELDS, SUM_FIELDS
 from retrodiction.execution.task import BatchResult
 
@@ -70,7 +70,7 @@ def test_a_shard_round_trips_its_results_exactly() -> None:
     results = [_result(i) for i in range(3)]
     configmap = checkpoint_configmap(RUN, results, 7)
     assert configmap["metadata"]["name"] == "gdp-ckpt-0007"
-    assert configmap["metadata"]["ownerReferences"] == [owner_reference(RUN)]
+    assert configmap["metadata"]["ownerReferences"] == [owner_reference(RUN, block_owner_deletion=False)]
     assert configmap["metadata"]["labels"]["app.kubernetes.io/component"] == "checkpoint"
     assert "immutable" not in configmap
     restored = read_checkpoint_configmaps([configmap])

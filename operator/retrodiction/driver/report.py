@@ -1,0 +1,88 @@
+"""The driver's side of the progress report: a small ConfigMap the operator copies into the run's status.
+
+Progress is written at most every `interval` seconds (state changes always), so the API server sees a few writes
+a minute whatever the number of batches; the document is a fixed set of scalars (api/report.py).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from kubernetes.client.exceptions import ApiException
+
+from retrodiction.api.children import COMPONENT_DRIVER_REPORT, COMPONENT_LABEL, child_metadata, driver_report_name
+from retrodiction.api.report import REPORT_KEY, DriverReport, DriverState, ReportedBatches
+from retrodiction.driver.kube import DriverApi
+
+log = logging.getLogger(__name__)
+
+
+class ReportWriter:
+    def __init__(
+        self,
+        api: DriverApi,
+        run_meta: Mapping[str, Any],
+        *,
+        interval: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.api = api
+        self.run_meta = run_meta
+        self.interval = interval
+        self._clock = clock
+        self._last: float | None = None
+        self.report = DriverReport(run_uid=run_meta["uid"], state=DriverState.PLANNING, updated=datetime.now(UTC))
+        self._written = False
+
+    def state(self, state: DriverState, **fields: Any) -> None:
+        """A new state (and whatever goes with it): always written."""
+        self._set(state=state, **fields)
+        self._write()
+
+    def progress(self, progress: Mapping[str, Any], *, running: int) -> None:
+        """Counters from the coordinator's progress callback; written at most every `interval` seconds."""
+        eta = progress.get("estimated_remaining_seconds")
+        self._set(
+            batches=ReportedBatches(
+                total=int(progress["total"]),
+                succeeded=int(progress["succeeded"]),
+                failed=int(progress["failed"]),
+                running=max(0, running),
+            ),
+            completed_percentage=float(progress["completed_percentage"]),
+            estimated_remaining_seconds=None if eta is None else max(0, round(float(eta))),
+        )
+        finished = int(progress["completed"]) == int(progress["total"])
+        now = self._clock()
+        if finished or self._last is None or now - self._last >= self.interval:
+            self._write()
+
+    def _set(self, **fields: Any) -> None:
+        self.report = self.report.model_copy(update={**fields, "updated": datetime.now(UTC)})
+
+    def _write(self) -> None:
+        name = driver_report_name(self.run_meta["name"])
+        document = self.report.model_dump(mode="json", by_alias=True, exclude_none=True)
+        manifest = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": child_metadata(
+                self.run_meta, name, {COMPONENT_LABEL: COMPONENT_DRIVER_REPORT}, block_owner_deletion=False
+            ),
+            "data": {REPORT_KEY: json.dumps(document, separators=(",", ":"))},
+        }
+        try:
+            if self._written:
+                self.api.replace_owned_configmap(manifest, self.run_meta["uid"])
+            else:
+                self.api.apply_configmap(manifest, self.run_meta["uid"])
+                self._written = True
+        except ApiException as err:
+            # A lost progress write is not a lost run: the next one carries the latest counters.
+            log.warning("could not write the progress report: %s", err.reason)
+        self._last = self._clock()

@@ -1,0 +1,411 @@
+"""A run's driver: what `retrodiction train rt/NAME` does inside the run's Job, in the run's namespace.
+
+It is the CLI's training on a laptop, with the cluster as its sinks: the spec is read from the run, progress goes
+to a small report the operator copies into the status, finished batches are checkpointed in ConfigMaps the run
+owns (or under spec.output.uri), and the summary is stored where spec.output says. The driver is the only Dask
+client of its run and the only process that reads its data: the operator never does either.
+
+Exit codes (api/report.py DriverExit): 0 done; 1 the run failed (batches, cluster, summary); 2 bad input; 3 the
+deadline passed. The Job fails at once on those; anything else (a crash, an eviction, SIGKILL) gets a new pod,
+which resumes from the checkpoints and the batches still held by the scheduler.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from types import FrameType
+from typing import Any
+
+import fsspec
+from distributed import Client
+from kubernetes.client.exceptions import ApiException
+from pydantic import ValidationError
+
+from retrodiction.api.children import DATA_CREDENTIALS_PREFIX, OUTPUT_CREDENTIALS_PREFIX, dask_cluster_name
+from retrodiction.api.errors import format_validation_error
+from retrodiction.api.outputs import checkpoint_uri, summary_uri
+from retrodiction.api.policy import violations
+from retrodiction.api.report import DriverExit, DriverState
+from retrodiction.api.training import RetrodictionTraining, RetrodictionTrainingSpec, SecretRef
+from retrodiction.config import TrainingConfig
+from retrodiction.coordinator import ParallelTrainingCoordinator
+from retrodiction.data import DataError
+from retrodiction.data.credentials import credentials_from_environment, resolve_storage_options
+from retrodiction.driver.checkpoints import ConfigMapCheckpoint
+from retrodiction.driver.kube import DriverApi
+from retrodiction.driver.report import ReportWriter
+from retrodiction.driver.settings import DriverSettings
+from retrodiction.driver.summary_configmaps import summary_configmaps
+from retrodiction.execution.checkpoint import CheckpointStore, FsspecCheckpoint
+from retrodiction.execution.clusters import connect, local_cluster_client
+from retrodiction.execution.task import BatchResult
+from retrodiction.kube_client import NotOwnedError
+
+log = logging.getLogger(__name__)
+
+SCHEDULER_PORT = 8786
+
+
+class RunEndedError(Exception):
+    """Ends the run for good: reported with this reason and message (and `report` fields, such as the final
+    counters), and the driver exits with `exit_code`."""
+
+    def __init__(self, exit_code: int, reason: str, message: str, report: Mapping[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+        self.reason = reason
+        self.message = message
+        self.report = dict(report or {})
+
+
+class StoppedError(Exception):
+    """The pod is being stopped (SIGTERM: the run suspended or deleted, the pod evicted): leave the work as it is."""
+
+
+def scheduler_address(run_name: str, namespace: str) -> str:
+    """The address of a kubernetes-mode run's scheduler, over the run's TLS, by its Service's cluster DNS name."""
+    return f"tls://{dask_cluster_name(run_name)}-scheduler.{namespace}.svc.cluster.local:{SCHEDULER_PORT}"
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else text
+
+
+class Driver:
+    def __init__(
+        self,
+        api: DriverApi,
+        namespace: str,
+        name: str,
+        *,
+        settings: DriverSettings,
+        scheduler: str | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.api = api
+        self.namespace = namespace
+        self.name = name
+        self.settings = settings
+        self.scheduler = scheduler
+        self.stop = stop or threading.Event()
+        self.report: ReportWriter | None = None
+        self.meta: dict[str, Any] = {}
+
+    # -- the whole run -------------------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        try:
+            training, started = self._load()
+            self.report = ReportWriter(self.api, self.meta, interval=self.settings.status_interval_seconds)
+            self.report.state(DriverState.PLANNING)
+            return self._drive(training.spec, started)
+        except RunEndedError as failure:
+            log.error("%s: %s", failure.reason, failure.message)
+            if self.report is not None:
+                self.report.state(
+                    DriverState.FAILED, reason=failure.reason, message=failure.message[:1024], **failure.report
+                )
+            return failure.exit_code
+        except StoppedError:
+            log.info("stopped; the work is left for the next driver")
+            return 143
+
+    def _load(self) -> tuple[RetrodictionTraining, datetime | None]:
+        try:
+            body = self.api.get_run(self.namespace, self.name)
+        except ApiException as err:
+            raise RunEndedError(
+                DriverExit.BAD_INPUT, "RunNotFound", f"cannot read run {self.name}: {err.reason}"
+            ) from None
+        meta = body.get("metadata") or {}
+        if self.settings.run_uid and meta.get("uid") != self.settings.run_uid:
+            raise RunEndedError(
+                DriverExit.BAD_INPUT, "RunReplaced", f"run {self.name} is not the run this driver was made for"
+            )
+        self.meta = {"name": meta.get("name"), "namespace": meta.get("namespace"), "uid": meta.get("uid")}
+        try:
+            training = RetrodictionTraining.model_validate(body)
+        except ValidationError as err:
+            raise RunEndedError(DriverExit.BAD_INPUT, "InvalidSpec", format_validation_error(err, "")) from None
+        started = (body.get("status") or {}).get("startTime")
+        return training, datetime.fromisoformat(started.replace("Z", "+00:00")) if started else None
+
+    def _drive(self, spec: RetrodictionTrainingSpec, started: datetime | None) -> int:
+        assert self.report is not None
+        policy = self.settings.policy
+        if policy is not None:
+            problems = violations(spec, policy, default_image=spec.dask.image or "")
+            if problems:
+                raise RunEndedError(DriverExit.BAD_INPUT, "PolicyViolation", "; ".join(map(str, problems)))
+        coordinator = ParallelTrainingCoordinator(
+            self._config(spec),
+            max_workers=min(spec.dask.workers, self.settings.local_max_workers),
+            run_name=self.meta["name"],
+            run_uid=self.meta["uid"],
+            namespace=self.meta["namespace"],
+            checkpoint=self._checkpoint(spec),
+            publish_name=f"retrodiction-{self.meta['uid']}",
+        )
+        try:
+            coordinator.prepare_spec_batches(spec)
+        except DataError as err:
+            raise RunEndedError(DriverExit.BAD_INPUT, "InvalidSpec", str(err)) from None
+        self._check_rows(coordinator)
+        deadline = self._deadline(spec, started)
+        total = self.report.report.batches.model_copy(update={"total": len(coordinator.batches)})
+        self.report.state(DriverState.CONNECTING, batches=total)
+        with self._cluster(spec) as (client, address):
+            coordinator.client = client
+            self.report.state(DriverState.RUNNING, scheduler_address=address, dashboard_url=client.dashboard_link)
+            why = self._run_batches(coordinator, spec, deadline)
+        if why == "stopped":
+            raise StoppedError()
+        self.report.state(DriverState.STORING)
+        self._store_summary(coordinator, spec)
+        return self._finish(coordinator, spec, deadline_passed=why == "deadline")
+
+    # -- pieces --------------------------------------------------------------------------------------------------
+
+    @property
+    def _anonymous(self) -> bool:
+        """No credentials of the node or pod unless the admin policy allows them (never so without a policy)."""
+        return self.settings.policy is not None and not self.settings.policy.ambient_credentials
+
+    def _credentials_prefix(self, secret: SecretRef | None, prefix: str, field: str) -> str | None:
+        """`prefix` when the spec names a Secret whose keys reached this pod's environment; None without one. A
+        named Secret that is missing (its envFrom is optional) fails the run naming the field."""
+        if secret is None:
+            return None
+        if not credentials_from_environment(prefix):
+            raise RunEndedError(
+                DriverExit.BAD_INPUT,
+                "InvalidSpec",
+                f"{field}: Secret {secret.name!r} was not found in namespace {self.namespace!r} or holds no keys",
+            )
+        return prefix
+
+    def _config(self, spec: RetrodictionTrainingSpec) -> TrainingConfig:
+        prefix = self._credentials_prefix(
+            spec.data.credentials_secret_ref, DATA_CREDENTIALS_PREFIX, "spec.data.credentialsSecretRef"
+        )
+        return TrainingConfig.from_spec(spec, credentials_prefix=prefix, anonymous=self._anonymous)
+
+    def _output_options(self, spec: RetrodictionTrainingSpec) -> dict[str, Any]:
+        assert spec.output.uri is not None
+        prefix = self._credentials_prefix(
+            spec.output.credentials_secret_ref, OUTPUT_CREDENTIALS_PREFIX, "spec.output.credentialsSecretRef"
+        )
+        return resolve_storage_options(
+            spec.output.uri, spec.output.storage_options, credentials_prefix=prefix, anonymous=self._anonymous
+        )
+
+    def _checkpoint(self, spec: RetrodictionTrainingSpec) -> CheckpointStore:
+        if spec.output.uri:
+            uri = checkpoint_uri(spec.output.uri, self.meta["namespace"], self.meta["name"], self.meta["uid"])
+            return FsspecCheckpoint(uri, self._output_options(spec))
+        return ConfigMapCheckpoint(self.api, self.meta, interval=self.settings.status_interval_seconds)
+
+    def _check_rows(self, coordinator: ParallelTrainingCoordinator) -> None:
+        policy = self.settings.policy
+        if policy is None or coordinator.plan is None:
+            return
+        largest = max((batch.n_rows for batch in coordinator.plan.batches), default=0)
+        if largest > policy.max_rows_per_batch:
+            raise RunEndedError(
+                DriverExit.BAD_INPUT,
+                "PolicyViolation",
+                f"spec.window.batchSizeDays: a batch would load {largest} rows (warm-up included), over the "
+                f"limit of {policy.max_rows_per_batch}; use smaller batches",
+            )
+
+    def _deadline(self, spec: RetrodictionTrainingSpec, started: datetime | None) -> datetime | None:
+        seconds = spec.execution.active_deadline_seconds
+        if seconds is None:
+            return None
+        return (started or datetime.now(UTC)) + timedelta(seconds=seconds)
+
+    @contextmanager
+    def _cluster(self, spec: RetrodictionTrainingSpec) -> Iterator[tuple[Client, str]]:
+        if spec.dask.mode == "local":
+            workers = min(spec.dask.workers, self.settings.local_max_workers)
+            with local_cluster_client(workers) as client:
+                yield client, str(client.scheduler_info()["address"])
+            return
+        address = self.scheduler or spec.dask.address
+        if not address:
+            raise RunEndedError(DriverExit.BAD_INPUT, "InvalidSpec", "spec.dask.address: no scheduler to connect to")
+        client = self._wait_for_scheduler(address)
+        with client:
+            yield client, address
+
+    def _wait_for_scheduler(self, address: str) -> Client:
+        timeout = self.settings.cluster_startup_timeout_seconds
+        deadline = time.monotonic() + timeout
+        last = "no answer yet"
+        while True:
+            if self.stop.is_set():
+                raise StoppedError()
+            remaining = deadline - time.monotonic()
+            try:
+                return connect(address, max(1.0, min(10.0, remaining)))
+            except (OSError, TimeoutError) as err:
+                last = _first_line(f"{type(err).__name__}: {err}")
+            if time.monotonic() >= deadline:
+                raise RunEndedError(
+                    DriverExit.RUN_FAILED,
+                    "ClusterFailed",
+                    f"the scheduler at {address} did not answer within {timeout:.0f} s ({last})",
+                )
+            self.stop.wait(1.0)
+
+    def _run_batches(
+        self, coordinator: ParallelTrainingCoordinator, spec: RetrodictionTrainingSpec, deadline: datetime | None
+    ) -> str | None:
+        """Run until done; a watcher stops the coordinator on SIGTERM (leaving the batches to the next driver) or
+        at the deadline (cancelling them)."""
+        assert self.report is not None
+        report = self.report
+        why: list[str] = []
+        done = threading.Event()
+
+        def watch() -> None:
+            while not done.wait(0.5):
+                if self.stop.is_set():
+                    why.append("stopped")
+                    coordinator.stop_training(cancel=False)
+                    return
+                if deadline is not None and datetime.now(UTC) >= deadline:
+                    why.append("deadline")
+                    coordinator.stop_training(cancel=True)
+                    return
+
+        workers = spec.dask.workers
+
+        def on_progress(progress: dict[str, Any]) -> None:
+            # In flight, not merely submitted: at most one batch per worker thread.
+            running = min(workers, max(0, progress["total"] - progress["completed"]))
+            report.progress(progress, running=running)
+
+        watcher = threading.Thread(target=watch, name="watch", daemon=True)
+        watcher.start()
+        try:
+            coordinator.start_training(progress_callback=on_progress, result_callback=_record_metrics)
+        finally:
+            done.set()
+            watcher.join()
+        return why[0] if why else None
+
+    def _store_summary(self, coordinator: ParallelTrainingCoordinator, spec: RetrodictionTrainingSpec) -> None:
+        summary = coordinator.get_results_summary()
+        try:
+            if spec.output.config_map.enabled:
+                for manifest in summary_configmaps(self.meta, summary, name=spec.output.config_map.name):
+                    self.api.apply_configmap(manifest, self.meta["uid"])
+            if spec.output.uri:
+                uri = summary_uri(spec.output.uri, self.meta["namespace"], self.meta["name"], self.meta["uid"])
+                with fsspec.open(uri, "w", **self._output_options(spec)) as handle:
+                    json.dump(summary, handle, indent=1)
+        except (OSError, ValueError, NotOwnedError, ApiException) as err:
+            text = err.reason if isinstance(err, ApiException) else err
+            raise RunEndedError(
+                DriverExit.RUN_FAILED, "RunFailed", f"could not store the summary: {type(err).__name__}: {text}"
+            ) from None
+        if isinstance(coordinator.checkpoint, ConfigMapCheckpoint):
+            coordinator.checkpoint.remove()
+
+    def _finish(
+        self, coordinator: ParallelTrainingCoordinator, spec: RetrodictionTrainingSpec, *, deadline_passed: bool
+    ) -> int:
+        assert self.report is not None
+        batches = coordinator.get_results_summary()["batches"]
+        done = batches["succeeded"] + batches["failed"]
+        final: dict[str, Any] = {
+            "batches": self.report.report.batches.model_copy(
+                update={
+                    "total": batches["total"],
+                    "succeeded": batches["succeeded"],
+                    "failed": batches["failed"],
+                    "running": 0,
+                }
+            ),
+            "completed_percentage": 100.0 if not batches["total"] else round(100.0 * done / batches["total"], 2),
+            "estimated_remaining_seconds": 0,
+        }
+        if deadline_passed:
+            raise RunEndedError(
+                DriverExit.DEADLINE,
+                "DeadlineExceeded",
+                f"activeDeadlineSeconds={spec.execution.active_deadline_seconds} passed with "
+                f"{batches['succeeded']}/{batches['total']} batches done",
+                final,
+            )
+        if coordinator.state == "failed":
+            raise RunEndedError(
+                DriverExit.RUN_FAILED, "BatchesFailed", coordinator.failure_reason or "batches failed", final
+            )
+        note = None
+        if batches["failed"]:
+            note = f"{batches['failed']} batch(es) failed (maxFailedBatches={spec.execution.max_failed_batches})"
+        self.report.state(DriverState.SUCCEEDED, message=note, **final)
+        return DriverExit.OK
+
+
+def _record_metrics(result: BatchResult) -> None:
+    from retrodiction.driver import metrics
+
+    metrics.BATCHES.labels("succeeded" if result.ok else "failed").inc()
+    if result.ok:
+        metrics.BATCH_SECONDS.observe(result.seconds)
+
+
+def install_stop_handler(stop: threading.Event) -> Callable[[], None]:
+    """SIGTERM (the pod being deleted: a suspend, an eviction, the run deleted) sets `stop`; returns the undo."""
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+
+    def undo() -> None:
+        signal.signal(signal.SIGTERM, previous)
+
+    return undo
+
+
+def drive(namespace: str, name: str, *, scheduler: str | None = None, settings: DriverSettings | None = None) -> int:
+    """Drive one run to its end; returns the exit code."""
+    from retrodiction.driver import metrics
+    from retrodiction.kube_client import api_client
+
+    settings = settings or DriverSettings()
+    metrics.serve(settings)
+    stop = threading.Event()
+    undo = install_stop_handler(stop)
+    try:
+        return Driver(DriverApi(api_client()), namespace, name, settings=settings, scheduler=scheduler, stop=stop).run()
+    finally:
+        undo()
+
+
+def make_tls_secret(namespace: str, name: str, settings: DriverSettings | None = None) -> int:
+    """The init container's job: the run's TLS Secret, made once (a second pod of the Job finds it there)."""
+    from retrodiction.driver.tls import make_certificates, tls_secret
+    from retrodiction.kube_client import api_client
+
+    settings = settings or DriverSettings()
+    api = DriverApi(api_client())
+    meta: Mapping[str, Any] = {"name": name, "namespace": namespace, "uid": settings.run_uid}
+    if not settings.run_uid:
+        log.error("RETRODICTION_RUN_UID is not set: the Secret could not be owned by its run")
+        return DriverExit.BAD_INPUT
+    created = api.create_secret(tls_secret(meta, make_certificates(name, namespace)))
+    log.info("TLS Secret of run %s/%s %s", namespace, name, "created" if created else "already there")
+    return DriverExit.OK

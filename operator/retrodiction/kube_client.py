@@ -1,0 +1,50 @@
+"""What the operator's and the drivers' Kubernetes clients share: how to connect, and how to read answers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+
+class NotOwnedError(RuntimeError):
+    """A child's name is taken by an object this run does not own (a user's, or a deleted run's)."""
+
+
+def api_client() -> client.ApiClient:
+    """In a pod, the ServiceAccount; elsewhere KUBECONFIG (or ~/.kube/config)."""
+    try:
+        config.load_incluster_config()
+    except config.ConfigException:
+        config.load_kube_config()
+    return client.ApiClient()
+
+
+def status_code(err: ApiException) -> int:
+    return int(err.status or 0)
+
+
+def reason(err: ApiException) -> str:
+    """The API server's message for a refused request (a Status object's `message`), on one line."""
+    try:
+        message = str(json.loads(err.body or "{}").get("message") or "")
+    except (ValueError, AttributeError):
+        message = ""
+    return " ".join(f"{err.status} {err.reason}: {message}".split())[:512]
+
+
+def as_dict(obj: object) -> dict[str, Any]:
+    # The custom-objects API returns plain JSON dicts but is typed as returning `object`.
+    if not isinstance(obj, dict):
+        raise TypeError(f"expected a JSON object from the API server, got {type(obj).__name__}")
+    return obj
+
+
+def require_owner(obj: Mapping[str, Any], run_uid: str) -> None:
+    owners = obj.get("metadata", {}).get("ownerReferences") or []
+    if not any(owner.get("uid") == run_uid for owner in owners):
+        name = obj.get("metadata", {}).get("name")
+        raise NotOwnedError(f"{obj.get('kind', 'object')} {name} exists and is not owned by this run")
