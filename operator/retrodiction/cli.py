@@ -26,7 +26,7 @@ from rich.progress import (
 
 from retrodiction import __version__
 from retrodiction.api.training import RetrodictionTraining
-from retrodiction.data import DataError, builtin_datasets
+from retrodiction.data.errors import DataError
 from retrodiction.manifest import ManifestError, load_training
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -246,6 +246,8 @@ def _operator(args: argparse.Namespace) -> int:
 
 
 def _datasets() -> int:
+    from retrodiction.data import builtin_datasets
+
     for name, description in sorted(builtin_datasets().items()):
         console.print(f"builtin://{name}\t{description}")
     return EXIT_OK

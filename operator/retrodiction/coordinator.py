@@ -119,7 +119,8 @@ class ParallelTrainingCoordinator:
             first, last = (str(info.times[i])[:10] for i in (0, -1)) if len(info.times) else ("-", "-")
             raise DataError(
                 "spec.window",
-                f"[{rfc3339(start)}, {rfc3339(end)}) holds no observation; the data covers {first} .. {last}",
+                f"[{rfc3339(start)}, {rfc3339(end)}) holds no observation",
+                f"the data covers {first} .. {last}",
             )
         self.plan = plan
         self.batches = plan.batches
@@ -313,7 +314,10 @@ class ParallelTrainingCoordinator:
         except Exception as err:  # the task's own error after its retries ran out, or a lost worker
             message = f"{type(err).__name__}: {err}".splitlines()[0]
             return BatchResult(batch.batch_id, tuple(batch.variables), None, None, error=message)
-        assert isinstance(result, BatchResult)
+        if not isinstance(result, BatchResult):
+            # A worker (whatever image it runs) sent back something else: a failed batch, never merged.
+            message = f"the worker returned a {type(result).__name__}, not a batch result"
+            return BatchResult(batch.batch_id, tuple(batch.variables), None, None, error=message)
         return result
 
     def _record(self, batch: TrainingBatch, result: BatchResult) -> None:

@@ -98,7 +98,7 @@ def test_a_missing_bucket_or_object_is_a_uri_error(
     with pytest.raises(DataError) as caught:
         read_frame(source, VARIABLES)
     assert caught.value.field == "spec.data.uri"
-    assert expected_words in caught.value.message
+    assert expected_words in str(caught.value)
 
 
 def test_a_narrow_parquet_read_fetches_a_small_part_of_the_object(

@@ -12,8 +12,8 @@ Everything here is pure: no I/O, and nothing is ever opened to decide (a URI is 
 from __future__ import annotations
 
 import fnmatch
-import math
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -90,9 +90,14 @@ class Violation:
 
 
 def uri_scheme(uri: str) -> str:
-    """The fsspec protocol of a URI (a bare path is `file`); chained URLs (`a::b`) are judged by callers."""
+    """The fsspec protocol of a URI, as fsspec.core.split_protocol finds it (`data:` needs no slashes; a bare
+    path is `file`); chained URLs (`a::b`) are judged by callers."""
     head, separator, _ = uri.partition("://")
-    return head.lower() if separator else "file"
+    if separator and len(head) > 1:
+        return head.lower()
+    if uri.lower().startswith("data:"):
+        return "data"
+    return "file"
 
 
 def _uri_violation(field: str, uri: str, policy: AdminPolicy) -> Violation | None:
@@ -115,9 +120,9 @@ def _option_violations(field: str, options: dict[str, object], policy: AdminPoli
 
 def batch_bound(spec: RetrodictionTrainingSpec) -> int:
     """The most batches a spec can plan, by arithmetic on the spec alone: time slices times variable groups."""
-    days = (spec.window.end - spec.window.start).total_seconds() / 86400
-    slices = max(1, math.ceil(days / spec.window.batch_size_days))
-    groups = math.ceil(len(spec.variables) / spec.variables_per_batch)
+    # Exact integer arithmetic, as batches.slice_bounds cuts the window (floats lose microseconds over millennia).
+    slices = max(1, -(-(spec.window.end - spec.window.start) // timedelta(days=spec.window.batch_size_days)))
+    groups = -(-len(spec.variables) // spec.variables_per_batch)
     return slices * groups
 
 

@@ -49,6 +49,8 @@ class DriverExit:
     BAD_INPUT: Final = 2  # the spec, the data or the policy: nothing a retry would change
     DEADLINE: Final = 3  # activeDeadlineSeconds passed; the partial summary was stored
     PERMANENT: Final = (RUN_FAILED, BAD_INPUT, DEADLINE)
+    # Anything unexpected (EX_SOFTWARE): the Job gives it another pod, up to its back-off limit.
+    CRASHED: Final = 70
 
 
 class _Report(BaseModel):

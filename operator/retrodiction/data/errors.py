@@ -9,21 +9,31 @@ class DataError(ValueError):
     """A problem with the data a run asks for, reported against the spec field that causes it.
 
     The message is always one line: it ends up in a resource's status and in CLI output, where a traceback
-    or a multi-line library message is noise.
+    or a multi-line library message is noise. What comes from the data itself (its column names, a value that
+    does not parse, a library's message about the bytes it read) goes into `detail`: the CLI shows it, but a run's
+    status in a cluster shows only `public`, the field and the rule, never bytes of the data.
     """
 
     field: str
     message: str
+    detail: str | None
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, detail: str | None = None) -> None:
         message = " ".join(message.split())
-        # Both values go to the base class so the error survives pickling on its way back from a Dask worker.
-        super().__init__(field, message)
+        detail = " ".join(detail.split()) if detail else None
+        # Every value goes to the base class so the error survives pickling on its way back from a Dask worker.
+        super().__init__(field, message, detail)
         self.field = field
         self.message = message
+        self.detail = detail
+
+    @property
+    def public(self) -> str:
+        """The field and the rule, without anything read from the data."""
+        return f"{self.field}: {self.message}"
 
     def __str__(self) -> str:
-        return f"{self.field}: {self.message}"
+        return f"{self.public}; {self.detail}" if self.detail else self.public
 
 
 def describe_exception(exc: BaseException) -> str:

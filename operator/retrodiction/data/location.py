@@ -84,15 +84,23 @@ def reading(source: DataSource, fmt: ConcreteFormat) -> Iterator[None]:
     except DataError:
         raise
     except (pa.ArrowInvalid, UnicodeDecodeError, EOFError) as exc:
-        raise DataError("spec.data.format", f"cannot parse {source.uri} as {fmt}: {describe_exception(exc)}") from exc
+        raise DataError("spec.data.format", f"cannot parse {source.uri} as {fmt}", describe_exception(exc)) from exc
     except PermissionError as exc:
         # Object stores often answer a bad key or secret with a bare "Forbidden"; say what to look at.
         raise DataError(
             "spec.data.uri",
-            f"cannot read {source.uri}: access denied, check the credentials ({describe_exception(exc)})",
+            f"cannot read {source.uri}: access denied, check the credentials",
+            describe_exception(exc),
+        ) from exc
+    except FileNotFoundError as exc:
+        raise DataError(
+            "spec.data.uri", f"cannot read {source.uri}: no such file or object", describe_exception(exc)
         ) from exc
     except Exception as exc:
-        raise DataError("spec.data.uri", f"cannot read {source.uri}: {describe_exception(exc)}") from exc
+        # Only the kind of error is public: a library's message may quote what the server sent.
+        raise DataError(
+            "spec.data.uri", f"cannot read {source.uri} ({type(exc).__name__})", describe_exception(exc)
+        ) from exc
 
 
 def open_random_access(location: Location) -> IO[bytes]:

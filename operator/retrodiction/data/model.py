@@ -70,8 +70,7 @@ def check_variables(columns: Mapping[str, bool], variables: Sequence[str]) -> No
     missing = [name for name in variables if name not in columns]
     if missing:
         raise DataError(
-            "spec.variables",
-            f"not in the data: {name_list(missing)}; available: {name_list(list(columns))}",
+            "spec.variables", f"not in the data: {name_list(missing)}", f"available: {name_list(list(columns))}"
         )
     non_numeric = [name for name in variables if not columns[name]]
     if non_numeric:

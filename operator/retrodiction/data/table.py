@@ -33,7 +33,7 @@ def numeric_columns(schema: Any, time_column: str) -> dict[str, bool]:
 def require_time_column(schema: Any, time_column: str, uri: str) -> None:
     if time_column not in schema.names:
         columns = list(schema.names)
-        raise DataError(TIME_FIELD, f"no column {time_column!r} in {uri}; columns: {name_list(columns)}")
+        raise DataError(TIME_FIELD, f"no column {time_column!r} in {uri}", f"columns: {name_list(columns)}")
 
 
 @dataclass(frozen=True, eq=False)

@@ -61,8 +61,8 @@ def _parse_text(column: Any, name: str) -> NDArray[np.datetime64]:
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise DataError(
             FIELD,
-            f"column {name!r} has values that are not ISO 8601 times (in 1677-2262), "
-            f"first {text.iloc[row]!r} at row {row + 1}",
+            f"column {name!r} has values that are not ISO 8601 times (in 1677-2262), the first at row {row + 1}",
+            f"first {text.iloc[row]!r}",
         )
     return np.asarray(parsed.dt.tz_localize(None).to_numpy(dtype=NS), dtype=NS)
 
@@ -79,7 +79,7 @@ def sort_order(times: NDArray[np.datetime64], name: str) -> NDArray[np.intp] | N
     if repeated.size:
         first = pd.Timestamp(repeated[0]).isoformat()
         count = repeated.size
-        raise DataError(FIELD, f"column {name!r} has duplicate times ({count} repeated, first {first})")
+        raise DataError(FIELD, f"column {name!r} has duplicate times ({count} repeated)", f"first {first}")
     return order
 
 

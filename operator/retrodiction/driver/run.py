@@ -116,6 +116,13 @@ class Driver:
         except StoppedError:
             log.info("stopped; the work is left for the next driver")
             return 143
+        except Exception as error:  # a bug or an outage: the Job tries again with a new pod (its back-off limit)
+            log.exception("the driver failed")
+            if self.report is not None:
+                # Only the kind of error: its text may quote data. The pod's log has the traceback.
+                message = f"the driver failed with {type(error).__name__}; see the log of its pod"
+                self.report.state(DriverState.FAILED, reason="DriverError", message=message)
+            return DriverExit.CRASHED
 
     def _load(self) -> tuple[RetrodictionTraining, datetime | None]:
         try:
@@ -156,7 +163,8 @@ class Driver:
         try:
             coordinator.prepare_spec_batches(spec)
         except DataError as err:
-            raise RunEndedError(DriverExit.BAD_INPUT, "InvalidSpec", str(err)) from None
+            # The public part only: the status says which field and rule, never what the data holds.
+            raise RunEndedError(DriverExit.BAD_INPUT, "InvalidSpec", err.public) from None
         self._check_rows(coordinator)
         deadline = self._deadline(spec, started)
         total = self.report.report.batches.model_copy(update={"total": len(coordinator.batches)})
@@ -312,11 +320,15 @@ class Driver:
                 uri = summary_uri(spec.output.uri, self.meta["namespace"], self.meta["name"], self.meta["uid"])
                 with fsspec.open(uri, "w", **self._output_options(spec)) as handle:
                     json.dump(summary, handle, indent=1)
-        except (OSError, ValueError, NotOwnedError, ApiException) as err:
-            text = err.reason if isinstance(err, ApiException) else err
-            raise RunEndedError(
-                DriverExit.RUN_FAILED, "RunFailed", f"could not store the summary: {type(err).__name__}: {text}"
-            ) from None
+        except NotOwnedError as err:
+            raise RunEndedError(DriverExit.RUN_FAILED, "RunFailed", f"spec.output.configMap: {err}") from None
+        except ApiException as err:
+            message = f"could not store the summary in a ConfigMap ({err.status} {err.reason})"
+            raise RunEndedError(DriverExit.RUN_FAILED, "RunFailed", message) from None
+        except (OSError, ValueError) as err:
+            # The kind of error only: an object store's answer may quote what it holds.
+            message = f"spec.output.uri: could not write the summary ({type(err).__name__})"
+            raise RunEndedError(DriverExit.RUN_FAILED, "RunFailed", message) from None
         if isinstance(coordinator.checkpoint, ConfigMapCheckpoint):
             coordinator.checkpoint.remove()
 

@@ -40,7 +40,7 @@ def scheduler_client(address: str, *, timeout: float = 30.0) -> Iterator[Client]
         yield client
 
 
-def connect(address: str, timeout: float) -> Client:
+def connect(address: str, timeout: float, security: Any = None) -> Client:
     """A client whose scheduler has answered (its identity, and the workers it knows); the caller closes it.
 
     Raises TimeoutError after `timeout` seconds (plus a margin) whatever the peer does: Dask's handshake has no
@@ -50,7 +50,7 @@ def connect(address: str, timeout: float) -> Client:
 
     def attempt() -> None:
         try:
-            client = Client(address, timeout=timeout, set_as_default=False)
+            client = Client(address, timeout=timeout, set_as_default=False, security=security)
             try:
                 client.scheduler_info(n_workers=-1)
             except BaseException:

@@ -112,7 +112,8 @@ def run_batch(task: BatchTask) -> BatchResult:
             None,
             seconds=time.perf_counter() - began,
             worker=_worker_name(),
-            error=str(err),
+            # What the field and the rule say, not what the data holds: this text reaches the run's status.
+            error=err.public,
         )
     first_target = int(np.searchsorted(frame.times, to_utc_naive(task.start), side="left"))
     scores = score_targets(frame.values, first_target, task.engine)
