@@ -227,6 +227,18 @@ def test_the_installed_operator_completes_runs_with_exactly_the_permissions_its_
         *rbac,
     )
     assert "kubectl apply" in notes and "kubectl get rt" in notes
+
+    # The chart's admission policy refuses what its default policy does not allow, when it is applied.
+    def refused_at_admission() -> bool:
+        body = training("from-a-file", data={"uri": "file:///etc/passwd"})
+        try:
+            custom(kube).create_namespaced_custom_object(GROUP, VERSION, runs_namespace, PLURAL, body)
+        except ApiException as err:
+            return "spec.data.uri: scheme file" in json.loads(err.body)["message"]
+        custom(kube).delete_namespaced_custom_object(GROUP, VERSION, runs_namespace, PLURAL, "from-a-file")
+        return False
+
+    eventually(refused_at_admission, "the chart's admission policy to refuse a file:// run")
     # A DaskCluster run whose summary and checkpoints go to S3 with a Secret's credentials, deleted by its TTL.
     bucket = s3_server.create_bucket("chart")
     endpoint = {"client_kwargs": {"endpoint_url": s3_server.endpoint_url, "region_name": s3_server.region}}

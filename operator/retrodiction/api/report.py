@@ -68,6 +68,7 @@ class DriverReport(_Report):
     run_uid: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     state: DriverState
     updated: datetime
+    started: datetime | None = None  # when this driver began (its pod's process), for timings
     batches: ReportedBatches = Field(default_factory=ReportedBatches)
     completed_percentage: float = Field(default=0.0, ge=0.0, le=100.0)
     estimated_remaining_seconds: int | None = Field(default=None, ge=0, le=10**9)

@@ -9,6 +9,7 @@ namespace could not do already, and nothing outside it.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -56,7 +57,7 @@ def driver_cluster_role(name: str) -> dict[str, Any]:
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "ClusterRole",
         "metadata": {"name": name},
-        "rules": [dict(rule) for rule in DRIVER_CLUSTER_RULES],
+        "rules": copy.deepcopy(list(DRIVER_CLUSTER_RULES)),
     }
 
 

@@ -53,6 +53,7 @@ T = TypeVar("T")
 # driver pod that never starts at all (an image that cannot be pulled, no node that fits).
 STARTUP_MARGIN_SECONDS = 120.0
 STARTED = frozenset({Phase.PROVISIONING, Phase.RUNNING})
+STALE_SLACK = timedelta(seconds=5)
 
 
 class RunApi(Protocol):
@@ -109,6 +110,9 @@ class RunLifecycle:
         self.status: dict[str, Any] = dict(ctx.body.get("status") or {})
         self.throttle = StatusThrottle(ctx.settings.status_interval_seconds)
         self._provisioning_since: float | None = None
+        # When this operator moved the run to Provisioning: a report written before it is a previous driver's
+        # (before a suspend), not news of the new one. Unknown after a restart, when every report counts.
+        self._provisioning_at: datetime | None = None
         self._last_progress: Any = None
 
     async def _call(self, function: Callable[..., T], *args: Any) -> T:
@@ -255,6 +259,7 @@ class RunLifecycle:
         phase = current_phase(self.status)
         if phase not in STARTED:
             self._provisioning_since = time.monotonic()
+            self._provisioning_at = self.ctx.now()
             where = f"DaskCluster {dask_cluster_name(self.meta['name'])}, " if cluster is not None else ""
             await self.set_phase(
                 Phase.PROVISIONING,
@@ -300,6 +305,8 @@ class RunLifecycle:
         namespace = self.meta["namespace"]
         job = await self._call(self.ctx.api.get_job, namespace, driver_job_name(self.meta["name"]))
         report = await self._read_report()
+        if report is not None and self._stale(report):
+            report = None
         running = report is not None and report.state in (DriverState.RUNNING, DriverState.STORING)
         if current_phase(self.status) is Phase.PROVISIONING:
             if running or (report is not None and report.state is DriverState.SUCCEEDED):
@@ -313,6 +320,10 @@ class RunLifecycle:
             await self._finish(spec, job, report)
             return True
         return False
+
+    def _stale(self, report: DriverReport) -> bool:
+        # A little slack: the driver's clock and the operator's are different machines' clocks.
+        return self._provisioning_at is not None and report.updated < self._provisioning_at - STALE_SLACK
 
     async def _started(self, report: DriverReport, spec: RetrodictionTrainingSpec) -> None:
         if self._provisioning_since is not None:

@@ -42,9 +42,10 @@ def resolve_storage_options(
     """`options`, with the credentials under `credentials_prefix` when given; else, when `anonymous`, the backend's
     way of sending none (credentials always win over a non-secret option of the same name)."""
     resolved = dict(options)
-    if credentials_prefix:
-        resolved.update(credentials_from_environment(credentials_prefix, environ))
-    elif anonymous:
+    credentials = credentials_from_environment(credentials_prefix, environ) if credentials_prefix else {}
+    if credentials:
+        resolved.update(credentials)
+    elif anonymous:  # also when a named Secret's keys did not arrive: never the ambient credentials instead
         scheme = uri.partition("://")[0].lower() if "://" in uri else "file"
         resolved.update(_ANONYMOUS.get(scheme, {}))
     return resolved

@@ -36,7 +36,8 @@ class ReportWriter:
         self.interval = interval
         self._clock = clock
         self._last: float | None = None
-        self.report = DriverReport(run_uid=run_meta["uid"], state=DriverState.PLANNING, updated=datetime.now(UTC))
+        began = datetime.now(UTC)
+        self.report = DriverReport(run_uid=run_meta["uid"], state=DriverState.PLANNING, updated=began, started=began)
         self._written = False
 
     def state(self, state: DriverState, **fields: Any) -> None:

@@ -1,0 +1,456 @@
+"""A run's lifecycle in the operator, pass by pass, against an in-memory stand-in for the API calls it makes:
+children, the queue, the driver's report, suspend and resume, the end of the run, and the TTL."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from retrodiction.api.children import driver_job_name, driver_report_name
+from retrodiction.api.policy import AdminPolicy
+from retrodiction.api.report import REPORT_KEY
+from retrodiction.controller.dask_cluster import TLS_ANNOTATION
+from retrodiction.controller.kube import TooLargeError
+from retrodiction.controller.lifecycle import RunContext, RunLifecycle, expire_if_due
+from retrodiction.controller.settings import OperatorSettings
+from retrodiction.kube_client import NotOwnedError
+
+UID = "0b6a3c1e-1111-2222-3333-444455556666"
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+CLOCK = [NOW]  # what the operator's and the drivers' clocks say; a test may move it
+
+
+@pytest.fixture(autouse=True)
+def _clock_at_noon() -> None:
+    CLOCK[0] = NOW
+
+
+class FakeApi:
+    """Objects by (kind, name); a create of an existing name adopts it when the run owns it, as KubeApi does."""
+
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str], dict[str, Any]] = {}
+        self.created: list[tuple[str, str]] = []
+        self.status_patches: list[dict[str, Any]] = []
+        self.events: list[tuple[str, str, str]] = []
+        self.runs: list[dict[str, Any]] = []
+        self.deleted_clusters: list[str] = []
+        self.suspended: list[bool] = []
+        self.report: bytes | None = None
+        self.report_too_large = False
+
+    def patch_run_status(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
+        self.status_patches.append(dict(patch))
+
+    def list_runs(self, namespace: str) -> list[dict[str, Any]]:
+        return copy.deepcopy(self.runs)
+
+    def ensure_child(self, manifest: Mapping[str, Any], run_uid: str) -> dict[str, Any]:
+        key = (manifest["kind"], manifest["metadata"]["name"])
+        existing = self.objects.get(key)
+        if existing is not None:
+            if not any(ref["uid"] == run_uid for ref in existing["metadata"].get("ownerReferences", [])):
+                raise NotOwnedError(f"{key} is not owned by the run")
+            return copy.deepcopy(existing)
+        self.objects[key] = copy.deepcopy(dict(manifest))
+        self.created.append(key)
+        return copy.deepcopy(dict(manifest))
+
+    def get_job(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return copy.deepcopy(self.objects.get(("Job", name)))
+
+    def suspend_job(self, namespace: str, name: str, suspend: bool) -> None:
+        self.suspended.append(suspend)
+        if ("Job", name) in self.objects:
+            self.objects["Job", name]["spec"]["suspend"] = suspend
+
+    def get_dask_cluster(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return copy.deepcopy(self.objects.get(("DaskCluster", name)))
+
+    def delete_dask_cluster(self, namespace: str, name: str) -> None:
+        self.objects.pop(("DaskCluster", name), None)
+        self.deleted_clusters.append(name)
+
+    def read_configmap_capped(self, namespace: str, name: str, cap: int) -> bytes | None:
+        if self.report_too_large:
+            raise TooLargeError("too large")
+        return self.report if name == driver_report_name("gdp") else None
+
+    def event(self, run: Mapping[str, Any], kind: str, reason: str, message: str) -> None:
+        self.events.append((kind, reason, message))
+
+    # -- what the cluster does meanwhile ------------------------------------------------------------------------
+
+    def driver_reports(self, **report: Any) -> None:
+        document = {"runUid": UID, "updated": CLOCK[0].strftime("%Y-%m-%dT%H:%M:%SZ"), **report}
+        configmap = {
+            "metadata": {"name": driver_report_name("gdp"), "ownerReferences": [{"uid": UID, "controller": True}]},
+            "data": {REPORT_KEY: json.dumps(document)},
+        }
+        self.report = json.dumps(configmap).encode()
+
+    def job_ends(self, kind: str, reason: str = "", message: str = "") -> None:
+        job = self.objects["Job", driver_job_name("gdp")]
+        job["status"] = {"conditions": [{"type": kind, "status": "True", "reason": reason, "message": message}]}
+
+    def reasons(self) -> list[str]:
+        return [reason for _, reason, _ in self.events]
+
+
+def body(**spec_changes: Any) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "variables": ["cpi"],
+        "window": {"start": "2000-01-01T00:00:00Z", "end": "2005-01-01T00:00:00Z", "batchSizeDays": 365},
+        "data": {"uri": "builtin://macrodata"},
+        "dask": {"mode": "local", "workers": 1},
+    }
+    for path, value in spec_changes.items():
+        node = spec
+        *parents, leaf = path.split("__")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    return {
+        "metadata": {
+            "name": "gdp",
+            "namespace": "team-a",
+            "uid": UID,
+            "generation": 1,
+            "creationTimestamp": "2026-06-01T11:00:00Z",
+        },
+        "spec": spec,
+        "status": {},
+    }
+
+
+def lifecycle(api: FakeApi, run: dict[str, Any], **settings: Any) -> RunLifecycle:
+    options: dict[str, Any] = {"status_interval_seconds": 1e-9, **settings}
+    return RunLifecycle(RunContext(api=api, settings=OperatorSettings(**options), body=run, now=lambda: CLOCK[0]))
+
+
+def step(life: RunLifecycle) -> bool:
+    done = asyncio.run(life.step())
+    # What the API server would now hold, for the next pass (Kopf keeps the body current).
+    life.ctx.body["status"] = dict(life.status)  # type: ignore[index]
+    return done
+
+
+def kinds(api: FakeApi) -> list[str]:
+    return sorted(kind for kind, _ in api.created)
+
+
+# --- starting ------------------------------------------------------------------------------------------------------
+
+
+def test_a_new_run_is_accepted_then_gets_its_driver_and_what_the_driver_may_do() -> None:
+    api, run = FakeApi(), body()
+    assert not step(lifecycle(api, run))
+    assert kinds(api) == ["Job", "Role", "RoleBinding", "RoleBinding", "ServiceAccount"]
+    phases = [patch.get("phase") for patch in api.status_patches if "phase" in patch]
+    assert phases == ["Pending", "Provisioning"]
+    for manifest in api.objects.values():
+        assert manifest["metadata"]["ownerReferences"][0]["uid"] == UID
+    job = api.objects["Job", driver_job_name("gdp")]
+    env = {item["name"]: item.get("value") for item in job["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["RETRODICTION_RUN_UID"] == UID
+    assert AdminPolicy.model_validate_json(env["RETRODICTION_POLICY"]) == AdminPolicy()
+
+
+def test_a_kubernetes_mode_run_also_gets_its_dask_cluster_with_tls_and_a_network_policy() -> None:
+    api, run = FakeApi(), body(dask={"mode": "kubernetes", "workers": 2})
+    step(lifecycle(api, run))
+    assert kinds(api) == ["DaskCluster", "Job", "NetworkPolicy", "Role", "RoleBinding", "RoleBinding", "ServiceAccount"]
+    cluster = api.objects["DaskCluster", "gdp"]
+    assert cluster["metadata"]["annotations"][TLS_ANNOTATION] == "true"
+
+
+def test_a_pass_replayed_after_a_crash_creates_nothing_twice() -> None:
+    api, run = FakeApi(), body(dask={"mode": "kubernetes", "workers": 2})
+    step(lifecycle(api, run))
+    created = list(api.created)
+    step(lifecycle(api, run))  # a new operator process: a new lifecycle over the stored status
+    assert api.created == created
+
+
+def test_a_child_name_taken_by_someone_else_fails_the_run() -> None:
+    api, run = FakeApi(), body()
+    api.objects["ServiceAccount", "gdp-driver"] = {"metadata": {"name": "gdp-driver", "ownerReferences": []}}
+    assert step(lifecycle(api, run))
+    assert api.status_patches[-1]["phase"] == "Failed"
+    assert api.status_patches[-1]["reason"] == "ClusterFailed"
+
+
+def test_a_spec_the_policy_refuses_fails_naming_the_field_and_creates_nothing() -> None:
+    api, run = FakeApi(), body(data={"uri": "file:///etc/passwd"})
+    assert step(lifecycle(api, run))
+    final = api.status_patches[-1]
+    assert (final["phase"], final["reason"]) == ("Failed", "PolicyViolation")
+    assert final["message"].startswith("spec.data.uri: scheme 'file' is not allowed by the admin policy")
+    assert api.created == []
+    assert ("Warning", "PolicyViolation") in {(kind, reason) for kind, reason, _ in api.events}
+
+
+def test_resources_a_pod_would_not_accept_fail_the_run_as_an_invalid_spec() -> None:
+    api, run = FakeApi(), body(driver={"resources": {"limits": {"memory": "lots"}}})
+    assert step(lifecycle(api, run))
+    assert api.status_patches[-1]["reason"] == "InvalidSpec"
+    assert "spec.driver.resources.limits.memory" in api.status_patches[-1]["message"]
+
+
+# --- the queue -----------------------------------------------------------------------------------------------------
+
+
+def other_run(name: str, phase: str | None, created: str = "2026-06-01T10:00:00Z") -> dict[str, Any]:
+    return {
+        "metadata": {"name": name, "uid": f"uid-{name}", "creationTimestamp": created},
+        "status": {"phase": phase} if phase else {},
+    }
+
+
+def test_runs_over_the_namespace_limit_wait_in_pending_oldest_first() -> None:
+    api, run = FakeApi(), body()
+    api.runs = [other_run("a", "Running"), other_run("b", "Provisioning"), other_run("c", "Succeeded")]
+    life = lifecycle(api, run, policy=AdminPolicy(max_concurrent_runs_per_namespace=2))
+    assert not step(life)
+    assert not step(life)
+    assert api.created == []
+    assert api.status_patches[-1]["reason"] == "Queued"
+    assert "maxConcurrentRunsPerNamespace=2" in api.status_patches[-1]["message"]
+    assert api.reasons().count("Queued") == 1
+    api.runs[0]["status"]["phase"] = "Succeeded"
+    # An older run is waiting too: it goes first.
+    api.runs.append(other_run("older", "Pending", created="2026-06-01T10:30:00Z"))
+    step(life)
+    assert api.created == []
+    api.runs.pop()
+    step(life)
+    assert "Job" in kinds(api)
+
+
+# --- following the driver ------------------------------------------------------------------------------------------
+
+
+def running_run(api: FakeApi, **spec: Any) -> tuple[RunLifecycle, dict[str, Any]]:
+    run = body(**spec)
+    life = lifecycle(api, run)
+    step(life)
+    api.driver_reports(
+        state="Running",
+        batches={"total": 10, "succeeded": 4, "failed": 0, "running": 1},
+        completedPercentage=40.0,
+        estimatedRemainingSeconds=12,
+        schedulerAddress="tcp://127.0.0.1:40000",
+    )
+    step(life)
+    return life, run
+
+
+def test_the_drivers_report_moves_the_run_to_running_with_its_counters() -> None:
+    api = FakeApi()
+    _, run = running_run(api)
+    status = run["status"]
+    assert status["phase"] == "Running"
+    assert status["batches"] == {"total": 10, "succeeded": 4, "failed": 0, "running": 1}
+    assert status["progress"] == "4/10" and status["completedPercentage"] == 40.0
+    assert status["estimatedRemainingSeconds"] == 12
+    assert status["daskCluster"]["schedulerAddress"] == "tcp://127.0.0.1:40000"
+    assert status["startTime"] == "2026-06-01T12:00:00Z"
+
+
+def test_progress_is_written_only_when_it_changes() -> None:
+    api = FakeApi()
+    life, _ = running_run(api)
+    writes = len(api.status_patches)
+    step(life)
+    assert len(api.status_patches) == writes
+    api.driver_reports(state="Running", batches={"total": 10, "succeeded": 6}, completedPercentage=60.0)
+    step(life)
+    assert api.status_patches[-1]["progress"] == "6/10"
+
+
+def test_a_report_that_is_too_large_or_not_the_runs_is_ignored_and_the_run_goes_on() -> None:
+    api = FakeApi()
+    life, run = running_run(api)
+    api.report_too_large = True
+    assert not step(life)
+    api.report_too_large = False
+    api.report = b'{"metadata": {"ownerReferences": [{"uid": "someone-else", "controller": true}]}}'
+    assert not step(life)
+    assert run["status"]["phase"] == "Running" and run["status"]["progress"] == "4/10"
+
+
+def test_a_completed_driver_job_makes_the_run_succeed_with_its_summary_named_by_the_operator() -> None:
+    api = FakeApi()
+    life, run = running_run(api, dask={"mode": "kubernetes", "workers": 2})
+    api.driver_reports(state="Succeeded", batches={"total": 10, "succeeded": 9, "failed": 1}, completedPercentage=100.0)
+    api.job_ends("Complete")
+    assert step(life)
+    status = run["status"]
+    assert status["phase"] == "Succeeded"
+    assert status["summaryRef"] == {"configMap": "gdp-summary", "uri": None}
+    assert status["message"] == "9/10 batches, 1 failed (maxFailedBatches=0)"
+    assert status["batches"]["running"] == 0 and status["estimatedRemainingSeconds"] == 0
+    assert api.deleted_clusters == ["gdp"]
+    assert {"SummaryStored", "RunSucceeded"} <= set(api.reasons())
+
+
+def test_the_summary_uri_is_derived_from_the_spec_and_the_runs_uid() -> None:
+    api = FakeApi()
+    life, run = running_run(api, output={"uri": "s3://bucket/runs/", "configMap": {"enabled": False}})
+    api.job_ends("Complete")
+    step(life)
+    assert run["status"]["summaryRef"] == {"configMap": None, "uri": f"s3://bucket/runs/team-a/gdp/{UID}/summary.json"}
+
+
+def test_a_failed_driver_reports_its_reason_and_the_partial_summary_is_named() -> None:
+    api = FakeApi()
+    life, run = running_run(api)
+    api.driver_reports(
+        state="Failed",
+        reason="BatchesFailed",
+        message="2 batch(es) failed, more than maxFailedBatches=0; first: spec.variables: not in the data: x",
+        batches={"total": 10, "succeeded": 8, "failed": 2},
+    )
+    api.job_ends("Failed", "PodFailurePolicy", "Container driver failed with exit code 1")
+    assert step(life)
+    status = run["status"]
+    assert (status["phase"], status["reason"]) == ("Failed", "BatchesFailed")
+    assert status["message"].startswith("2 batch(es) failed")
+    assert status["summaryRef"]["configMap"] == "gdp-summary"
+    assert {c["type"]: c["status"] for c in status["conditions"]}["Failed"] == "True"
+
+
+def test_a_bad_input_exit_fails_the_run_with_the_drivers_one_line_reason_and_no_summary() -> None:
+    api = FakeApi()
+    life, run = running_run(api)
+    api.driver_reports(state="Failed", reason="InvalidSpec", message="spec.variables: not in the data: gdp_typo")
+    api.job_ends("Failed", "PodFailurePolicy")
+    step(life)
+    assert run["status"]["reason"] == "InvalidSpec"
+    assert "summaryRef" not in run["status"]
+
+
+def test_a_driver_that_crashed_past_its_back_off_limit_fails_the_run_saying_so() -> None:
+    api = FakeApi()
+    life, run = running_run(api)
+    api.job_ends("Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit")
+    step(life)
+    assert run["status"]["reason"] == "DriverFailed"
+    assert "BackoffLimitExceeded" in run["status"]["message"]
+
+
+def test_the_jobs_own_deadline_fails_the_run_as_deadline_exceeded() -> None:
+    api = FakeApi()
+    life, run = lifecycle(api, body(execution={"activeDeadlineSeconds": 600})), body()
+    run = life.ctx.body  # type: ignore[assignment]
+    step(life)
+    job = api.objects["Job", driver_job_name("gdp")]
+    assert job["spec"]["activeDeadlineSeconds"] == 600 + 60
+    api.job_ends("Failed", "DeadlineExceeded")
+    step(life)
+    assert run["status"]["reason"] == "DeadlineExceeded"
+
+
+def test_a_run_whose_driver_never_starts_fails_after_the_startup_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    api = FakeApi()
+    life = lifecycle(api, body(), cluster_startup_timeout_seconds=1)
+    clock = [1000.0]
+    monkeypatch.setattr("retrodiction.controller.lifecycle.time.monotonic", lambda: clock[0])
+    step(life)
+    clock[0] += 100.0
+    assert not step(life)
+    clock[0] += 30.0
+    assert step(life)
+    assert life.status["reason"] == "ClusterFailed"
+    assert "did not start its batches within 121 s" in life.status["message"]
+
+
+def test_a_dask_cluster_in_error_fails_the_run() -> None:
+    api, run = FakeApi(), body(dask={"mode": "kubernetes", "workers": 2})
+    life = lifecycle(api, run)
+    step(life)
+    api.objects["DaskCluster", "gdp"]["status"] = {"phase": "Error"}
+    assert step(life)
+    assert run["status"]["reason"] == "ClusterFailed"
+
+
+def test_a_dask_cluster_made_by_an_earlier_version_is_made_again_with_tls() -> None:
+    api, run = FakeApi(), body(dask={"mode": "kubernetes", "workers": 2})
+    api.objects["DaskCluster", "gdp"] = {"metadata": {"name": "gdp", "ownerReferences": [{"uid": UID}]}}
+    run["status"] = {"phase": "Running", "startTime": "2026-06-01T11:30:00Z"}
+    life = lifecycle(api, run)
+    step(life)
+    assert api.deleted_clusters == ["gdp"] and ("DaskCluster", "gdp") not in api.created
+    step(life)
+    assert ("DaskCluster", "gdp") in api.created
+    assert api.objects["DaskCluster", "gdp"]["metadata"]["annotations"][TLS_ANNOTATION] == "true"
+
+
+# --- suspend and resume --------------------------------------------------------------------------------------------
+
+
+def test_suspending_holds_the_driver_job_and_releases_the_cluster_then_resuming_starts_them_again() -> None:
+    api = FakeApi()
+    life, run = running_run(api, dask={"mode": "kubernetes", "workers": 2})
+    run["spec"]["execution"] = {"suspend": True}
+    assert not step(life)
+    assert run["status"]["phase"] == "Suspended"
+    assert api.suspended == [True] and api.deleted_clusters == ["gdp"]
+    assert not step(life)
+    assert api.suspended == [True]
+    CLOCK[0] = NOW + timedelta(hours=1)
+    run["spec"]["execution"] = {"suspend": False}
+    step(life)
+    assert api.suspended == [True, False]
+    # The previous driver's report (Running) is older than the resume: the run waits for the new driver.
+    assert run["status"]["phase"] == "Provisioning" and run["status"]["reason"] == "RunResumed"
+    assert ("DaskCluster", "gdp") in api.objects
+
+
+# --- the status itself -----------------------------------------------------------------------------------------------
+
+
+def test_every_status_write_is_checked_against_the_status_model() -> None:
+    api, run = FakeApi(), body()
+    life = lifecycle(api, run)
+    with pytest.raises(ValueError, match=r"extra_forbidden|Extra inputs"):
+        asyncio.run(life._write({"phase": "Running", "secrets": "no such field"}, "phase"))
+    assert api.status_patches == []
+
+
+# --- TTL -----------------------------------------------------------------------------------------------------------
+
+
+class Deleter:
+    def __init__(self) -> None:
+        self.deleted: list[str] = []
+
+    def delete_run(self, namespace: str, name: str) -> None:
+        self.deleted.append(name)
+
+
+def finished(ttl: int | None, completed: str | None) -> dict[str, Any]:
+    run = body(execution={"ttlSecondsAfterFinished": ttl} if ttl is not None else {})
+    run["status"] = {"phase": "Succeeded", **({"completionTime": completed} if completed else {})}
+    return run
+
+
+def test_a_finished_run_is_deleted_once_its_ttl_has_passed_and_not_before() -> None:
+    api = Deleter()
+    assert expire_if_due(api, finished(60, "2026-06-01T11:59:30Z"), NOW) == 30.0
+    assert api.deleted == []
+    assert expire_if_due(api, finished(60, "2026-06-01T11:59:00Z"), NOW) == 0.0
+    assert api.deleted == ["gdp"]
+
+
+def test_a_run_without_a_ttl_or_a_completion_time_is_kept() -> None:
+    api = Deleter()
+    assert expire_if_due(api, finished(None, "2026-06-01T11:00:00Z"), NOW) is None
+    assert expire_if_due(api, finished(0, None), NOW + timedelta(days=1)) is None
+    assert api.deleted == []
