@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
+from kubernetes import client
+from prometheus_client.parser import text_string_to_metric_families
 
+from retrodiction.api.children import driver_job_name
 from retrodiction.api.training import GROUP, VERSION
 from retrodiction.data import make_random_walks, write_dataset
 from tests.e2e.harness.cluster import Kube
@@ -23,10 +27,13 @@ from tests.e2e.harness.runs import (
     events_of,
     get_run,
     kubectl,
+    needs_pod_addresses,
     recorded_phases,
     stored_summary,
     training,
     wait_for_phase,
+    wait_for_progress,
+    weekly_co2_run,
 )
 from tests.e2e.harness.waiting import eventually
 from tests.results import assert_same_results
@@ -127,6 +134,25 @@ def test_the_operator_exposes_run_level_prometheus_metrics_only(operator: Operat
         assert name in text
     # Batches are the drivers' business: the operator never sees one (each driver serves these itself).
     assert "retrodiction_batches" not in text and "retrodiction_batch_duration_seconds" not in text
+
+
+@needs_pod_addresses
+def test_each_driver_serves_batch_level_metrics_at_its_pod_while_it_runs(
+    kube: Kube, namespace: str, operator: OperatorProcess
+) -> None:
+    custom(kube).create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, weekly_co2_run("metered"))
+    wait_for_progress(kube, namespace, "metered", at_least=50)
+    core = client.CoreV1Api(kube.api)
+    [pod] = core.list_namespaced_pod(namespace, label_selector=f"job-name={driver_job_name('metered')}").items
+    [port] = [p.container_port for c in pod.spec.containers for p in c.ports or () if p.name == "http-metrics"]
+    with urllib.request.urlopen(f"http://{pod.status.pod_ip}:{port}/metrics", timeout=5) as reply:
+        samples = {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(reply.read().decode())
+            for sample in family.samples
+        }
+    assert samples[("retrodiction_batches_total", (("result", "succeeded"),))] >= 1
+    assert samples[("retrodiction_batch_duration_seconds_count", ())] >= 1
 
 
 def five_thousand_one_day_batches(

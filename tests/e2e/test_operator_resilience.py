@@ -19,6 +19,7 @@ from tests.e2e.harness.run_cluster import run_scheduler_client
 from tests.e2e.harness.runs import (
     ON_DASKCLUSTER,
     PLURAL,
+    checkpointed_batches,
     cli_results,
     custom,
     get_run,
@@ -100,6 +101,8 @@ def test_killing_the_driver_pod_mid_run_resumes_in_a_new_pod_without_computing_a
     total = run["status"]["batches"]["total"]
     assert run["status"]["batches"]["succeeded"] == total
     assert batches_computed(kube, namespace, "driver-lost") == total
+    assert run["status"]["batches"]["resumed"] > 0, "the new driver took the finished batches from the checkpoints"
+    assert checkpointed_batches(kube, namespace, run) == set(), "checkpoints are removed once the summary is stored"
     pods = core.list_namespaced_pod(namespace, label_selector=f"job-name={driver_job_name('driver-lost')}").items
     assert pods and driver.metadata.name not in {pod.metadata.name for pod in pods}, "a new pod finished the run"
     summary, _ = stored_summary(kube, namespace, run)

@@ -126,7 +126,7 @@ def test_status_written_by_the_operator_fits_the_status_schema(kube: Kube, names
         "phase": "Running",
         "observedGeneration": 1,
         "startTime": "2026-11-29T08:00:00Z",
-        "batches": {"total": 40, "succeeded": 12, "failed": 0, "running": 2},
+        "batches": {"total": 40, "succeeded": 12, "failed": 0, "running": 2, "resumed": 0},
         "progress": "12/40",
         "completedPercentage": 30.0,
         "estimatedRemainingSeconds": 95,

@@ -171,12 +171,13 @@ def test_progress_patch_is_counters_and_a_whole_second_eta() -> None:
         "total": 40,
         "succeeded": 10,
         "failed": 2,
+        "resumed": 6,
         "completed_percentage": 30.0,
         "estimated_remaining_seconds": 12.2,
     }
     patch = progress_patch(progress, running=4, now=T0)
     assert patch == {
-        "batches": {"total": 40, "succeeded": 10, "failed": 2, "running": 4},
+        "batches": {"total": 40, "succeeded": 10, "failed": 2, "running": 4, "resumed": 6},
         "progress": "12/40",
         "completedPercentage": 30.0,
         "estimatedRemainingSeconds": 13,
@@ -189,6 +190,7 @@ def test_progress_patch_accepts_the_trackers_dict_and_clears_an_unknown_eta() ->
     patch = progress_patch(doc, running=-1, now=T0)
     assert patch["estimatedRemainingSeconds"] is None
     assert patch["batches"]["running"] == 0
+    assert patch["batches"]["resumed"] == 0
     assert patch["progress"] == "0/5000"
 
 

@@ -4,6 +4,7 @@ children, the queue, the driver's report, suspend and resume, the end of the run
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import json
 from collections.abc import Mapping
@@ -12,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from retrodiction.api.children import driver_job_name, driver_report_name
+from retrodiction.api.children import controlling_run_uid, driver_job_name, driver_report_name, owner_reference
 from retrodiction.api.policy import AdminPolicy
 from retrodiction.api.report import REPORT_KEY
 from retrodiction.controller.dask_cluster import TLS_ANNOTATION
 from retrodiction.controller.kube import TooLargeError
-from retrodiction.controller.lifecycle import RunContext, RunLifecycle, expire_if_due
+from retrodiction.controller.lifecycle import RunContext, RunLifecycle, expire_if_due, pause
 from retrodiction.controller.settings import OperatorSettings
 from retrodiction.kube_client import NotOwnedError
 
@@ -37,6 +38,7 @@ class FakeApi:
     def __init__(self) -> None:
         self.objects: dict[tuple[str, str], dict[str, Any]] = {}
         self.created: list[tuple[str, str]] = []
+        self.ensured: list[tuple[str, str]] = []
         self.status_patches: list[dict[str, Any]] = []
         self.events: list[tuple[str, str, str]] = []
         self.runs: list[dict[str, Any]] = []
@@ -53,6 +55,7 @@ class FakeApi:
 
     def ensure_child(self, manifest: Mapping[str, Any], run_uid: str) -> dict[str, Any]:
         key = (manifest["kind"], manifest["metadata"]["name"])
+        self.ensured.append(key)
         existing = self.objects.get(key)
         if existing is not None:
             if not any(ref["uid"] == run_uid for ref in existing["metadata"].get("ownerReferences", [])):
@@ -242,7 +245,7 @@ def running_run(api: FakeApi, **spec: Any) -> tuple[RunLifecycle, dict[str, Any]
     step(life)
     api.driver_reports(
         state="Running",
-        batches={"total": 10, "succeeded": 4, "failed": 0, "running": 1},
+        batches={"total": 10, "succeeded": 4, "failed": 0, "running": 1, "resumed": 3},
         completedPercentage=40.0,
         estimatedRemainingSeconds=12,
         schedulerAddress="tcp://127.0.0.1:40000",
@@ -256,7 +259,7 @@ def test_the_drivers_report_moves_the_run_to_running_with_its_counters() -> None
     _, run = running_run(api)
     status = run["status"]
     assert status["phase"] == "Running"
-    assert status["batches"] == {"total": 10, "succeeded": 4, "failed": 0, "running": 1}
+    assert status["batches"] == {"total": 10, "succeeded": 4, "failed": 0, "running": 1, "resumed": 3}
     assert status["progress"] == "4/10" and status["completedPercentage"] == 40.0
     assert status["estimatedRemainingSeconds"] == 12
     assert status["daskCluster"]["schedulerAddress"] == "tcp://127.0.0.1:40000"
@@ -380,6 +383,33 @@ def test_a_dask_cluster_in_error_fails_the_run() -> None:
     assert run["status"]["reason"] == "ClusterFailed"
 
 
+def test_passes_after_the_first_only_observe_the_driver() -> None:
+    api = FakeApi()
+    life, _ = running_run(api, dask={"mode": "kubernetes", "workers": 2})
+    ensured = len(api.ensured)
+    for _ in range(3):
+        step(life)
+    assert len(api.ensured) == ensured, "no create or read of the children on every pass"
+
+
+def test_a_driver_job_deleted_mid_run_is_made_again() -> None:
+    api = FakeApi()
+    life, run = running_run(api)
+    del api.objects["Job", driver_job_name("gdp")]
+    step(life)
+    step(life)
+    assert ("Job", driver_job_name("gdp")) in api.objects
+    assert run["status"]["phase"] == "Running"
+
+
+def test_a_restarted_operator_adopts_the_children_again_on_its_first_pass() -> None:
+    api = FakeApi()
+    _, run = running_run(api)
+    ensured = len(api.ensured)
+    step(lifecycle(api, run))
+    assert len(api.ensured) > ensured and api.created.count(("Job", driver_job_name("gdp"))) == 1
+
+
 def test_a_dask_cluster_made_by_an_earlier_version_is_made_again_with_tls() -> None:
     api, run = FakeApi(), body(dask={"mode": "kubernetes", "workers": 2})
     api.objects["DaskCluster", "gdp"] = {"metadata": {"name": "gdp", "ownerReferences": [{"uid": UID}]}}
@@ -454,3 +484,54 @@ def test_a_run_without_a_ttl_or_a_completion_time_is_kept() -> None:
     assert expire_if_due(api, finished(None, "2026-06-01T11:00:00Z"), NOW) is None
     assert expire_if_due(api, finished(0, None), NOW + timedelta(days=1)) is None
     assert api.deleted == []
+
+
+# --- waiting between passes ----------------------------------------------------------------------------------------
+
+
+class FakeStopped:
+    """Kopf's `stopped` flag: `wait(timeout)` returns when the flag is set or the timeout passes."""
+
+    def __init__(self) -> None:
+        self.flag = asyncio.Event()
+
+    async def wait(self, timeout: float | None = None) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.flag.wait(), timeout)
+
+
+def paused_for(wake: str, seconds: float = 30.0) -> float:
+    async def scenario() -> float:
+        stopped, waker = FakeStopped(), asyncio.Event()
+        loop = asyncio.get_running_loop()
+        if wake == "waker":
+            loop.call_later(0.05, waker.set)
+        elif wake == "stopped":
+            loop.call_later(0.05, stopped.flag.set)
+        began = loop.time()
+        await pause(stopped, waker, seconds)
+        return loop.time() - began
+
+    return asyncio.run(scenario())
+
+
+def test_a_pause_ends_as_soon_as_the_runs_driver_job_changes() -> None:
+    assert paused_for("waker") < 1.0
+
+
+def test_a_pause_ends_as_soon_as_the_daemon_is_stopped() -> None:
+    assert paused_for("stopped") < 1.0
+
+
+def test_a_pause_lasts_its_interval_when_nothing_happens() -> None:
+    assert 0.2 <= paused_for("nothing", seconds=0.2) < 1.0
+
+
+def test_a_job_names_its_run_by_the_controlling_owner_reference_only() -> None:
+    job = {"metadata": {"ownerReferences": [owner_reference({"name": "gdp", "uid": UID})]}}
+    assert controlling_run_uid(job) == UID
+    other = {"apiVersion": "batch/v1", "kind": "CronJob", "name": "x", "uid": "u", "controller": True}
+    assert controlling_run_uid({"metadata": {"ownerReferences": [other]}}) is None
+    not_controller = {**owner_reference({"name": "gdp", "uid": UID}), "controller": False}
+    assert controlling_run_uid({"metadata": {"ownerReferences": [not_controller]}}) is None
+    assert controlling_run_uid({"metadata": {}}) is None

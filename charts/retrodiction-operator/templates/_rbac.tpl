@@ -34,10 +34,11 @@ runs the operator with this ServiceAccount's token against an API server with Ow
   verbs: [create, get, delete]
 # Each run's driver: a Job (suspended and resumed with the run), and what its pod may do in the run's namespace:
 # its own ServiceAccount, a Role that lets it read its own run, and bindings to that Role and to the driver
-# ClusterRole. `get` adopts what an earlier pass made.
+# ClusterRole. `get` adopts what an earlier pass made; the watch of the drivers' Jobs wakes a run's daemon when
+# its driver finishes.
 - apiGroups: [batch]
   resources: [jobs]
-  verbs: [create, get, patch]
+  verbs: [create, get, patch, list, watch]
 - apiGroups: [""]
   resources: [serviceaccounts]
   verbs: [create, get]

@@ -198,6 +198,15 @@ def component_selector(run_meta: Mapping[str, Any], component: str) -> str:
     return f"{RUN_UID_LABEL}={required_field(run_meta, 'uid')},{COMPONENT_LABEL}={component}"
 
 
+def controlling_run_uid(obj: Mapping[str, Any]) -> str | None:
+    """The uid of the RetrodictionTraining that controls `obj`, if one does."""
+    for ref in (obj.get("metadata") or {}).get("ownerReferences") or ():
+        if ref.get("controller") and ref.get("kind") == KIND and ref.get("apiVersion") == API_VERSION:
+            uid = ref.get("uid")
+            return uid if isinstance(uid, str) else None
+    return None
+
+
 def owned_by(configmap: Mapping[str, Any], run_uid: str | None) -> bool:
     if run_uid is None:
         return True

@@ -62,6 +62,7 @@ class ReportedBatches(_Report):
     succeeded: int = Field(default=0, ge=0, le=10**9)
     failed: int = Field(default=0, ge=0, le=10**9)
     running: int = Field(default=0, ge=0, le=10**9)
+    resumed: int = Field(default=0, ge=0, le=10**9)
 
 
 class DriverReport(_Report):

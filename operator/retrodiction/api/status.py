@@ -61,6 +61,9 @@ class BatchCounts(_Status):
     succeeded: int = Field(default=0, ge=0)
     failed: int = Field(default=0, ge=0)
     running: int = Field(default=0, ge=0)
+    # Of the succeeded: taken from the run's checkpoints when its driver started again (a pod replaced, a resume
+    # after suspend or an operator upgrade), not computed by this driver.
+    resumed: int = Field(default=0, ge=0)
 
 
 class DaskClusterRef(_Status):

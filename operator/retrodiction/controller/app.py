@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import kopf
 from prometheus_client import start_http_server
@@ -16,8 +17,9 @@ from retrodiction.kube_client import api_client
 
 # Kopf's own bookkeeping goes into annotations under our group, so status holds only what the CRD describes.
 ANNOTATION_PREFIX = "training.retrodiction.dev"
-# Each running training holds one thread (its daemon) for its whole duration.
-MAX_CONCURRENT_RUNS = 64
+# Threads for Kopf's sync handlers (the TTL and schedule timers, each a few API calls); the runs' daemons are
+# async and hold none.
+SYNC_HANDLER_THREADS = 64
 
 
 @dataclass
@@ -32,6 +34,21 @@ class OperatorApp:
         environment alone when started by `kopf run -m retrodiction.controller.handlers`."""
         settings = settings or OperatorSettings()
         return cls(settings=settings, api=KubeApi(api_client()), clock=clock_for(settings.clock_file))
+
+    # One Event per unfinished run (by uid): its daemon sleeps on it between passes, and an event of the run's
+    # driver Job sets it, so the operator follows a finished driver at once rather than at its next pass.
+    wakers: dict[str, asyncio.Event] = field(default_factory=dict)
+
+    def waker(self, run_uid: str) -> asyncio.Event:
+        return self.wakers.setdefault(run_uid, asyncio.Event())
+
+    def wake(self, run_uid: str | None) -> None:
+        waker = self.wakers.get(run_uid or "")
+        if waker is not None:
+            waker.set()
+
+    def forget(self, run_uid: str) -> None:
+        self.wakers.pop(run_uid, None)
 
     def serve_metrics(self) -> None:
         if self.settings.metrics_port:
@@ -54,7 +71,7 @@ def configure_kopf(kopf_settings: kopf.OperatorSettings, settings: OperatorSetti
     kopf_settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=ANNOTATION_PREFIX)
     kopf_settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=ANNOTATION_PREFIX)
     kopf_settings.persistence.finalizer = f"{ANNOTATION_PREFIX}/finalizer"
-    kopf_settings.execution.max_workers = MAX_CONCURRENT_RUNS
+    kopf_settings.execution.max_workers = SYNC_HANDLER_THREADS
     # The operator records its own Events with stable reasons; Kopf's per-handler log events would be noise.
     kopf_settings.posting.level = logging.WARNING
     kopf_settings.watching.server_timeout = 300

@@ -13,11 +13,18 @@ from typing import Any
 
 import kopf
 
+from retrodiction.api.children import (
+    COMPONENT_DRIVER,
+    COMPONENT_LABEL,
+    MANAGED_BY,
+    MANAGED_BY_LABEL,
+    controlling_run_uid,
+)
 from retrodiction.api.status import Phase
 from retrodiction.api.training import GROUP, VERSION
 from retrodiction.controller.app import OperatorApp, configure_kopf
 from retrodiction.controller.kube import PLURAL, SCHEDULES
-from retrodiction.controller.lifecycle import RunContext, RunLifecycle, expire_if_due
+from retrodiction.controller.lifecycle import RunContext, RunLifecycle, expire_if_due, pause
 from retrodiction.controller.schedules import ScheduleContext, reconcile_schedule
 
 # Attempts of a run's daemon that end in an unexpected error before the run is marked Failed.
@@ -55,17 +62,32 @@ def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logge
 async def run_training(stopped: kopf.DaemonStopped, body: kopf.Body, memo: kopf.Memo, retry: int, **_: Any) -> None:
     app: OperatorApp = memo.app
     lifecycle = RunLifecycle(RunContext(api=app.api, settings=app.settings, body=body))
+    uid = body["metadata"]["uid"]
+    waker = app.waker(uid)
+    retrying = False
     try:
         while not stopped:
+            waker.clear()
             if await lifecycle.step():
                 return
-            await stopped.wait(app.settings.status_interval_seconds)
+            await pause(stopped, waker, app.settings.status_interval_seconds)
     except Exception as error:
         # Kopf retries a failed daemon after `backoff`; an error that persists ends the run instead of looping.
         if retry + 1 >= MAX_ATTEMPTS:
             await lifecycle.give_up(error)
             return
+        retrying = True
         raise
+    finally:
+        if not retrying:
+            app.forget(uid)
+
+
+# The run's driver Job changed (a pod started, the Job completed or failed): its run's next pass is now. Kopf
+# filters by label on its side, and reads nothing of the Job but its owner.
+@kopf.on.event("batch", "v1", "jobs", labels={MANAGED_BY_LABEL: MANAGED_BY, COMPONENT_LABEL: COMPONENT_DRIVER})
+async def driver_job_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    memo.app.wake(controlling_run_uid(body))
 
 
 @kopf.timer(GROUP, VERSION, PLURAL, when=_expiring, interval=EXPIRY_CHECK_SECONDS, initial_delay=1.0)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
@@ -95,6 +95,26 @@ class RunFailedError(Exception):
         self.message = message
 
 
+class Stopped(Protocol):
+    """Kopf's `stopped` flag of an async daemon."""
+
+    def wait(self, timeout: float | None = None) -> Awaitable[Any]: ...
+
+
+async def pause(stopped: Stopped, waker: asyncio.Event, seconds: float) -> None:
+    """Until `seconds` have passed, the daemon is stopped or `waker` is set, whichever comes first."""
+
+    async def until_stopped() -> None:
+        await stopped.wait(seconds)
+
+    waits = {asyncio.ensure_future(until_stopped()), asyncio.ensure_future(waker.wait())}
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
+
+
 def _condition(obj: Mapping[str, Any] | None, kind: str) -> Mapping[str, Any] | None:
     for condition in ((obj or {}).get("status") or {}).get("conditions") or ():
         if condition.get("type") == kind and condition.get("status") == "True":
@@ -114,6 +134,9 @@ class RunLifecycle:
         # (before a suspend), not news of the new one. Unknown after a restart, when every report counts.
         self._provisioning_at: datetime | None = None
         self._last_progress: Any = None
+        # Every child exists (made or adopted by this lifecycle): later passes only observe. Unknown after a restart,
+        # so the first pass adopts them again; a driver Job deleted mid-run is made again.
+        self._children_ready = False
 
     async def _call(self, function: Callable[..., T], *args: Any) -> T:
         return await asyncio.to_thread(function, *args)
@@ -169,7 +192,8 @@ class RunLifecycle:
                 await self.set_phase(Phase.PENDING, events.ACCEPTED, "checking the spec and the namespace's queue")
             if current_phase(self.status) not in STARTED and not await self._may_start():
                 return False
-            await self._ensure_children(spec)
+            if not self._children_ready or current_phase(self.status) not in STARTED:
+                await self._ensure_children(spec)
             return await self._observe(spec)
         except RunFailedError as failure:
             await self._finish_failed(failure.reason, failure.message)
@@ -247,15 +271,18 @@ class RunLifecycle:
         try:
             for manifest in build_driver_access(self.meta, self.ctx.settings.driver_cluster_role):
                 await self._call(api.ensure_child, manifest, uid)
+            replacing = False
             if cluster is not None:
                 await self._call(api.ensure_child, build_network_policy(self.meta), uid)
-                if not await self._replace_old_cluster():
+                replacing = await self._replace_old_cluster()
+                if not replacing:
                     await self._call(api.ensure_child, cluster, uid)
             existing = await self._call(api.ensure_child, job, uid)
         except NotOwnedError as err:
             raise RunFailedError(events.CLUSTER_FAILED, str(err)) from None
         if (existing.get("spec") or {}).get("suspend"):
             await self._call(api.suspend_job, self.meta["namespace"], driver_job_name(self.meta["name"]), False)
+        self._children_ready = not replacing
         phase = current_phase(self.status)
         if phase not in STARTED:
             self._provisioning_since = time.monotonic()
@@ -304,6 +331,8 @@ class RunLifecycle:
     async def _observe(self, spec: RetrodictionTrainingSpec) -> bool:
         namespace = self.meta["namespace"]
         job = await self._call(self.ctx.api.get_job, namespace, driver_job_name(self.meta["name"]))
+        if job is None:
+            self._children_ready = False
         report = await self._read_report()
         if report is not None and self._stale(report):
             report = None
@@ -360,6 +389,7 @@ class RunLifecycle:
             "total": counts.total,
             "succeeded": counts.succeeded,
             "failed": counts.failed,
+            "resumed": counts.resumed,
             "completed_percentage": report.completed_percentage,
             "estimated_remaining_seconds": report.estimated_remaining_seconds,
         }

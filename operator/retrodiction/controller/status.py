@@ -113,9 +113,16 @@ def progress_patch(progress: Mapping[str, Any], *, running: int, now: datetime) 
     total = int(progress["total"])
     succeeded = int(progress["succeeded"])
     failed = int(progress["failed"])
+    resumed = int(progress.get("resumed", 0))
     eta = progress.get("estimated_remaining_seconds")
     return {
-        "batches": {"total": total, "succeeded": succeeded, "failed": failed, "running": max(0, int(running))},
+        "batches": {
+            "total": total,
+            "succeeded": succeeded,
+            "failed": failed,
+            "running": max(0, int(running)),
+            "resumed": resumed,
+        },
         "progress": f"{succeeded + failed}/{total}",
         "completedPercentage": float(progress["completed_percentage"]),
         # null removes a stale estimate under a merge patch, which is right: there is no estimate yet.

@@ -54,6 +54,7 @@ class ReportWriter:
                 succeeded=int(progress["succeeded"]),
                 failed=int(progress["failed"]),
                 running=max(0, running),
+                resumed=int(progress.get("resumed", 0)),
             ),
             completed_percentage=float(progress["completed_percentage"]),
             estimated_remaining_seconds=None if eta is None else max(0, round(float(eta))),

@@ -24,9 +24,11 @@ TEST_POLICY = json.dumps({"uriSchemes": ["builtin", "s3", "file"], "daskModes": 
 class OperatorProcess:
     """Starts the operator against a kubeconfig; `restart()` kills it hard (SIGKILL) and starts a new one."""
 
-    def __init__(self, kubeconfig: Path, log_dir: Path, **settings: str) -> None:
+    def __init__(self, kubeconfig: Path, log_dir: Path, *, source: Path | None = None, **settings: str) -> None:
         self.kubeconfig = kubeconfig
         self.log_dir = log_dir
+        # Another version's `operator/` folder to run instead of the installed package (an upgrade test).
+        self.source = source
         self.settings = settings
         self.process: subprocess.Popen[bytes] | None = None
         self.health_port, self.metrics_port = free_ports(2)
@@ -44,6 +46,8 @@ class OperatorProcess:
             RETRODICTION_POLICY=TEST_POLICY,
         )
         env.pop("KUBERNETES_SERVICE_HOST", None)
+        if self.source is not None:
+            env["PYTHONPATH"] = str(self.source)
         env.update({f"RETRODICTION_{key.upper()}": value for key, value in self.settings.items()})
         return env
 

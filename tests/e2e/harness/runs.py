@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import copy
+import functools
+import json
 import subprocess
 import threading
 import time
@@ -17,10 +20,11 @@ import yaml
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
-from retrodiction.api.children import COMPONENT_SUMMARY, component_selector
+from retrodiction.api.children import COMPONENT_CHECKPOINT, COMPONENT_SUMMARY, component_selector
 from retrodiction.api.training import GROUP, VERSION
 from retrodiction.config import TrainingConfig
 from retrodiction.coordinator import ParallelTrainingCoordinator
+from retrodiction.driver.checkpoint_configmaps import read_checkpoint_configmaps
 from retrodiction.driver.summary_configmaps import read_summary_configmaps
 from retrodiction.manifest import load_training
 from tests.e2e.harness.binaries import tool
@@ -125,8 +129,15 @@ def kubectl(kube: Kube, *args: str, timeout: float = 180) -> subprocess.Complete
 
 
 def cli_results(body: dict[str, Any]) -> list[dict[str, Any]]:
-    """The same spec computed in-process, as `retrodiction train` would."""
-    spec = load_training_from(body).spec
+    """The same spec computed in-process, as `retrodiction train` would (once per spec and session: parametrized
+    tests run the same spec several times)."""
+    return copy.deepcopy(_cli_results(json.dumps(body["spec"], sort_keys=True)))
+
+
+@functools.cache
+def _cli_results(spec_json: str) -> list[dict[str, Any]]:
+    body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "RetrodictionTraining", "metadata": {"name": "cli"}}
+    spec = load_training_from({**body, "spec": json.loads(spec_json)}).spec
     coordinator = ParallelTrainingCoordinator(TrainingConfig.from_spec(spec))
     coordinator.prepare_spec_batches(spec)
     return in_process_results(coordinator)
@@ -154,6 +165,16 @@ def stored_summary(kube: Kube, namespace: str, run: dict[str, Any]) -> tuple[dic
     )
     stored = [kube.api.sanitize_for_serialization(cm) for cm in listed.items]
     return read_summary_configmaps(stored), stored
+
+
+def checkpointed_batches(kube: Kube, namespace: str, run: dict[str, Any]) -> set[str]:
+    """The ids of the batches in the run's checkpoint ConfigMaps (empty once the run has stored its summary)."""
+    meta = {"name": run["metadata"]["name"], "namespace": namespace, "uid": run["metadata"]["uid"]}
+    listed = client.CoreV1Api(kube.api).list_namespaced_config_map(
+        namespace, label_selector=component_selector(meta, COMPONENT_CHECKPOINT)
+    )
+    stored = [kube.api.sanitize_for_serialization(cm) for cm in listed.items]
+    return set(read_checkpoint_configmaps(stored, run_uid=meta["uid"]))
 
 
 @contextmanager
