@@ -4,7 +4,7 @@ VENV ?= .venv
 UV_VERSION ?= 0.13.9
 BIN := $(VENV)/bin
 
-.PHONY: install controlplane tools local-cluster demo test lint typecheck unit integration e2e bench lock
+.PHONY: install controlplane tools node-deps local-cluster demo test lint typecheck unit integration e2e bench lock
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,14 @@ install: $(BIN)/uv
 # $KUBEBUILDER_ASSETS, or built once from the Go modules into ~/.cache/retrodiction-operator (minutes, cold).
 controlplane:
 	bash hack/controlplane/build.sh >/dev/null
+
+# The real node's parts: Debian packages (containerd, runc, CNI plugins, iptables, podman, mmdebstrap...),
+# installed with apt-get when missing (root only; CI machines are fresh; about 25 s), and kubelet, kube-proxy and
+# kube-scheduler built from the control plane's Go module into the same cache (about 3 min after the control
+# plane's build, seconds when cached).
+node-deps: controlplane
+	bash hack/node/packages.sh
+	bash hack/controlplane/build.sh --node >/dev/null
 
 # actionlint for tests/unit/test_workflows.py: built once from its Go module into ~/.cache/retrodiction-operator/tools.
 tools:
@@ -41,7 +49,7 @@ typecheck:
 
 # The whole suite: lint, types, then unit, integration and e2e tests. pytest exits non-zero when a test
 # fails and also when it collects nothing (exit code 5), so an empty run can never pass.
-test: install controlplane tools lint typecheck
+test: install controlplane tools node-deps lint typecheck
 	$(BIN)/pytest
 
 unit: install

@@ -5,6 +5,11 @@
 #
 #   BIN=$(bash hack/controlplane/build.sh)
 #
+# With --node it builds the real node's binaries instead (kubelet kube-proxy kube-scheduler, from the same
+# module and versions), always from source, into <cache>/<key>/node-bin, and prints that directory:
+#
+#   NODE_BIN=$(bash hack/controlplane/build.sh --node)
+#
 # Sources, in order:
 #   1. $KUBEBUILDER_ASSETS, if it holds all five binaries: printed as is, nothing is built.
 #   2. $KUBEBUILDER_ASSETS holding envtest's etcd, kube-apiserver and kubectl only: the missing ones
@@ -28,6 +33,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HERE/versions.sh"
 
 ALL=(etcd kube-apiserver kube-controller-manager kubectl helm)
+NODE=(kube-scheduler kube-proxy kubelet)
 ENVTEST=(etcd kube-apiserver kubectl)
 KEY="k8s-${K8S_VERSION}_etcd-${ETCD_VERSION}_helm-${HELM_VERSION}"
 CACHE_ROOT=${RETRODICTION_CONTROLPLANE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/retrodiction-operator/controlplane}
@@ -69,7 +75,7 @@ kube_ldflags() {
 build_one() { # name output-path
   local name=$1 out=$2 v minor
   case $name in
-    kube-apiserver|kube-controller-manager|kubectl)
+    kube-apiserver|kube-controller-manager|kubectl|kube-scheduler|kube-proxy|kubelet)
       go_build kube "$out" "./cmd/$name" "$(kube_ldflags)" ;;
     etcd)
       # Version is a constant of go.etcd.io/etcd/api/v3/version; GitSHA is unknown from a module zip.
@@ -90,10 +96,10 @@ build_one() { # name output-path
 }
 
 # populate <name> <build-names...> [-- <name>=<path-to-link>...]
-# Fills <cache>/.partial-<name>/bin (resuming), then renames it to <cache>/<name>/bin.
+# Fills <cache>/.partial-<name>/bin (resuming), then renames it to <cache>/<name>/bin ($BIN_DIR, default bin).
 populate() {
   local cname=$1; shift
-  local target=$CACHE_ROOT/$cname/bin partial=$CACHE_ROOT/.partial-$cname
+  local target=$CACHE_ROOT/$cname/${BIN_DIR:-bin} partial=$CACHE_ROOT/.partial-$cname${BIN_DIR:+-$BIN_DIR}
   local builds=() links=() item b t0 t1 size
   while (($#)); do
     if [[ $1 == -- ]]; then shift; links=("$@"); break; fi
@@ -101,9 +107,9 @@ populate() {
   done
 
   mkdir -p "$CACHE_ROOT"
-  exec 9>"$CACHE_ROOT/.lock-$cname"
+  exec 9>"$CACHE_ROOT/.lock-$cname${BIN_DIR:+-$BIN_DIR}"
   if ! flock -n 9; then log "waiting for another build of $cname (lock $CACHE_ROOT/.lock-$cname)"; flock 9; fi
-  if has_all "$target" "${ALL[@]}"; then return 0; fi   # another run finished it meanwhile
+  if has_all "$target" "${WANTED[@]}"; then return 0; fi   # another run finished it meanwhile
 
   if ((${#builds[@]})); then command -v go >/dev/null || die "go is not on PATH (needed to build ${builds[*]})"; fi
   if ((${#builds[@]})); then log "building ${builds[*]} into $target (go: $(go env GOVERSION); nice -n 19)"; fi
@@ -119,7 +125,7 @@ populate() {
     size=$(stat -c %s "$partial/bin/$b")
     log "$(awk -v b="$b" -v t0="$t0" -v t1="$t1" -v s="$size" 'BEGIN { printf "%s: built in %.1f s, %d bytes (%.1f MiB)", b, t1 - t0, s, s / 1048576 }')"
   done
-  has_all "$partial/bin" "${ALL[@]}" || die "internal: $partial/bin is incomplete"
+  has_all "$partial/bin" "${WANTED[@]}" || die "internal: $partial/bin is incomplete"
   mkdir -p "$CACHE_ROOT/$cname"
   [[ -e $target || -L $target ]] && rm -rf "$target"   # an incomplete or broken earlier dir
   mv -T "$partial/bin" "$target"                       # rename(2): atomic
@@ -127,6 +133,20 @@ populate() {
 }
 
 # ---------------------------------------------------------------------------------------------------------
+
+WANTED=("${ALL[@]}")
+if [[ ${1:-} == --node ]]; then
+  WANTED=("${NODE[@]}") BIN_DIR=node-bin
+  target=$CACHE_ROOT/$KEY/$BIN_DIR
+  if ! has_all "$target" "${WANTED[@]}"; then
+    t_start=$(date +%s.%N)
+    populate "$KEY" "${WANTED[@]}"
+    log "$(awk -v t0="$t_start" -v t1="$(date +%s.%N)" 'BEGIN { printf "node binaries ready in %.1f s", t1 - t0 }')"
+  fi
+  echo "$target"; exit 0
+elif [[ -n ${1:-} ]]; then
+  die "unknown argument $1 (usage: build.sh [--node])"
+fi
 
 if [[ -n ${KUBEBUILDER_ASSETS:-} ]]; then
   assets=$(realpath -e "$KUBEBUILDER_ASSETS" 2>/dev/null) || die "KUBEBUILDER_ASSETS=$KUBEBUILDER_ASSETS does not exist"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import ipaddress
 import json
 import logging
 import os
@@ -42,7 +43,6 @@ KEEP_ENV = "RETRODICTION_KEEP_CLUSTER"
 
 # A loopback range: should anything ever dial a ClusterIP, the packet stays on this machine.
 SERVICE_CIDR = "127.96.0.0/24"
-KUBERNETES_SERVICE_IP = "127.96.0.1"
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 CLUSTER_NAME = "retrodiction-local"
 
@@ -62,6 +62,8 @@ CONTROLLERS = (
     # Each run's driver is a Job.
     "job-controller",
 )
+# A real node (kubelet) also needs its taints kept in step with its conditions, and its dead pods collected.
+NODE_CONTROLLERS = (*CONTROLLERS, "node-lifecycle-controller", "pod-garbage-collector-controller")
 
 _PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
 _PORT_ATTEMPTS = 3
@@ -127,8 +129,15 @@ class ControlPlane:
         *,
         keep_workdir: bool | None = None,
         start_timeout: float = 60.0,
+        bind_address: str = "127.0.0.1",
+        service_cidr: str = SERVICE_CIDR,
+        controllers: Sequence[str] = CONTROLLERS,
     ) -> None:
+        self.controllers = tuple(controllers)
         self.bin_dir = bin_dir
+        # The real node's pods reach the API server at the node's bridge address (the `kubernetes` Service's
+        # endpoint); the node stand-in's at 127.0.0.1.
+        self.bind_address = bind_address
         created = workdir is None
         self.workdir = Path(tempfile.mkdtemp(prefix="retrodiction-cp-")) if workdir is None else workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -142,7 +151,8 @@ class ControlPlane:
         self.logs_dir = self.workdir / "logs"
         self.audit_log = self.logs_dir / "audit.jsonl"
         self.server = ""
-        self.service_cidr = SERVICE_CIDR
+        self.service_cidr = service_cidr
+        self.kubernetes_service_ip = str(next(ipaddress.ip_network(service_cidr).hosts()))
         self.startup_seconds: float | None = None
         self._ca: CertificateAuthority | None = None
         self._admin: CertAndKey | None = None
@@ -232,7 +242,7 @@ class ControlPlane:
                 "kubernetes.default.svc",
                 "kubernetes.default.svc.cluster.local",
             ],
-            ip_addresses=["127.0.0.1", KUBERNETES_SERVICE_IP],
+            ip_addresses=sorted({"127.0.0.1", self.bind_address, self.kubernetes_service_ip}),
         )
         (pki / "apiserver.crt").write_bytes(serving.cert_pem)
         write_private(pki / "apiserver.key", serving.key_pem)
@@ -241,6 +251,10 @@ class ControlPlane:
         write_private(pki / "admin.key", admin.key_pem)
         self._admin = admin
         self._kcm = ca.issue_client("system:kube-controller-manager")
+        # What the API server shows a kubelet (logs, exec, port-forward), bound to system:kubelet-api-admin.
+        kubelet_client = ca.issue_client("kube-apiserver-kubelet-client")
+        (pki / "kubelet-client.crt").write_bytes(kubelet_client.cert_pem)
+        write_private(pki / "kubelet-client.key", kubelet_client.key_pem)
         signing = generate_signing_key()
         write_private(self.service_account_key, signing.private_pem)
         self.service_account_public_key.write_bytes(signing.public_pem)
@@ -248,7 +262,7 @@ class ControlPlane:
     def _start_processes(self, deadline: float) -> None:
         assert self._ca is not None and self._admin is not None and self._kcm is not None
         etcd_client, etcd_peer, apiserver_port, kcm_port = free_ports(4)
-        self.server = f"https://127.0.0.1:{apiserver_port}"
+        self.server = f"https://{self.bind_address}:{apiserver_port}"
         write_kubeconfig(
             self.kubeconfig,
             build_kubeconfig(self.server, self._ca.cert_pem, self._admin, cluster=CLUSTER_NAME, user="admin"),
@@ -307,8 +321,12 @@ class ControlPlane:
         pki = self.ca_file.parent
         return [
             f"--etcd-servers=http://127.0.0.1:{etcd_port}",
-            "--bind-address=127.0.0.1",
+            f"--bind-address={self.bind_address}",
+            f"--advertise-address={self.bind_address}",
             f"--secure-port={port}",
+            f"--kubelet-client-certificate={pki / 'kubelet-client.crt'}",
+            f"--kubelet-client-key={pki / 'kubelet-client.key'}",
+            "--kubelet-preferred-address-types=InternalIP",
             f"--tls-cert-file={pki / 'apiserver.crt'}",
             f"--tls-private-key-file={pki / 'apiserver.key'}",
             f"--client-ca-file={self.ca_file}",
@@ -354,7 +372,7 @@ class ControlPlane:
             f"--secure-port={port}",
             f"--cert-dir={self.workdir / 'kcm-certs'}",
             "--leader-elect=false",
-            f"--controllers={','.join(CONTROLLERS)}",
+            f"--controllers={','.join(self.controllers)}",
             f"--service-account-private-key-file={self.service_account_key}",
             f"--root-ca-file={self.ca_file}",
             "--use-service-account-credentials=true",

@@ -1,0 +1,20 @@
+// Copy of k8s.io/kubernetes cmd/kubelet/kubelet.go (Apache-2.0, The Kubernetes Authors),
+// built from the Go modules by hack/controlplane/build.sh for the real node of the e2e tier.
+package main
+
+import (
+	"context"
+	"os"
+
+	"k8s.io/component-base/cli"
+	_ "k8s.io/component-base/logs/json/register"          // for JSON log format registration
+	_ "k8s.io/component-base/metrics/prometheus/clientgo" // for client metric registration
+	_ "k8s.io/component-base/metrics/prometheus/version"  // for version metric registration
+	"k8s.io/kubernetes/cmd/kubelet/app"
+)
+
+func main() {
+	command := app.NewKubeletCommand(context.Background())
+	code := cli.Run(command)
+	os.Exit(code)
+}

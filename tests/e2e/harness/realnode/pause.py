@@ -1,0 +1,65 @@
+"""The sandbox ("pause") image, built here: registries are out of reach, and the image is one static binary.
+
+pause.c comes from the same k8s.io/kubernetes module as the node's binaries (build/pause/linux/pause.c), compiled
+with `gcc -static` and packed with umoci as an OCI image (user 65535, entrypoint /pause), cached by the hash of
+its source. The result is an OCI archive `ctr images import` takes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from tests.e2e.harness.realnode.containerd import SANDBOX_IMAGE
+
+
+def pause_source(k8s_version: str) -> Path:
+    """pause.c in the Go module cache (downloaded with the module by the control plane's build, else now)."""
+    env = {**os.environ, "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=mod", "GOWORK": "off"}
+    done = subprocess.run(
+        ["go", "mod", "download", "-json", f"k8s.io/kubernetes@{k8s_version}"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    return Path(json.loads(done.stdout)["Dir"]) / "build" / "pause" / "linux" / "pause.c"
+
+
+def _run(*argv: str, cwd: Path | None = None) -> None:
+    done = subprocess.run(list(argv), capture_output=True, text=True, check=False, cwd=cwd)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)}: {done.stderr.strip()}")
+
+
+def build_pause_archive(source: Path, cache: Path) -> Path:
+    """The OCI archive of the pause image, built once per source hash."""
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
+    archive = cache / f"pause-{digest}.oci.tar"
+    if archive.exists():
+        return archive
+    cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cache) as work:
+        folder = Path(work)
+        binary = folder / "pause"
+        _run("gcc", "-Os", "-static", "-Wall", "-Werror", "-o", str(binary), str(source))
+        layout, tag = folder / "layout", SANDBOX_IMAGE.rsplit(":", 1)[1]
+        _run("umoci", "init", "--layout", str(layout))
+        _run("umoci", "new", "--image", f"{layout}:{tag}")
+        bundle = folder / "bundle"
+        _run("umoci", "unpack", "--rootless", "--image", f"{layout}:{tag}", str(bundle))
+        shutil.copy2(binary, bundle / "rootfs" / "pause")
+        _run("umoci", "repack", "--image", f"{layout}:{tag}", str(bundle))
+        _run(
+            "umoci", "config", "--image", f"{layout}:{tag}", "--config.user", "65535:65535",
+            "--config.entrypoint", "/pause", "--clear=config.cmd",
+        )  # fmt: skip
+        partial = folder / "pause.oci.tar"
+        _run("tar", "-C", str(layout), "-cf", str(partial), ".")
+        partial.replace(archive)
+    return archive

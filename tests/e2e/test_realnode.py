@@ -1,0 +1,66 @@
+"""The real node on this machine: a pod scheduled by kube-scheduler and run by kubelet, containerd and runc, on
+the guarded bridge; and a machine left exactly as it was, also after the process that ran the node was killed."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kubernetes import client
+
+from tests.e2e.conftest import unavailable
+from tests.e2e.harness.realnode.containerd import SANDBOX_IMAGE
+from tests.e2e.harness.realnode.node import RealNode
+from tests.e2e.test_realnode_network import machine_state
+
+pytestmark = pytest.mark.realnode
+NEEDED = ("containerd", "runc", "iptables", "umoci", "gcc", "unshare", "go")
+
+
+def node_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if os.geteuid() != 0:
+        unavailable("the real node needs root")
+    missing = [command for command in NEEDED if shutil.which(command) is None]
+    if missing:
+        unavailable(f"missing {missing}: run `bash hack/node/packages.sh` (make node-deps) as root")
+    return tmp_path_factory.mktemp("node")
+
+
+@pytest.fixture(scope="module")
+def real_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealNode]:
+    base = node_base(tmp_path_factory)
+    before = machine_state()
+    node = RealNode(base)
+    with node:
+        yield node
+    assert node.leftovers() == []
+    assert machine_state() == before
+
+
+def test_a_pod_runs_on_the_real_node_as_its_images_user_with_an_address_of_the_pod_range(real_node: RealNode) -> None:
+    assert real_node.control_plane is not None
+    pod = {
+        "metadata": {"name": "sandbox-image"},
+        "spec": {
+            "containers": [{"name": "pause", "image": SANDBOX_IMAGE, "imagePullPolicy": "Never"}],
+            "terminationGracePeriodSeconds": 0,
+        },
+    }
+    with real_node.control_plane.api_client() as api:
+        core = client.CoreV1Api(api)
+        core.create_namespaced_pod("default", pod)
+        deadline = time.monotonic() + 60
+        while (status := core.read_namespaced_pod("sandbox-image", "default").status).phase != "Running":
+            assert time.monotonic() < deadline, status
+            time.sleep(0.5)
+        assert ipaddress.ip_address(status.pod_ip) in ipaddress.ip_network(real_node.network.pod_cidr)
+        assert status.host_ip == real_node.network.node_ip
+        [container] = status.container_statuses
+        assert container.ready and container.image_id
+        core.delete_namespaced_pod("sandbox-image", "default", grace_period_seconds=0)
+    assert real_node.network.guard_drops() == 0

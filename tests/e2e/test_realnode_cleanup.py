@@ -1,0 +1,43 @@
+"""The real node after its test process was killed with SIGKILL: the next start removes what the dead one left,
+and stopping leaves the machine as it was. (A module of its own: one node at a time on this machine.)"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.harness.realnode.node import RealNode
+from tests.e2e.test_realnode import node_base
+from tests.e2e.test_realnode_network import machine_state
+
+pytestmark = pytest.mark.realnode
+
+
+def test_a_node_whose_process_was_killed_is_cleaned_up_by_the_next_start(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    base = node_base(tmp_path_factory)
+    before = machine_state()
+    script = (
+        "import sys, time; from pathlib import Path; from tests.e2e.harness.realnode.node import RealNode; "
+        "node = RealNode(Path(sys.argv[1])); node.start(); print('ready', flush=True); time.sleep(600)"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", script, str(base)], stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[2]
+    )
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+    node = RealNode(base)
+    assert node.leftovers(), "the killed run left its node behind"
+    node.start()
+    node.stop()
+    assert node.leftovers() == []
+    assert machine_state() == before

@@ -1,0 +1,52 @@
+"""The real node's configuration files: everything under the node's own directory, nothing of the machine's."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from tests.e2e.harness.realnode.containerd import ContainerdPaths, containerd_config
+from tests.e2e.harness.realnode.kubelet import (
+    SHADOWED_SYSCTLS,
+    KubeletPaths,
+    kubelet_args,
+    kubelet_config,
+    shielded_command,
+)
+from tests.e2e.harness.realnode.network import NodeNetwork
+
+BASE = Path("/cache/node")
+
+
+def test_containerd_keeps_its_root_state_socket_and_runc_state_under_the_nodes_directory() -> None:
+    text = containerd_config(ContainerdPaths(BASE))
+    paths = re.findall(r'"(/[^"]*)"', text)
+    outside = [path for path in paths if not path.startswith(str(BASE)) and path != "/usr/lib/cni"]
+    assert outside == []
+    assert "restrict_oom_score_adj = true" in text
+    assert "netns_mounts_under_state_dir = true" in text
+    assert 'path = "/cache/node/containerd/opt"' in text
+
+
+def test_kubelet_writes_the_kernel_tunables_only_to_private_copies() -> None:
+    paths = KubeletPaths(BASE)
+    argv = shielded_command(paths, ["kubelet", "--v=1"])
+    assert argv[:4] == ["unshare", "--mount", "--propagation", "unchanged"]
+    script = argv[argv.index("-c") + 1]
+    for name in SHADOWED_SYSCTLS:
+        assert f"mount --bind {paths.shadows / name.replace('/', '.')} /proc/sys/{name}" in script
+    assert script.endswith('exec "$@"') and argv[-2:] == ["kubelet", "--v=1"]
+
+
+def test_kubelet_is_configured_for_this_machine_and_the_guarded_network() -> None:
+    net = NodeNetwork()
+    config = kubelet_config(KubeletPaths(BASE), net, BASE / "ca.crt")
+    assert config["cgroupDriver"] == "cgroupfs" and config["failCgroupV1"] is False
+    assert config["protectKernelDefaults"] is False and config["makeIPTablesUtilChains"] is False
+    assert config["clusterDNS"] == [net.dns_service_ip] and config["address"] == net.node_ip
+    assert config["readOnlyPort"] == 0 and config["authentication"]["anonymous"]["enabled"] is False
+    assert config["imageGCHighThresholdPercent"] == 100  # imported images cannot be pulled again
+    assert config["resolvConf"].startswith(str(BASE)) and config["podLogsDir"].startswith(str(BASE))
+    args = kubelet_args(KubeletPaths(BASE), ContainerdPaths(BASE), net)
+    assert f"--node-ip={net.node_ip}" in args
+    assert f"--container-runtime-endpoint=unix://{BASE}/containerd/containerd.sock" in args
