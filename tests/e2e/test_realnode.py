@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import shutil
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ from kubernetes import client
 from tests.e2e.conftest import unavailable
 from tests.e2e.harness.realnode.containerd import SANDBOX_IMAGE
 from tests.e2e.harness.realnode.node import RealNode
+from tests.e2e.harness.realnode.probe import probe_pod
 from tests.e2e.test_realnode_network import machine_state
 
 pytestmark = pytest.mark.realnode
@@ -63,4 +65,17 @@ def test_a_pod_runs_on_the_real_node_as_its_images_user_with_an_address_of_the_p
         [container] = status.container_statuses
         assert container.ready and container.image_id
         core.delete_namespaced_pod("sandbox-image", "default", grace_period_seconds=0)
+    assert real_node.network.guard_drops() == 0
+
+
+def test_pods_and_the_machine_reach_the_api_server_through_its_service_and_nothing_leaves(real_node: RealNode) -> None:
+    network = real_node.network
+    with probe_pod(network, "10.213.0.201") as pod:
+        deadline = time.monotonic() + 30
+        # kube-proxy's first sync may still be on its way.
+        while (refused := pod.connect(network.kubernetes_service_ip, 443)) is not None:
+            assert time.monotonic() < deadline, refused
+            time.sleep(0.5)
+    with socket.create_connection((network.kubernetes_service_ip, 443), timeout=5):
+        pass
     assert real_node.network.guard_drops() == 0

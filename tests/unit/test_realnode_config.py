@@ -14,6 +14,7 @@ from tests.e2e.harness.realnode.kubelet import (
     shielded_command,
 )
 from tests.e2e.harness.realnode.network import NodeNetwork
+from tests.e2e.harness.realnode.proxy import proxy_config
 
 BASE = Path("/cache/node")
 
@@ -50,3 +51,13 @@ def test_kubelet_is_configured_for_this_machine_and_the_guarded_network() -> Non
     args = kubelet_args(KubeletPaths(BASE), ContainerdPaths(BASE), net)
     assert f"--node-ip={net.node_ip}" in args
     assert f"--container-runtime-endpoint=unix://{BASE}/containerd/containerd.sock" in args
+
+
+def test_kube_proxy_changes_nothing_machine_wide_and_opens_node_ports_on_the_bridge_only() -> None:
+    net = NodeNetwork()
+    config = proxy_config(net, BASE / "kube-proxy.kubeconfig", 10249)
+    assert config["nodePortAddresses"] == [f"{net.node_ip}/32"]
+    assert config["iptables"]["localhostNodePorts"] is False  # route_localnet stays as it is
+    assert config["iptables"]["masqueradeAll"] is True  # no br_netfilter sysctl needed
+    assert set(config["conntrack"].values()) <= {0, "0s"}
+    assert config["metricsBindAddress"].startswith("127.0.0.1:") and config["healthzBindAddress"] == ""

@@ -16,6 +16,7 @@ import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from kubernetes import client
 
@@ -26,6 +27,8 @@ from tests.e2e.harness.realnode import teardown
 from tests.e2e.harness.realnode.containerd import SANDBOX_IMAGE, Containerd, ContainerdPaths
 from tests.e2e.harness.realnode.network import NodeNetwork, cni_config
 from tests.e2e.harness.realnode.pause import build_pause_archive, pause_source
+from tests.e2e.harness.realnode.proxy import write_proxy_config
+from tests.ports import free_ports
 
 NODE_READY_TIMEOUT = 90.0
 
@@ -82,7 +85,7 @@ class RealNode:
         # A dead run's pods and sandboxes mean nothing to a new control plane; images (containerd's root) stay.
         for stale in (self.kubelet_paths.root, self.containerd_paths.state, self.base / "cni", self.base / "logs"):
             shutil.rmtree(stale, ignore_errors=True)
-        teardown.record_machine_dirs(self.base)
+        teardown.record_machine(self.base)
         self.network.up()
         self.control_plane = ControlPlane(
             ensure_bin_dir(allow_build=False),
@@ -104,10 +107,11 @@ class RealNode:
         )
         self._start_kubelet(node_bin)
         self._start_scheduler(node_bin)
+        self._start_proxy(node_bin)
         self._wait_ready()
 
     def stop(self) -> None:
-        for name in ("kube-scheduler", "kubelet"):
+        for name in ("kube-proxy", "kube-scheduler", "kubelet"):
             process = self.processes.pop(name, None)
             if process is not None and process.poll() is None:
                 process.terminate()
@@ -133,7 +137,7 @@ class RealNode:
     def _grant_kubelet_api(self) -> None:
         """The API server's kubelet client may use the kubelet API (logs, exec), as kubeadm grants it."""
         assert self.control_plane is not None
-        binding = {
+        binding: dict[str, Any] = {
             "metadata": {"name": "kube-apiserver-kubelet-api-admin"},
             "roleRef": {
                 "apiGroup": "rbac.authorization.k8s.io",
@@ -145,7 +149,7 @@ class RealNode:
             ],
         }
         with self.control_plane.api_client() as api:
-            client.RbacAuthorizationV1Api(api).create_cluster_role_binding(binding)
+            client.RbacAuthorizationV1Api(api).create_cluster_role_binding(binding)  # type: ignore[arg-type]
 
     def _spawn(self, name: str, argv: list[str]) -> None:
         log_path = self.base / "logs" / f"{name}.log"
@@ -176,6 +180,13 @@ class RealNode:
         ]
         self._spawn("kube-scheduler", argv)
 
+    def _start_proxy(self, node_bin: Path) -> None:
+        assert self.control_plane is not None
+        kubeconfig = self.control_plane.write_kubeconfig(self.base / "kube-proxy.kubeconfig", "system:kube-proxy")
+        [metrics_port] = free_ports(1)
+        config = write_proxy_config(self.base / "kube-proxy.yaml", self.network, kubeconfig, metrics_port)
+        self._spawn("kube-proxy", [str(node_bin / "kube-proxy"), f"--config={config}"])
+
     def _wait_ready(self) -> None:
         assert self.control_plane is not None
         deadline = time.monotonic() + NODE_READY_TIMEOUT
@@ -185,9 +196,10 @@ class RealNode:
                 for name, process in self.processes.items():
                     if process.poll() is not None:
                         raise RuntimeError(f"{name} exited with {process.returncode}; see {self.base / 'logs'}")
-                node = next(iter(core.list_node().items), None)
-                conditions = (node.status.conditions or []) if node is not None and node.status else []
-                if any(c.type == "Ready" and c.status == "True" for c in conditions) and not (node.spec.taints or []):
-                    return
+                for node in core.list_node().items:
+                    conditions = (node.status.conditions if node.status else None) or []
+                    ready = any(c.type == "Ready" and c.status == "True" for c in conditions)
+                    if ready and node.spec is not None and not node.spec.taints:
+                        return
                 time.sleep(0.5)
         raise RuntimeError(f"the node was not Ready within {NODE_READY_TIMEOUT:.0f} s; see {self.base / 'logs'}")

@@ -11,6 +11,7 @@ from tests.e2e.harness.realnode.network import NodeNetwork, run_command, try_com
 
 # One UDP datagram: no answer is needed to see where it went.
 _SEND = "import socket, sys; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'probe', (sys.argv[1], 9))"
+_CONNECT = "import socket, sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5).close()"
 
 
 class Probe:
@@ -21,6 +22,16 @@ class Probe:
         """None when the datagram left the namespace, else the error (e.g. the network is unreachable)."""
         done = subprocess.run(
             ["ip", "netns", "exec", self.name, sys.executable, "-c", _SEND, address],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return None if done.returncode == 0 else (done.stderr.strip().splitlines() or ["failed"])[-1]
+
+    def connect(self, address: str, port: int) -> str | None:
+        """None when a TCP connection to address:port was accepted, else the error."""
+        done = subprocess.run(
+            ["ip", "netns", "exec", self.name, sys.executable, "-c", _CONNECT, address, str(port)],
             capture_output=True,
             text=True,
             check=False,
