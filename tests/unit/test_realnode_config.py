@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from tests.e2e.harness.realnode.containerd import ContainerdPaths, containerd_config
+from tests.e2e.harness.realnode.images import IMAGE_INPUTS, Podman, source_digest
 from tests.e2e.harness.realnode.kubelet import (
     SHADOWED_SYSCTLS,
     KubeletPaths,
@@ -61,3 +62,26 @@ def test_kube_proxy_changes_nothing_machine_wide_and_opens_node_ports_on_the_bri
     assert config["iptables"]["masqueradeAll"] is True  # no br_netfilter sysctl needed
     assert set(config["conntrack"].values()) <= {0, "0s"}
     assert config["metricsBindAddress"].startswith("127.0.0.1:") and config["healthzBindAddress"] == ""
+
+
+def test_podman_keeps_its_configuration_storage_and_temporary_files_under_its_own_directory(tmp_path: Path) -> None:
+    env = Podman(tmp_path / "podman").environment()
+    for name in ("CONTAINERS_CONF", "CONTAINERS_STORAGE_CONF", "CONTAINERS_REGISTRIES_CONF", "TMPDIR"):
+        assert env[name].startswith(str(tmp_path))
+    written = " ".join(Path(env[name]).read_text() for name in ("CONTAINERS_CONF", "CONTAINERS_STORAGE_CONF"))
+    assert [path for path in re.findall(r'"(/[^"]*)"', written) if not path.startswith(str(tmp_path))] == []
+    assert "nofile=20000:20000" in written
+    assert Path(env["CONTAINERS_REGISTRIES_CONF"]).read_text() == "unqualified-search-registries = []\n"
+
+
+def test_the_product_images_are_rebuilt_when_the_package_source_changes(tmp_path: Path) -> None:
+    for name in IMAGE_INPUTS:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(name)
+    (tmp_path / "operator" / "retrodiction").mkdir(parents=True)
+    module = tmp_path / "operator" / "retrodiction" / "engine.py"
+    module.write_text("A = 1\n")
+    before = source_digest(tmp_path)
+    assert source_digest(tmp_path) == before
+    module.write_text("A = 2\n")
+    assert source_digest(tmp_path) != before

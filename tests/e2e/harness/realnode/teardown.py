@@ -55,7 +55,7 @@ def _new_chains(base: Path) -> set[tuple[str, str]]:
 
 def node_processes(base: Path) -> list[int]:
     """Processes of the node: naming its base directory, or in its cgroups."""
-    me, marker = os.getpid(), str(base).encode()
+    me, marker = os.getpid(), f"{base}/".encode()  # the slash: not a sibling directory such as node10
     found: set[int] = set()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == me:

@@ -1,0 +1,171 @@
+"""The images of the real node, built on this machine: registries are out of reach, so nothing is pulled.
+
+1. A Python base image standing in for the Dockerfile's PYTHON_IMAGE (python:3.11.7-slim-bookworm): Debian
+   bookworm's own python3 (3.11.2) installed by mmdebstrap, plus a layer with what the official image provides
+   and the Dockerfile relies on (/usr/local/bin/python3.11, LANG=C.UTF-8, pip usable: no EXTERNALLY-MANAGED marker,
+   SSL_CERT_FILE naming the system bundle). Differences from the official image: Python 3.11.2 from Debian instead
+   of 3.11.7 built from source, and SSL_CERT_FILE set.
+2. worker_image/Dockerfile, unchanged, built by podman for its `operator` and `worker` targets with
+   PYTHON_IMAGE pointing at that base. RUN steps reach the package index through this machine's TLS setup: its CA
+   bundle is mounted over the image's for the build only.
+3. Each image saved as an OCI archive for `ctr images import`.
+
+podman's configuration, storage and temporary files live under the node's cache directory (CONTAINERS_CONF,
+CONTAINERS_STORAGE_CONF, CONTAINERS_REGISTRIES_CONF point there): nothing under /etc/containers, and the one
+thing podman 4.3 writes under /var/lib/containers regardless (a blob-info cache) is removed after each call.
+Every product is cached by a hash of what it is built from, so a warm run builds nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.e2e.harness.binaries import REPO_ROOT
+
+BASE_PACKAGES = ("python3", "python3-venv", "python3-pip", "ca-certificates", "netbase", "tzdata")
+SUITE = "bookworm"
+HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+# podman 4.3 (containers/image) keeps root's blob-info cache here whatever its configuration says: removed after
+# each call when podman made it.
+BLOB_INFO_CACHE = Path("/var/lib/containers")
+BASE_LAYER = """\
+FROM {base}
+RUN ln -s /usr/bin/python3.11 /usr/local/bin/python3.11 \\
+    && ln -s /usr/bin/python3 /usr/local/bin/python3 \\
+    && ln -s /usr/bin/python3 /usr/local/bin/python \\
+    && rm -f /usr/lib/python3.11/EXTERNALLY-MANAGED
+ENV LANG=C.UTF-8 SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
+"""
+# The inputs of the product images: the Dockerfile's context as its .dockerignore leaves it would be exact; these
+# are what the Dockerfile copies.
+IMAGE_INPUTS = ("worker_image/Dockerfile", "requirements/runtime.txt", "pyproject.toml", "README.md", "LICENSE")
+
+
+def _digest(parts: Iterable[bytes]) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()[:16]
+
+
+def source_digest(repo: Path = REPO_ROOT) -> str:
+    """A hash of everything the Dockerfile builds from: its inputs and the package's source tree."""
+    files = [repo / name for name in IMAGE_INPUTS]
+    files += sorted(
+        path for path in (repo / "operator").rglob("*") if path.is_file() and "__pycache__" not in path.parts
+    )
+    return _digest(part for path in files for part in (str(path.relative_to(repo)).encode(), path.read_bytes()))
+
+
+@dataclass(frozen=True)
+class Podman:
+    """podman with every file of its own under `base`."""
+
+    base: Path
+
+    def environment(self) -> dict[str, str]:
+        self.base.mkdir(parents=True, exist_ok=True)
+        conf, storage, registries = (
+            self.base / "containers.conf",
+            self.base / "storage.conf",
+            self.base / "registries.conf",
+        )
+        conf.write_text(
+            "[containers]\n"
+            # The machine's hard nofile limit is 20000: podman's default (1048576) fails with "error setting rlimit".
+            'default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]\n'
+            "[engine]\n"
+            'cgroup_manager = "cgroupfs"\n'
+            'events_logger = "none"\n'
+            f'tmp_dir = "{self.base / "tmp"}"\n'
+            f'static_dir = "{self.base / "libpod"}"\n'
+            f'volume_path = "{self.base / "volumes"}"\n'
+            f'image_copy_tmp_dir = "{self.base / "tmp"}"\n'
+        )
+        storage.write_text(
+            f'[storage]\ndriver = "overlay"\ngraphroot = "{self.base / "storage"}"\nrunroot = "{self.base / "run"}"\n'
+        )
+        registries.write_text("unqualified-search-registries = []\n")
+        return {
+            **os.environ,
+            "CONTAINERS_CONF": str(conf),
+            "CONTAINERS_STORAGE_CONF": str(storage),
+            "CONTAINERS_REGISTRIES_CONF": str(registries),
+            "TMPDIR": str(self.base / "tmp"),
+        }
+
+    def run(self, *args: str, cwd: Path | None = None) -> str:
+        env = self.environment()
+        Path(env["TMPDIR"]).mkdir(parents=True, exist_ok=True)
+        made_blob_cache = not BLOB_INFO_CACHE.exists()
+        try:
+            done = subprocess.run(["podman", *args], capture_output=True, text=True, check=False, env=env, cwd=cwd)
+        finally:
+            if made_blob_cache:
+                shutil.rmtree(BLOB_INFO_CACHE, ignore_errors=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"podman {' '.join(args)}: exit {done.returncode}\n{done.stderr[-3000:]}")
+        return done.stdout
+
+
+def _save(podman: Podman, image: str, archive: Path) -> Path:
+    partial = archive.with_suffix(".partial")
+    partial.unlink(missing_ok=True)
+    podman.run("save", "--format", "oci-archive", "-o", str(partial), image)
+    partial.replace(archive)
+    return archive
+
+
+def python_base(podman: Podman, cache: Path) -> str:
+    """The base image (built once per package list), loaded into podman; its name."""
+    key = _digest([SUITE.encode(), *(name.encode() for name in BASE_PACKAGES), BASE_LAYER.encode()])
+    name = f"localhost/retrodiction-python-base:{SUITE}-{key}"
+    archive = cache / f"python-base-{key}.oci.tar"
+    if not archive.exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=cache) as work:
+            rootfs = Path(work) / "rootfs.tar"
+            subprocess.run(
+                ["mmdebstrap", "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}", SUITE, str(rootfs)],
+                check=True,
+                capture_output=True,
+            )
+            podman.run("import", str(rootfs), f"{name}-rootfs")
+            (Path(work) / "Containerfile").write_text(BASE_LAYER.format(base=f"{name}-rootfs"))
+            podman.run("build", "--pull=never", "--network", "host", "-t", name, str(work))
+            _save(podman, name, archive)
+    elif not podman.run("images", "-q", name).strip():
+        podman.run("load", "-i", str(archive))
+    return name
+
+
+def build_product_images(
+    podman: Podman, cache: Path, tag: str, targets: Sequence[str] = ("operator", "worker")
+) -> dict[str, Path]:
+    """OCI archives of the Dockerfile's targets, tagged retrodiction-<target>:<tag>, cached by source hash."""
+    base = python_base(podman, cache)
+    key = _digest([source_digest().encode(), base.encode(), tag.encode()])
+    archives: dict[str, Path] = {}
+    for target in targets:
+        image = f"localhost/retrodiction-{target}:{tag}"
+        archive = cache / f"{target}-{key}.oci.tar"
+        if not archive.exists():
+            podman.run(
+                "build", "--pull=never", "--network", "host",
+                "-v", f"{HOST_CA_BUNDLE}:/etc/ssl/certs/ca-certificates.crt:ro",
+                "-f", "worker_image/Dockerfile", "--target", target,
+                "--build-arg", f"PYTHON_IMAGE={base}", "--build-arg", f"VERSION={tag}",
+                "-t", image, ".",
+                cwd=REPO_ROOT,
+            )  # fmt: skip
+            _save(podman, image, archive)
+        archives[target] = archive
+    return archives
