@@ -32,9 +32,14 @@ def _has_all(directory: Path, names: tuple[str, ...]) -> bool:
     return all((directory / name).is_file() and os.access(directory / name, os.X_OK) for name in names)
 
 
-def _cache_key(versions_sh: Path) -> str:
+def pinned_versions(versions_sh: Path = _SCRIPT_DIR / "versions.sh") -> dict[str, str]:
+    """K8S_VERSION, ETCD_VERSION and HELM_VERSION as hack/controlplane/versions.sh pins them."""
     text = versions_sh.read_text()
-    found = dict(re.findall(r"^(K8S_VERSION|ETCD_VERSION|HELM_VERSION)=(\S+)", text, flags=re.MULTILINE))
+    return dict(re.findall(r"^(K8S_VERSION|ETCD_VERSION|HELM_VERSION)=(\S+)", text, flags=re.MULTILINE))
+
+
+def _cache_key(versions_sh: Path) -> str:
+    found = pinned_versions(versions_sh)
     return f"k8s-{found['K8S_VERSION']}_etcd-{found['ETCD_VERSION']}_helm-{found['HELM_VERSION']}"
 
 

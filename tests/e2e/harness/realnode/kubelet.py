@@ -147,17 +147,5 @@ def is_mount_point(path: Path) -> bool:
     return any(line.split()[4] == target for line in Path("/proc/self/mountinfo").read_text().splitlines())
 
 
-def mounts_under(path: Path) -> list[str]:
-    prefix = str(path.resolve())
-    found = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
-    return sorted({mount for mount in found if mount == prefix or mount.startswith(prefix + "/")}, reverse=True)
-
-
-def unmount_all_under(path: Path) -> None:
-    """Deepest first; lazily, so a mount a dead process still holds goes too."""
-    for mount in mounts_under(path):
-        subprocess.run(["umount", "-l", mount], check=False, capture_output=True)
-
-
 def write_config(paths: KubeletPaths, network: NodeNetwork, client_ca: Path) -> None:
     paths.config.write_text(yaml.safe_dump(kubelet_config(paths, network, client_ca), sort_keys=False))

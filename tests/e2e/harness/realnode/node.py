@@ -20,7 +20,7 @@ from typing import Any
 
 from kubernetes import client
 
-from tests.e2e.harness.binaries import REPO_ROOT, ensure_bin_dir
+from tests.e2e.harness.binaries import REPO_ROOT, ensure_bin_dir, pinned_versions
 from tests.e2e.harness.controlplane import NODE_CONTROLLERS, ControlPlane
 from tests.e2e.harness.realnode import kubelet as kubelet_files
 from tests.e2e.harness.realnode import teardown
@@ -47,10 +47,7 @@ def node_bin_dir() -> Path:
 
 
 def k8s_version() -> str:
-    for line in (REPO_ROOT / "hack" / "controlplane" / "versions.sh").read_text().splitlines():
-        if line.startswith("K8S_VERSION="):
-            return line.split("=", 1)[1].split()[0]
-    raise RuntimeError("no K8S_VERSION in hack/controlplane/versions.sh")
+    return pinned_versions()["K8S_VERSION"]
 
 
 class RealNode:
@@ -80,8 +77,7 @@ class RealNode:
 
     def start(self) -> None:
         node_bin = node_bin_dir()
-        teardown.clean(self.base)
-        self.network.down()
+        teardown.clean(self.base)  # the network: `up` below takes down what a dead run left
         # A dead run's pods and sandboxes mean nothing to a new control plane; images (containerd's root) stay.
         for stale in (self.kubelet_paths.root, self.containerd_paths.state, self.base / "cni", self.base / "logs"):
             shutil.rmtree(stale, ignore_errors=True)

@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from tests.e2e.harness.realnode.containerd import SANDBOX_IMAGE
+from tests.e2e.harness.realnode.network import run_command
 
 
 def pause_source(k8s_version: str) -> Path:
@@ -31,12 +32,6 @@ def pause_source(k8s_version: str) -> Path:
     return Path(json.loads(done.stdout)["Dir"]) / "build" / "pause" / "linux" / "pause.c"
 
 
-def _run(*argv: str, cwd: Path | None = None) -> None:
-    done = subprocess.run(list(argv), capture_output=True, text=True, check=False, cwd=cwd)
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)}: {done.stderr.strip()}")
-
-
 def build_pause_archive(source: Path, cache: Path) -> Path:
     """The OCI archive of the pause image, built once per source hash."""
     digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
@@ -47,19 +42,19 @@ def build_pause_archive(source: Path, cache: Path) -> Path:
     with tempfile.TemporaryDirectory(dir=cache) as work:
         folder = Path(work)
         binary = folder / "pause"
-        _run("gcc", "-Os", "-static", "-Wall", "-Werror", "-o", str(binary), str(source))
+        run_command(["gcc", "-Os", "-static", "-Wall", "-Werror", "-o", str(binary), str(source)])
         layout, tag = folder / "layout", SANDBOX_IMAGE.rsplit(":", 1)[1]
-        _run("umoci", "init", "--layout", str(layout))
-        _run("umoci", "new", "--image", f"{layout}:{tag}")
+        run_command(["umoci", "init", "--layout", str(layout)])
+        run_command(["umoci", "new", "--image", f"{layout}:{tag}"])
         bundle = folder / "bundle"
-        _run("umoci", "unpack", "--rootless", "--image", f"{layout}:{tag}", str(bundle))
+        run_command(["umoci", "unpack", "--rootless", "--image", f"{layout}:{tag}", str(bundle)])
         shutil.copy2(binary, bundle / "rootfs" / "pause")
-        _run("umoci", "repack", "--image", f"{layout}:{tag}", str(bundle))
-        _run(
+        run_command(["umoci", "repack", "--image", f"{layout}:{tag}", str(bundle)])
+        run_command([
             "umoci", "config", "--image", f"{layout}:{tag}", "--config.user", "65535:65535",
             "--config.entrypoint", "/pause", "--clear=config.cmd",
-        )  # fmt: skip
+        ])  # fmt: skip
         partial = folder / "pause.oci.tar"
-        _run("tar", "-C", str(layout), "-cf", str(partial), ".")
+        run_command(["tar", "-C", str(layout), "-cf", str(partial), "."])
         partial.replace(archive)
     return archive
