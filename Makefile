@@ -26,14 +26,18 @@ controlplane:
 node-deps: controlplane
 	bash hack/node/packages.sh
 	bash hack/controlplane/build.sh --node >/dev/null
+	bash hack/coredns/build.sh >/dev/null
 
 # actionlint for tests/unit/test_workflows.py: built once from its Go module into ~/.cache/retrodiction-operator/tools.
 tools:
 	bash hack/tools/build.sh >/dev/null
 
 # A local control plane with the node stand-in and the CRDs, for people: prints its KUBECONFIG, runs until ^C.
-local-cluster: install controlplane
-	$(BIN)/python -m tests.e2e.harness.up
+# NODE=real: a real kubelet + containerd node instead (root), with CoreDNS and the images built from
+# worker_image/Dockerfile, ready for `helm install` (the printed command); the first start builds for minutes.
+NODE ?= standin
+local-cluster: install controlplane $(if $(filter real,$(NODE)),node-deps)
+	$(BIN)/python -m tests.e2e.harness.up --node $(NODE)
 
 # The main job: a full training on the bundled US macroeconomic data, on a local Dask cluster.
 demo: install

@@ -13,12 +13,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("retrodiction e2e")
     group.addoption(
         "--cluster",
-        choices=("local", "existing"),
+        choices=("local", "node", "existing"),
         default="local",
         help=(
             "where e2e tests run: 'local' (default) starts etcd + kube-apiserver + kube-controller-manager on "
-            "127.0.0.1 from `bash hack/controlplane/build.sh`'s binaries (skipped if they are not built); "
-            "'existing' uses the cluster in KUBECONFIG"
+            "127.0.0.1 from `bash hack/controlplane/build.sh`'s binaries (skipped if they are not built) with the "
+            "node stand-in; 'node' adds a real kubelet + containerd node with CoreDNS and the images built from "
+            "worker_image/Dockerfile (root, `make node-deps`); 'existing' uses the cluster in KUBECONFIG"
         ),
     )
     group.addoption(

@@ -107,15 +107,16 @@ def _require_signed_requests(endpoint_url: str) -> None:
 
 
 @contextlib.contextmanager
-def running_s3_server() -> Iterator[S3Server]:
-    """A moto S3 server subprocess on a free 127.0.0.1 port, stopped on exit."""
+def running_s3_server(host: str = "127.0.0.1") -> Iterator[S3Server]:
+    """A moto S3 server subprocess on a free port of `host` (a loopback address, or the real node's bridge
+    address where its pods reach it), stopped on exit."""
     (port,) = free_ports(1)
-    endpoint_url = f"http://127.0.0.1:{port}"
+    endpoint_url = f"http://{host}:{port}"
     with tempfile.TemporaryDirectory(prefix="moto-") as workdir:
         log = Path(workdir) / "moto.log"
         with log.open("wb") as log_file:
             process = subprocess.Popen(
-                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                [sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)],
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,

@@ -226,6 +226,17 @@ def _run_with_progress(coordinator: Any, *, quiet: bool) -> dict[str, Any]:
         return dict(coordinator.start_training(progress_callback=update))
 
 
+def configure_operator_logging(level: str) -> None:
+    """Kopf's own format, with each message about a run prefixed by [namespace/name]: with many runs in flight,
+    `kubectl logs` of the operator must say which run a line is about."""
+    import kopf
+
+    root = logging.getLogger()
+    root.handlers.clear()  # basicConfig's, which would print every line a second time without the run's name
+    kopf.configure(log_prefix=True)
+    root.setLevel(level)
+
+
 def _operator(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
@@ -238,7 +249,7 @@ def _operator(args: argparse.Namespace) -> int:
         from retrodiction.api.errors import format_validation_error
 
         raise BadInputError(format_validation_error(err, "RETRODICTION")) from None
-    logging.getLogger().setLevel(os.environ.get("RETRODICTION_LOG_LEVEL", "INFO"))
+    configure_operator_logging(os.environ.get("RETRODICTION_LOG_LEVEL", "INFO"))
     # `kill -USR1 <pid>` prints every thread's stack: how to see where a stuck run is without a debugger.
     faulthandler.register(signal.SIGUSR1, all_threads=True)
     run(settings)

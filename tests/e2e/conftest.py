@@ -110,7 +110,11 @@ def node(kube: Kube, tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeS
 
 # --- the dask-kubernetes controller (shared by every test that needs DaskClusters) ------------------------------
 
-from tests.e2e.harness.dask_controller import dask_kubernetes_controller, install_missing_dask_crds  # noqa: E402
+from tests.e2e.harness.dask_controller import (  # noqa: E402
+    dask_kubernetes_controller,
+    install_dask_controller_chart,
+    install_missing_dask_crds,
+)
 from tests.e2e.harness.processes import ManagedProcess  # noqa: E402
 
 
@@ -123,8 +127,12 @@ def dask_crds(kube: Kube) -> None:
 def dask_controller(
     kube: Kube, dask_crds: None, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ManagedProcess | None]:
-    """The controller from the installed package on the local cluster; None on an existing cluster, which runs its
-    own (the dask-kubernetes operator chart)."""
+    """The controller from the installed package on the local cluster; on the real node (--cluster=node) its pod,
+    installed by its chart; None on an existing cluster, which runs its own (the dask-kubernetes operator chart)."""
+    if kube.real_node is not None:
+        install_dask_controller_chart(kube, kube.real_node, tmp_path_factory.mktemp("dask-chart"))
+        yield None
+        return
     if not kube.local:
         yield None
         return
@@ -147,6 +155,8 @@ def operator(
     request.getfixturevalue("node")
     if getattr(request.module, "DASK_PODS", False):
         request.getfixturevalue("dask_controller")
-    settings: dict[str, str] = getattr(request.module, "OPERATOR_SETTINGS", {})
+    settings: dict[str, str] = dict(getattr(request.module, "OPERATOR_SETTINGS", {}))
+    if kube.real_node is not None:  # drivers and Dask pods run the worker image built here
+        settings.setdefault("worker_image", kube.real_node.images.worker)
     with running_operator(kube, tmp_path_factory.mktemp("operator"), **settings) as process:
         yield process

@@ -21,7 +21,7 @@ from kubernetes.client.exceptions import ApiException
 
 from retrodiction.api.training import GROUP, VERSION
 from retrodiction.controller.schedule_runs import TRIGGER_ANNOTATION, run_name
-from tests.e2e.harness.chart import helm, prepared_chart
+from tests.e2e.harness.chart import adopt_existing_crds, helm, prepared_chart
 from tests.e2e.harness.cluster import Kube, create_namespace, delete_namespace
 from tests.e2e.harness.crds import apply_project_crds
 from tests.e2e.harness.node import NodeStandIn
@@ -100,31 +100,8 @@ def runs_namespace(kube: Kube, request: pytest.FixtureRequest) -> Iterator[str]:
     delete_namespace(kube.api, name)
 
 
-def adopt_existing_crds(kube: Kube, namespace: str) -> None:
-    """Let Helm take over CRDs applied before (crds/ with kubectl, or a release since uninstalled): the documented
-    migration path."""
-    extensions = client.ApiextensionsV1Api(kube.api)
-    for name in CHART_CRDS:
-        try:
-            extensions.patch_custom_resource_definition(
-                name,
-                {
-                    "metadata": {
-                        "labels": {"app.kubernetes.io/managed-by": "Helm"},
-                        "annotations": {
-                            "meta.helm.sh/release-name": RELEASE,
-                            "meta.helm.sh/release-namespace": namespace,
-                        },
-                    }
-                },
-            )
-        except ApiException as err:
-            if err.status != 404:
-                raise
-
-
 def install(kube: Kube, chart: Path, namespace: str, *values: str) -> str:
-    adopt_existing_crds(kube, namespace)
+    adopt_existing_crds(kube.api, CHART_CRDS, RELEASE, namespace)
     args = [arg for value in values for arg in ("--set", value)]
     result = helm(
         "install", RELEASE, str(chart), "--namespace", namespace, "--wait", "--timeout", "180s", *args,

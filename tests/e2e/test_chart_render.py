@@ -4,6 +4,7 @@ with, values the schema must refuse, and the properties a platform team checks b
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ VALUE_SETS: dict[str, list[str]] = {
         "replicaCount=2",
     ],
     "cluster-standby-monitored": ["peering.enabled=true", "replicaCount=2", "metrics.serviceMonitor.enabled=true"],
-    "with-dask-operator": ["daskKubernetesOperator.enabled=true"],
+    "with-dask-operator": ["dask-kubernetes-operator.enabled=true"],
     "pinned-images": ["image.tag=1.2.3", "workerImage.repository=registry.local/worker", "workerImage.tag=1.2.3"],
 }
 
@@ -207,3 +208,46 @@ def test_the_dask_kubernetes_operator_comes_with_the_chart_only_when_asked(chart
     (dask_deployment,) = [d for d in by_kind(with_dask, "Deployment") if "dask" in d["metadata"]["name"]]
     image = dask_deployment["spec"]["template"]["spec"]["containers"][0]["image"]
     assert image.endswith(f":{dask_kubernetes.__version__}")
+
+
+@pytest.mark.parametrize("cluster", [True, False])
+def test_the_dask_kubernetes_controller_may_set_finalizers_of_its_own_resources(chart: Path, cluster: bool) -> None:
+    # Without it, OwnerReferencesPermissionEnforcement refuses every child of a DaskCluster (found on the real node).
+    objects = rendered(chart, *VALUE_SETS["with-dask-operator"], f"dask-kubernetes-operator.rbac.cluster={cluster}")
+    kind = "ClusterRole" if cluster else "Role"
+    [account] = [a for a in by_kind(objects, "ServiceAccount") if "dask" in a["metadata"]["name"]]
+    [role] = [r for r in by_kind(objects, kind) if r["metadata"]["name"].endswith("-finalizers")]
+    [binding] = [b for b in by_kind(objects, f"{kind}Binding") if b["roleRef"]["name"] == role["metadata"]["name"]]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": account["metadata"]["name"], "namespace": "retrodiction-system"}
+    ]
+    [rule] = role["rules"]
+    assert rule["verbs"] == ["update"] and "daskclusters/finalizers" in rule["resources"]
+    assert all(resource.endswith("/finalizers") for resource in rule["resources"])
+    assert not [r for r in rendered(chart) if r["metadata"]["name"].endswith("-finalizers")]
+
+
+DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+
+
+@pytest.mark.parametrize("name", list(VALUE_SETS))
+def test_every_rendered_object_and_container_has_a_name_the_api_server_accepts(chart: Path, name: str) -> None:
+    # The API server's own rules (RFC 1123): a dependency alias such as daskKubernetesOperator once named the
+    # dask-kubernetes objects and failed only at install time.
+    bad = []
+    for obj in rendered(chart, *VALUE_SETS[name]):
+        names = [obj["metadata"]["name"]]
+        template = (obj.get("spec") or {}).get("template") or {}
+        containers = (template.get("spec") or {}).get("containers") or []
+        if not DNS_SUBDOMAIN.fullmatch(names[0]) or len(names[0]) > 253:
+            bad.append(f"{obj['kind']} {names[0]}")
+        service_account = (template.get("spec") or {}).get("serviceAccountName")
+        if service_account is not None and not DNS_SUBDOMAIN.fullmatch(service_account):
+            bad.append(f"{obj['kind']} {names[0]}: serviceAccountName {service_account}")
+        bad += [
+            f"{obj['kind']} {names[0]}: container {c['name']}"
+            for c in containers
+            if not DNS_LABEL.fullmatch(c["name"]) or len(c["name"]) > 63
+        ]
+    assert bad == []

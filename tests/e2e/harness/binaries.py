@@ -43,13 +43,19 @@ def _cache_key(versions_sh: Path) -> str:
     return f"k8s-{found['K8S_VERSION']}_etcd-{found['ETCD_VERSION']}_helm-{found['HELM_VERSION']}"
 
 
-def _cache_root(env: Mapping[str, str]) -> Path:
-    if env.get("RETRODICTION_CONTROLPLANE_CACHE"):
-        return Path(env["RETRODICTION_CONTROLPLANE_CACHE"])
+def project_cache_dir(env: Mapping[str, str] | None = None) -> Path:
+    """The per-user cache outside the clone: binaries, images and the real node's state live under it."""
+    env = os.environ if env is None else env
     base = (
         Path(env["XDG_CACHE_HOME"]) if env.get("XDG_CACHE_HOME") else Path(env.get("HOME", "~")).expanduser() / ".cache"
     )
-    return base / "retrodiction-operator" / "controlplane"
+    return base / "retrodiction-operator"
+
+
+def _cache_root(env: Mapping[str, str]) -> Path:
+    if env.get("RETRODICTION_CONTROLPLANE_CACHE"):
+        return Path(env["RETRODICTION_CONTROLPLANE_CACHE"])
+    return project_cache_dir(env) / "controlplane"
 
 
 def cached_bin_dir(env: Mapping[str, str] | None = None, script_dir: Path = _SCRIPT_DIR) -> Path | None:

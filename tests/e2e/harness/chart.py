@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import dask_kubernetes
 import yaml
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
 
 from tests.e2e.harness.binaries import tool
 from tests.e2e.harness.crds import REPO
@@ -67,3 +70,26 @@ def rendered(chart: Path, *set_values: str, values_file: Path | None = None) -> 
     result = helm(*args)
     assert result.returncode == 0, result.stderr
     return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+def adopt_existing_crds(api: client.ApiClient, crds: Sequence[str], release: str, namespace: str) -> None:
+    """Let Helm take over CRDs applied before (crds/ with kubectl, or a release since uninstalled): the documented
+    migration path."""
+    extensions = client.ApiextensionsV1Api(api)
+    for name in crds:
+        try:
+            extensions.patch_custom_resource_definition(
+                name,
+                {
+                    "metadata": {
+                        "labels": {"app.kubernetes.io/managed-by": "Helm"},
+                        "annotations": {
+                            "meta.helm.sh/release-name": release,
+                            "meta.helm.sh/release-namespace": namespace,
+                        },
+                    }
+                },
+            )
+        except ApiException as err:
+            if err.status != 404:
+                raise

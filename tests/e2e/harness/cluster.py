@@ -15,8 +15,10 @@ from tests.e2e.harness.binaries import BinariesUnavailableError, ensure_bin_dir
 from tests.e2e.harness.controlplane import ControlPlane
 from tests.e2e.harness.kubeconfig import load_configuration
 from tests.e2e.harness.names import dns_label
+from tests.e2e.harness.realnode.product import ProductNode, node_for_the_product, node_unavailable
 
 LOCAL = "local"
+NODE = "node"
 EXISTING = "existing"
 TEST_LABEL = "retrodiction.test/e2e"
 
@@ -33,6 +35,8 @@ class Kube:
     api: client.ApiClient
     local: bool
     control_plane: ControlPlane | None
+    # --cluster=node: the real node, its images and cluster DNS (pods run from images, not as local processes).
+    real_node: ProductNode | None = None
 
 
 def in_ci() -> bool:
@@ -67,8 +71,10 @@ def _global_kube_settings(kubeconfig: Path, configuration: client.Configuration)
 
 @contextlib.contextmanager
 def open_cluster(mode: str, *, keep: bool = False, allow_build: bool = False) -> Iterator[Kube]:
-    """Yield a Kube for `mode` ("local" or "existing"); raise ClusterUnavailableError when none can be had."""
+    """Yield a Kube for `mode` ("local", "node" or "existing"); raise ClusterUnavailableError when none can be
+    had."""
     control_plane: ControlPlane | None = None
+    real_node: ProductNode | None = None
     with contextlib.ExitStack() as stack:
         if mode == LOCAL:
             try:
@@ -76,6 +82,14 @@ def open_cluster(mode: str, *, keep: bool = False, allow_build: bool = False) ->
             except BinariesUnavailableError as error:
                 raise ClusterUnavailableError(str(error)) from error
             control_plane = stack.enter_context(ControlPlane(bin_dir, keep_workdir=True if keep else None))
+            kubeconfig = control_plane.kubeconfig
+        elif mode == NODE:
+            missing = node_unavailable()
+            if missing:
+                raise ClusterUnavailableError(f"--cluster=node: {missing}")
+            real_node = stack.enter_context(node_for_the_product())
+            control_plane = real_node.node.control_plane
+            assert control_plane is not None
             kubeconfig = control_plane.kubeconfig
         elif mode == EXISTING:
             kubeconfig = _existing_kubeconfig()
@@ -93,7 +107,8 @@ def open_cluster(mode: str, *, keep: bool = False, allow_build: bool = False) ->
                     f"--cluster=existing: cannot reach the cluster in {kubeconfig}: {error}"
                 ) from error
         stack.enter_context(_global_kube_settings(kubeconfig, configuration))
-        yield Kube(kubeconfig=kubeconfig, api=api, local=control_plane is not None, control_plane=control_plane)
+        local = control_plane is not None and real_node is None
+        yield Kube(kubeconfig=kubeconfig, api=api, local=local, control_plane=control_plane, real_node=real_node)
 
 
 def create_namespace(api: client.ApiClient, test_name: str, timeout: float = 30.0) -> str:

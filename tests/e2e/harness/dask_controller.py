@@ -17,8 +17,11 @@ from pathlib import Path
 import yaml
 from kubernetes import client
 
+from tests.e2e.harness.chart import helm, vendored_dask_chart
+from tests.e2e.harness.cluster import Kube
 from tests.e2e.harness.node_api import KubeRest
 from tests.e2e.harness.processes import ManagedProcess
+from tests.e2e.harness.realnode.product import ProductNode
 from tests.e2e.harness.up import dask_kubernetes_crd_paths, install_crds
 from tests.ports import free_ports
 
@@ -73,3 +76,42 @@ def dask_kubernetes_controller(kubeconfig: Path, workdir: Path, timeout: float =
         yield controller
     finally:
         controller.stop(grace_seconds=15)
+
+
+DASK_RELEASE, DASK_NAMESPACE = "dask", "dask-operator"
+
+
+def install_dask_controller_chart(kube: Kube, ready: ProductNode, workdir: Path) -> None:
+    """The controller as a pod on the real node: the wheel's chart with the image built here, plus the finalizer
+    rule the retrodiction chart adds beside it (templates/dask-operator-finalizers.yaml), without which
+    OwnerReferencesPermissionEnforcement refuses every child of a DaskCluster."""
+    client.CoreV1Api(kube.api).create_namespace({"metadata": {"name": DASK_NAMESPACE}})
+    controller, tag = ready.images.dask_controller.rsplit(":", 1)
+    result = helm(
+        "install", DASK_RELEASE, str(vendored_dask_chart(workdir)), "-n", DASK_NAMESPACE, "--wait",
+        "--set", f"image.name={controller}", "--set", f"image.tag={tag}",
+        kubeconfig=kube.kubeconfig,
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise AssertionError(f"installing the dask-kubernetes chart failed:\n{result.stderr}")
+    name = f"{DASK_RELEASE}-dask-kubernetes-operator"
+    rbac = client.RbacAuthorizationV1Api(kube.api)
+    rbac.create_cluster_role(
+        {
+            "metadata": {"name": f"{name}-finalizers"},
+            "rules": [
+                {
+                    "apiGroups": ["kubernetes.dask.org"],
+                    "resources": ["daskclusters/finalizers", "daskworkergroups/finalizers", "daskjobs/finalizers"],
+                    "verbs": ["update"],
+                }
+            ],
+        }
+    )
+    rbac.create_cluster_role_binding(
+        {
+            "metadata": {"name": f"{name}-finalizers"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": f"{name}-finalizers"},
+            "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": DASK_NAMESPACE}],
+        }
+    )

@@ -50,10 +50,10 @@ def training(name: str, **spec_changes: Any) -> dict[str, Any]:
 
 
 # The operator runs as a process beside the tests and reaches schedulers at their pod addresses: on the local
-# control plane those are 127.0.0.N; on kind they are inside the node containers, where the operator has to run
-# in-cluster (the Helm chart) instead.
+# control plane those are 127.0.0.N, on the real node addresses of its bridge (routed on this machine); on kind
+# they are inside the node containers, where the operator has to run in-cluster (the Helm chart) instead.
 needs_pod_addresses = pytest.mark.skipif(
-    "config.getoption('--cluster') != 'local'", reason="needs pod addresses reachable"
+    "config.getoption('--cluster') not in ('local', 'node')", reason="needs pod addresses reachable"
 )
 
 

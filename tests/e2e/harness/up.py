@@ -109,6 +109,13 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--node-name", default="standin-0")
     parser.add_argument(
+        "--node",
+        choices=("standin", "real"),
+        default="standin",
+        help="standin (default): pods run as local processes; real: kubelet, containerd and runc on a guarded "
+        "bridge, CoreDNS and the images built from worker_image/Dockerfile (root and `make node-deps`)",
+    )
+    parser.add_argument(
         "--build", action="store_true", help="build the control-plane binaries if missing (tens of minutes)"
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every pod start and stop")
@@ -121,6 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if args.node == "real":
+        return _run_real_node(_stop_on_signals())
     try:
         bin_dir = ensure_bin_dir(allow_build=args.build)
     except BinariesUnavailableError as error:
@@ -129,6 +138,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     keep = args.workdir is not None
     workdir: Path = args.workdir.resolve() if keep else Path(tempfile.mkdtemp(prefix="retrodiction-up-"))
 
+    stop = _stop_on_signals()
+    try:
+        return _run(bin_dir, workdir, keep, args.node_name, stop)
+    finally:
+        if not keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _stop_on_signals() -> threading.Event:
     stop = threading.Event()
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
@@ -136,12 +154,38 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
+    return stop
 
-    try:
-        return _run(bin_dir, workdir, keep, args.node_name, stop)
-    finally:
-        if not keep:
-            shutil.rmtree(workdir, ignore_errors=True)
+
+def _run_real_node(stop: threading.Event) -> int:
+    # Imported here: the real node needs root and its packages, the stand-in neither.
+    from tests.e2e.harness.chart import prepared_chart
+    from tests.e2e.harness.realnode.product import node_for_the_product
+
+    with node_for_the_product() as ready:
+        node, control_plane = ready.node, ready.node.control_plane
+        assert control_plane is not None
+        chart = prepared_chart(Path(tempfile.mkdtemp(prefix="retrodiction-chart-")))
+        values = " ".join(f"--set {value}" for value in ready.chart_values())
+        print(
+            f"real node ready ({', '.join(f'{part} {seconds:.0f} s' for part, seconds in ready.timings.items())}): "
+            f"API server {control_plane.server}, pods on {node.network.pod_cidr}, Services on "
+            f"{node.network.service_cidr}, cluster DNS {node.network.dns_service_ip}\n"
+            f"images: {', '.join(ready.images.archives)}\n"
+            f"logs: {node.base / 'logs'}\n\n"
+            f"export KUBECONFIG={control_plane.kubeconfig}\n"
+            f"helm install retro {chart} -n retrodiction-system --create-namespace {values}\n"
+            "kubectl apply -f examples/training-macrodata.yaml\n\n"
+            "Ctrl-C stops everything and leaves the machine as it was.",
+            flush=True,
+        )
+        while not stop.wait(1.0):
+            dead = [name for name, process in node.processes.items() if process.poll() is not None]
+            if dead:
+                print(f"error: {', '.join(dead)} exited; logs in {node.base / 'logs'}", file=sys.stderr)
+                return 1
+        print("stopping...", flush=True)
+    return 0
 
 
 def _run(bin_dir: Path, workdir: Path, keep: bool, node_name: str, stop: threading.Event) -> int:

@@ -9,8 +9,13 @@ and the k8s.io cgroups its containers used.
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import shutil
+import signal
 import subprocess
+import tarfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,6 +129,42 @@ def ctr(paths: ContainerdPaths, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def archive_digest(archive: Path) -> str:
+    """The digest of the one manifest an OCI archive's index names."""
+    with tarfile.open(archive) as tar:
+        # podman writes "index.json", tar -C <layout> . (umoci's layouts) "./index.json".
+        names = {"index.json", "./index.json"}
+        member = next((tar.extractfile(info) for info in tar if info.name in names), None)
+        if member is None:
+            raise RuntimeError(f"{archive} has no index.json")
+        manifests = json.load(member)["manifests"]
+    if len(manifests) != 1:
+        raise RuntimeError(f"{archive} holds {len(manifests)} images, not one")
+    return str(manifests[0]["digest"])
+
+
+def image_digest(paths: ContainerdPaths, name: str) -> str | None:
+    """The target digest containerd has for `name`, or None when it has no such image."""
+    for line in ctr(paths, "images", "ls").stdout.splitlines()[1:]:
+        fields = line.split()
+        if fields and fields[0] == name:
+            return next((field for field in fields if field.startswith("sha256:")), None)
+    return None
+
+
+def processes_naming(marker: bytes) -> list[int]:
+    """Processes (not this one) whose command line contains `marker`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                if marker in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
 RUN_DIR = Path("/run/containerd")
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
@@ -161,6 +202,8 @@ class Containerd:
         self.stop()
 
     def stop(self) -> None:
+        # Noted while their command lines are readable: an exiting process's is already empty.
+        shims = processes_naming(str(self.paths.socket).encode())
         self.remove_all_tasks()
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
@@ -169,9 +212,23 @@ class Containerd:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=5)
+        self._wait_for_shims(shims)
         if self._made_run_dir:
             shutil.rmtree(RUN_DIR, ignore_errors=True)
         remove_cgroup_tree("k8s.io")
+
+    def _wait_for_shims(self, shims: list[int], timeout: float = 10.0) -> None:
+        """A shim outlives its killed task by a moment (it reports the exit, then leaves): wait until every shim of
+        this containerd is gone, and kill what is still there after `timeout`."""
+        shims = sorted(set(shims) | set(processes_naming(str(self.paths.socket).encode())))
+        deadline = time.monotonic() + timeout
+        while alive := [pid for pid in shims if Path(f"/proc/{pid}").exists()]:
+            if time.monotonic() > deadline:
+                for pid in alive:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+                deadline = time.monotonic() + timeout
+            time.sleep(0.1)
 
     def remove_all_tasks(self) -> None:
         """Kill every container of its k8s.io namespace (their shims exit with them) and remove them."""
@@ -186,6 +243,14 @@ class Containerd:
             time.sleep(0.2)
         for line in ctr(self.paths, "containers", "ls", "-q").stdout.split():
             ctr(self.paths, "containers", "rm", line)
+
+    def ensure_image(self, archive: Path, name: str) -> bool:
+        """Import `archive` as `name` unless containerd already holds that very image; True when it imported.
+        Its root outlives the node under the cache, so a warm run imports nothing."""
+        if image_digest(self.paths, name) == archive_digest(archive):
+            return False
+        self.import_image(archive, name)
+        return True
 
     def import_image(self, archive: Path, name: str) -> None:
         """An OCI archive whose one reference is `name`'s tag, imported as `name` (and no other name: CRI would

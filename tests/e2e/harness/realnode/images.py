@@ -167,5 +167,95 @@ def build_product_images(
                 cwd=REPO_ROOT,
             )  # fmt: skip
             _save(podman, image, archive)
+            _prune(podman, cache, f"{target}-*.oci.tar", archive, f"localhost/retrodiction-{target}", image)
         archives[target] = archive
     return archives
+
+
+def _prune(podman: Podman, cache: Path, pattern: str, archive: Path, repository: str, image: str) -> None:
+    """Drop the archives and podman tags of earlier builds (their layers stay while a newer image shares them):
+    the cache holds one build of each image, not one per commit."""
+    for old in cache.glob(pattern):
+        if old != archive:
+            old.unlink()
+    names = podman.run("images", "--format", "{{.Repository}}:{{.Tag}}", repository).split()
+    stale = [name for name in names if name != image and name.startswith(f"{repository}:")]
+    if stale:
+        podman.run("rmi", "--force", *stale)
+    podman.run("image", "prune", "--force")
+
+
+# The dask-kubernetes controller: its own image (ghcr.io/dask/dask-kubernetes-operator) is out of reach, and the
+# product images need not carry it, so an image like it is built from the same base and the same lock: its
+# Dockerfile (dask_kubernetes/operator/deployment/Dockerfile in the wheel) installs the package, runs as uid 1000 and
+# starts Kopf; the chart's dependency passes the same arguments as CMD does there.
+DASK_CONTROLLER_LAYER = """\
+FROM {base}
+COPY lock.txt /tmp/lock.txt
+RUN python3 -m pip install --no-cache-dir -c /tmp/lock.txt "dask-kubernetes=={version}" \\
+    && rm /tmp/lock.txt \\
+    && useradd --uid 1000 --no-create-home --shell /usr/sbin/nologin dask
+USER 1000
+ENV HOME=/tmp
+ENTRYPOINT ["kopf", "run", "-m", "dask_kubernetes.operator.controller"]
+CMD ["--liveness=http://0.0.0.0:8080/healthz", "--verbose", "--all-namespaces"]
+"""
+DASK_CONTROLLER_REPOSITORY = "localhost/dask-kubernetes-operator"
+
+
+def locked_version(package: str, lock: Path = REPO_ROOT / "requirements" / "lock.txt") -> str:
+    prefix = f"{package}=="
+    for line in lock.read_text().splitlines():
+        if line.startswith(prefix):
+            return line.removeprefix(prefix).split()[0]
+    raise LookupError(f"{package} is not pinned in {lock}")
+
+
+def build_dask_controller_image(podman: Podman, cache: Path) -> tuple[str, Path]:
+    """(image name, OCI archive) of the dask-kubernetes controller at the lock's version, cached by the lock."""
+    base = python_base(podman, cache)
+    lock = (REPO_ROOT / "requirements" / "lock.txt").read_bytes()
+    version = locked_version("dask-kubernetes")
+    layer = DASK_CONTROLLER_LAYER.format(base=base, version=version)
+    key = _digest([layer.encode(), lock])
+    image = f"{DASK_CONTROLLER_REPOSITORY}:{version}"
+    archive = cache / f"dask-controller-{key}.oci.tar"
+    if not archive.exists():
+        with tempfile.TemporaryDirectory(dir=cache) as work:
+            (Path(work) / "Containerfile").write_text(layer)
+            (Path(work) / "lock.txt").write_bytes(lock)
+            podman.run(
+                "build", "--pull=never", "--network", "host",
+                "-v", f"{HOST_CA_BUNDLE}:/etc/ssl/certs/ca-certificates.crt:ro",
+                "-t", image, str(work),
+            )  # fmt: skip
+            _save(podman, image, archive)
+            _prune(podman, cache, "dask-controller-*.oci.tar", archive, DASK_CONTROLLER_REPOSITORY, image)
+    return image, archive
+
+
+@dataclass(frozen=True)
+class NodeImages:
+    """What the real node runs, by the names pods use, and the archives they are imported from."""
+
+    operator: str
+    worker: str
+    dask_controller: str
+    archives: dict[str, Path]  # image name -> OCI archive
+
+    @property
+    def tag(self) -> str:
+        return self.operator.rsplit(":", 1)[1]
+
+
+def build_node_images(cache: Path) -> NodeImages:
+    """The operator and worker images from worker_image/Dockerfile and the dask-kubernetes controller's, built
+    (or taken from the cache) under `cache`. The product images' tag names their source, so a pod never runs an
+    older build that happens to carry the same tag."""
+    podman = Podman(cache / "podman")
+    tag = f"dev-{source_digest()[:12]}"
+    products = build_product_images(podman, cache, tag)
+    controller, controller_archive = build_dask_controller_image(podman, cache)
+    operator, worker = (f"localhost/retrodiction-{target}:{tag}" for target in ("operator", "worker"))
+    archives = {operator: products["operator"], worker: products["worker"], controller: controller_archive}
+    return NodeImages(operator, worker, controller, archives)

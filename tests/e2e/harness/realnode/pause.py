@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from tests.e2e.harness.realnode.containerd import SANDBOX_IMAGE
@@ -40,21 +41,29 @@ def build_pause_archive(source: Path, cache: Path) -> Path:
         return archive
     cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=cache) as work:
-        folder = Path(work)
-        binary = folder / "pause"
+        binary = Path(work) / "pause"
         run_command(["gcc", "-Os", "-static", "-Wall", "-Werror", "-o", str(binary), str(source)])
-        layout, tag = folder / "layout", SANDBOX_IMAGE.rsplit(":", 1)[1]
+        return pack_binary_image(binary, SANDBOX_IMAGE, "65535:65535", ["/pause"], archive)
+
+
+def pack_binary_image(binary: Path, image: str, user: str, entrypoint: Sequence[str], archive: Path) -> Path:
+    """`archive`: an OCI archive for `ctr images import` of an image tagged as `image` holding `binary` alone, as
+    /<its name>, run as `user` (uid:gid) with `entrypoint` and no cmd. Written whole or not at all."""
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=archive.parent) as work:
+        folder = Path(work)
+        layout, tag = folder / "layout", image.rsplit(":", 1)[1]
         run_command(["umoci", "init", "--layout", str(layout)])
         run_command(["umoci", "new", "--image", f"{layout}:{tag}"])
         bundle = folder / "bundle"
         run_command(["umoci", "unpack", "--rootless", "--image", f"{layout}:{tag}", str(bundle)])
-        shutil.copy2(binary, bundle / "rootfs" / "pause")
+        shutil.copy2(binary, bundle / "rootfs" / binary.name)
         run_command(["umoci", "repack", "--image", f"{layout}:{tag}", str(bundle)])
         run_command([
-            "umoci", "config", "--image", f"{layout}:{tag}", "--config.user", "65535:65535",
-            "--config.entrypoint", "/pause", "--clear=config.cmd",
+            "umoci", "config", "--image", f"{layout}:{tag}", "--config.user", user,
+            *(f"--config.entrypoint={word}" for word in entrypoint), "--clear=config.cmd",
         ])  # fmt: skip
-        partial = folder / "pause.oci.tar"
+        partial = folder / "image.oci.tar"
         run_command(["tar", "-C", str(layout), "-cf", str(partial), "."])
         partial.replace(archive)
     return archive

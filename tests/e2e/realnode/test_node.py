@@ -4,44 +4,26 @@ the guarded bridge; and a machine left exactly as it was, also after the process
 from __future__ import annotations
 
 import ipaddress
-import os
-import shutil
 import socket
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from kubernetes import client
 
-from tests.e2e.conftest import unavailable
 from tests.e2e.harness.realnode.containerd import SANDBOX_IMAGE
+from tests.e2e.harness.realnode.machine import differences, machine_state
 from tests.e2e.harness.realnode.node import RealNode
 from tests.e2e.harness.realnode.probe import probe_pod
-from tests.e2e.test_realnode_network import machine_state
-
-pytestmark = pytest.mark.realnode
-NEEDED = ("containerd", "runc", "iptables", "umoci", "gcc", "unshare", "go")
-
-
-def node_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if os.geteuid() != 0:
-        unavailable("the real node needs root")
-    missing = [command for command in NEEDED if shutil.which(command) is None]
-    if missing:
-        unavailable(f"missing {missing}: run `bash hack/node/packages.sh` (make node-deps) as root")
-    return tmp_path_factory.mktemp("node")
 
 
 @pytest.fixture(scope="module")
-def real_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealNode]:
-    base = node_base(tmp_path_factory)
-    before = machine_state()
-    node = RealNode(base)
+def real_node(machine_before: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealNode]:
+    node = RealNode(tmp_path_factory.mktemp("node"))
     with node:
         yield node
     assert node.leftovers() == []
-    assert machine_state() == before
+    assert differences(machine_before, machine_state()) == []
 
 
 def test_a_pod_runs_on_the_real_node_as_its_images_user_with_an_address_of_the_pod_range(real_node: RealNode) -> None:

@@ -3,48 +3,16 @@ and nothing else, even when the pod gives itself a default route; setup and tear
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.conftest import unavailable
 from tests.e2e.harness.realnode.network import NodeNetwork
 from tests.e2e.harness.realnode.probe import probe_pod
 
-pytestmark = pytest.mark.realnode
-MACHINE_WIDE = (
-    "net.ipv4.ip_forward",
-    "net.ipv4.conf.all.forwarding",
-    "net.ipv4.conf.default.forwarding",
-    "net.ipv4.conf.all.route_localnet",
-)
-
-
-def machine_state() -> dict[str, str]:
-    """The machine's routes, rules, links, forwarding settings and iptables rules."""
-
-    def out(*argv: str) -> str:
-        return subprocess.run(list(argv), capture_output=True, text=True, check=True).stdout
-
-    state = {name: out("sysctl", "-n", name).strip() for name in MACHINE_WIDE}
-    state["routes"] = out("ip", "-4", "route", "show", "table", "all")
-    state["rules"] = out("ip", "rule", "show")
-    state["links"] = "\n".join(sorted(line.split(":")[1] for line in out("ip", "-o", "link").splitlines()))
-    for table in ("filter", "nat", "mangle", "raw"):
-        state[f"iptables {table}"] = out("iptables", "-w", "-t", table, "-S")
-    return state
-
 
 @pytest.fixture
-def network() -> Iterator[NodeNetwork]:
-    if os.geteuid() != 0:
-        unavailable("the real node's network needs root")
-    if shutil.which("iptables") is None:
-        unavailable("iptables is missing: run `bash hack/node/packages.sh` (make node-deps) as root")
-    before = machine_state()
+def network(machine_unchanged: None) -> Iterator[NodeNetwork]:
     net = NodeNetwork()
     net.up()
     try:
@@ -52,7 +20,6 @@ def network() -> Iterator[NodeNetwork]:
     finally:
         net.down()
     assert net.leftovers() == []
-    assert machine_state() == before
 
 
 def test_a_pod_reaches_the_node_but_nothing_outside_the_pod_and_service_ranges(network: NodeNetwork) -> None:

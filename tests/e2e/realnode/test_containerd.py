@@ -3,14 +3,9 @@ project's cache, running the sandbox image built here, and leaving nothing behin
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from pathlib import Path
 
-import pytest
-
-from tests.e2e.conftest import unavailable
 from tests.e2e.harness.realnode.containerd import (
     RUN_DIR,
     SANDBOX_IMAGE,
@@ -22,15 +17,10 @@ from tests.e2e.harness.realnode.containerd import (
 from tests.e2e.harness.realnode.node import k8s_version
 from tests.e2e.harness.realnode.pause import build_pause_archive, pause_source
 
-pytestmark = pytest.mark.realnode
 
-
-def test_containerd_runs_the_sandbox_image_built_here_and_leaves_nothing_outside_its_folder(tmp_path: Path) -> None:
-    if os.geteuid() != 0:
-        unavailable("containerd needs root")
-    for command in ("containerd", "runc", "umoci", "gcc"):
-        if shutil.which(command) is None:
-            unavailable(f"{command} is missing: run `bash hack/node/packages.sh` (make node-deps) as root")
+def test_containerd_runs_the_sandbox_image_built_here_and_leaves_nothing_outside_its_folder(
+    tmp_path: Path, machine_unchanged: None
+) -> None:
     run_dir_before = RUN_DIR.exists()
     archive = build_pause_archive(pause_source(k8s_version()), tmp_path / "images")
     paths = ContainerdPaths(tmp_path / "node")
