@@ -310,6 +310,9 @@ def test_the_installed_operator_completes_runs_with_exactly_the_permissions_its_
         lambda: operator_log(kube, node, release),
     )
     assert get_run(kube, runs_namespace, squatter["metadata"]["name"])["metadata"].get("ownerReferences") is None
+    # The squatter is an ordinary run of its own (told to write over someone-elses, like not-owned): it fails too.
+    run = wait_for_phase(kube, runs_namespace, squatter["metadata"]["name"], {"Succeeded", "Failed"}, timeout=120)
+    assert run["status"]["phase"] == "Failed" and "someone-elses" in run["status"]["message"], run["status"]
 
     operator_rules, driver_rules = granted(kube, release)
     for user, who, rules in (
