@@ -156,7 +156,7 @@ def operator(
     if getattr(request.module, "DASK_PODS", False):
         request.getfixturevalue("dask_controller")
     settings: dict[str, str] = dict(getattr(request.module, "OPERATOR_SETTINGS", {}))
-    if kube.real_node is not None:  # drivers and Dask pods run the worker image built here
-        settings.setdefault("worker_image", kube.real_node.images.worker)
+    if kube.real_node is not None:  # drivers and Dask pods run the worker image built here, not a module's
+        settings["worker_image"] = kube.real_node.images.worker  # (those name the kind workflow's image)
     with running_operator(kube, tmp_path_factory.mktemp("operator"), **settings) as process:
         yield process
