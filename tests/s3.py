@@ -7,6 +7,7 @@ then switches authentication on, so a wrong key or secret fails as it would on a
 from __future__ import annotations
 
 import contextlib
+import json
 import subprocess
 import sys
 import tempfile
@@ -55,6 +56,11 @@ class S3Server:
             aws_access_key_id=self.access_key,
             aws_secret_access_key=self.secret_key,
         )
+
+    def read_json(self, uri: str) -> dict[str, Any]:
+        """The JSON document stored at an s3:// URI (a summary, say), read with the valid credentials."""
+        bucket, key = uri.removeprefix("s3://").split("/", 1)
+        return dict(json.loads(self.client().get_object(Bucket=bucket, Key=key)["Body"].read()))
 
     def create_bucket(self, prefix: str = "test") -> str:
         """Create a bucket no other test uses and return its name."""

@@ -5,7 +5,6 @@ rule the chart grants is used. Then `helm upgrade` with a changed CRD, and `helm
 
 from __future__ import annotations
 
-import base64
 import json
 import shutil
 from collections.abc import Callable, Iterator
@@ -13,7 +12,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import fsspec
 import pytest
 import yaml
 from kubernetes import client
@@ -33,6 +31,7 @@ from tests.e2e.harness.runs import (
     get_run,
     needs_pod_addresses,
     run_exists,
+    s3_secret,
     training,
     wait_for_phase,
     weekly_co2_run,
@@ -111,15 +110,6 @@ def install(kube: Kube, chart: Path, namespace: str, *values: str) -> str:
     return result.stdout
 
 
-def s3_secret(kube: Kube, namespace: str, s3_server: S3Server) -> str:
-    data = {"key": s3_server.access_key, "secret": s3_server.secret_key}
-    client.CoreV1Api(kube.api).create_namespaced_secret(
-        namespace,
-        {"metadata": {"name": "s3"}, "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}},
-    )
-    return "s3"
-
-
 Rule = tuple[str, str, str]
 
 
@@ -174,11 +164,6 @@ def requested(
             used.add(rule)
             refused.pop(request, None)
     return used, list(refused.values())
-
-
-def stored_in_s3(s3_server: S3Server, uri: str) -> dict[str, Any]:
-    fs = fsspec.filesystem("s3", **s3_server.storage_options)
-    return dict(json.loads(fs.cat_file(uri.removeprefix("s3://"))))
 
 
 @pytest.mark.parametrize("standby", [False, True], ids=["one-replica", "standby"])
@@ -272,7 +257,7 @@ def test_the_installed_operator_completes_runs_with_exactly_the_permissions_its_
     except AssertionError as error:
         raise AssertionError(f"{error}\n{operator_log(kube, node, release)}") from None
     assert run["status"]["phase"] == "Succeeded", run["status"]
-    assert_same_results(stored_in_s3(s3_server, run["status"]["summaryRef"]["uri"])["results"], cli_results(on_cluster))
+    assert_same_results(s3_server.read_json(run["status"]["summaryRef"]["uri"])["results"], cli_results(on_cluster))
     run = wait_for_phase(kube, runs_namespace, "in-driver", {"Succeeded", "Failed"}, timeout=300)
     assert run["status"]["phase"] == "Succeeded", run["status"]
     wait_for_phase(kube, runs_namespace, "suspended", {"Suspended"}, timeout=60)

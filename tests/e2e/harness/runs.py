@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import copy
 import functools
@@ -31,6 +32,7 @@ from tests.e2e.harness.binaries import tool
 from tests.e2e.harness.cluster import Kube
 from tests.e2e.harness.crds import REPO
 from tests.results import in_process_results
+from tests.s3 import S3Server
 
 PLURAL = "retrodictiontrainings"
 EXAMPLE = REPO / "examples" / "training-macrodata.yaml"
@@ -232,3 +234,13 @@ def applied_without_drift(kube: Kube, namespace: str, body: dict[str, Any], fold
 def apply_as_gitops(kube: Kube, namespace: str, body: dict[str, Any], folder: Path) -> None:
     applied = _as_gitops(kube, "apply", namespace, body, folder)
     assert applied.returncode == 0, applied.stderr
+
+
+def s3_secret(kube: Kube, namespace: str, s3_server: S3Server, name: str = "s3") -> str:
+    """A Secret holding the S3 server's credentials, as a run's credentialsSecretRef names it; its name."""
+    data = {"key": s3_server.access_key, "secret": s3_server.secret_key}
+    client.CoreV1Api(kube.api).create_namespaced_secret(
+        namespace,
+        {"metadata": {"name": name}, "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}},
+    )
+    return name

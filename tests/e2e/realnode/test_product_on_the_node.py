@@ -9,15 +9,12 @@ it, so a warm run imports nothing.
 
 from __future__ import annotations
 
-import base64
-import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import fsspec
 import pytest
 from kubernetes import client
 
@@ -35,6 +32,7 @@ from tests.e2e.harness.runs import (
     cli_results,
     custom,
     kubectl,
+    s3_secret,
     stored_summary,
     training,
     wait_for_phase,
@@ -140,20 +138,13 @@ def operator_pod(kube: Kube, namespace: str) -> client.V1Pod:
 
 def s3_output(on_node: NodeUnderTest, namespace: str, prefix: str) -> dict[str, Any]:
     s3 = on_node.s3
-    data = {"key": s3.access_key, "secret": s3.secret_key}
-    secret = {"metadata": {"name": "s3"}, "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}}
-    client.CoreV1Api(on_node.kube.api).create_namespaced_secret(namespace, secret)
+    secret = s3_secret(on_node.kube, namespace, s3)
     bucket = s3.create_bucket(prefix)
     return {
         "uri": f"s3://{bucket}/runs",
         "storageOptions": {"client_kwargs": {"endpoint_url": s3.endpoint_url, "region_name": s3.region}},
-        "credentialsSecretRef": {"name": "s3"},
+        "credentialsSecretRef": {"name": secret},
     }
-
-
-def stored_in_s3(s3: S3Server, uri: str) -> dict[str, Any]:
-    fs = fsspec.filesystem("s3", **s3.storage_options)
-    return dict(json.loads(fs.cat_file(uri.removeprefix("s3://"))))
 
 
 def logs(kube: Kube, namespace: str, target: str) -> str:
@@ -262,7 +253,7 @@ def test_the_chart_runs_the_operator_from_its_image_and_a_daskcluster_run_surviv
     assert run["status"]["phase"] == "Succeeded", run["status"]
     batches = run["status"]["batches"]
     assert batches["succeeded"] == batches["total"] > progress["batches"]["succeeded"] and batches["failed"] == 0
-    assert_same_results(stored_in_s3(on_node.s3, run["status"]["summaryRef"]["uri"])["results"], cli_results(body))
+    assert_same_results(on_node.s3.read_json(run["status"]["summaryRef"]["uri"])["results"], cli_results(body))
 
     # Logs through the API server: the operator's (the replacement pod's) and the run's driver.
     operator_log = logs(kube, release, f"deploy/{FULLNAME}")

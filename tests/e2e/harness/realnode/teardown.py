@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.harness.realnode.containerd import CGROUP_ROOT, leftover_cgroups, remove_cgroup_tree
+from tests.e2e.harness.realnode.containerd import CGROUP_ROOT, leftover_cgroups, processes_naming, remove_cgroup_tree
 from tests.e2e.harness.realnode.proxy import kube_chains, remove_chains
 
 MACHINE_DIRS = (Path("/run/containerd"), Path("/var/lib/cni"), Path("/var/lib/kubelet"))
@@ -55,16 +55,7 @@ def _new_chains(base: Path) -> set[tuple[str, str]]:
 
 def node_processes(base: Path) -> list[int]:
     """Processes of the node: naming its base directory, or in its cgroups."""
-    me, marker = os.getpid(), f"{base}/".encode()  # the slash: not a sibling directory such as node10
-    found: set[int] = set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == me:
-            continue
-        try:
-            if marker in (entry / "cmdline").read_bytes():
-                found.add(int(entry.name))
-        except OSError:
-            continue
+    found = set(processes_naming(f"{base}/".encode()))  # the slash: not a sibling directory such as node10
     for name in CGROUPS:
         tree = CGROUP_ROOT / "pids" / name
         if tree.is_dir():
