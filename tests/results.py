@@ -25,7 +25,7 @@ def in_process_results(
 
 
 def assert_same_results(mine: list[dict[str, Any]], reference: list[dict[str, Any]]) -> None:
-    """Integer fields and trust identical, float metrics to 1e-9 relative (DESIGN.md, merging)."""
+    """Integer fields and trust identical, float metrics to 1e-9 relative (docs/architecture.md, Engine semantics)."""
     assert len(mine) == len(reference)
     for a, b in zip(mine, reference, strict=True):
         assert (a["variable"], a["model"], a["horizon"]) == (b["variable"], b["model"], b["horizon"])

@@ -1,6 +1,6 @@
 """`ParallelTrainingCoordinator`: plan batches, run them on Dask, merge their scores into the summary.
 
-This keeps the Python API of the module the project grew from (`recursive_training/parallel_trainer.py`), backed
+This keeps the Python API of the module the project grew from (`recursive_training.parallel_trainer`), backed
 by the real engine. Trust updates travel back inside batch results and are merged here, so nothing is lost in
 per-worker buffers.
 """
@@ -337,7 +337,7 @@ class ParallelTrainingCoordinator:
     # -- results --------------------------------------------------------------------------------------------
 
     def get_results_summary(self) -> dict[str, Any]:
-        """The summary document of DESIGN.md for what has been merged so far."""
+        """The summary document (docs/architecture.md, "The summary document") of what has been merged so far."""
         if self._accumulator is None:
             raise RuntimeError("no batches prepared")
         run = RunInfo(

@@ -1,4 +1,4 @@
-"""Merging batch results, and the summary document other tools read (see DESIGN.md, "Summary document")."""
+"""Merging batch results, and the summary document other tools read (docs/architecture.md, "The summary document")."""
 
 from __future__ import annotations
 

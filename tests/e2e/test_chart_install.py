@@ -316,7 +316,7 @@ def test_the_installed_operator_completes_runs_with_exactly_the_permissions_its_
 
 
 def uninstall(kube: Kube, namespace: str, runs_namespace: str) -> None:
-    """`helm uninstall` leaves what the README says it keeps (the CRD, the runs and their results), nothing else."""
+    """`helm uninstall` leaves what docs/operator-guide.md says it keeps (the CRDs, runs, results), nothing else."""
     result = helm("uninstall", RELEASE, "--namespace", namespace, "--wait", kubeconfig=kube.kubeconfig)
     assert result.returncode == 0, result.stderr
     selector = f"app.kubernetes.io/instance={RELEASE}"

@@ -1,7 +1,8 @@
-"""A deliberately slow, loop-per-everything retrodiction engine written straight from DESIGN.md.
+"""A deliberately slow, loop-per-everything retrodiction engine written straight from the definitions in
+docs/architecture.md, "Engine semantics".
 
 It shares no code with `retrodiction.engine`; the engine's tests compare the two on random data. Sums are
-accumulated in the order the contract fixes (from the origin backwards), so the floating-point results of
+accumulated in the order the definitions fix (from the origin backwards), so the floating-point results of
 a single target agree exactly and success counts can be compared with ==.
 """
 
@@ -40,7 +41,7 @@ def forecast(
         if any(v is None for v in window):
             return None
         total = 0.0
-        for v in window:  # y[t], y[t-1], ...: the order the contract fixes
+        for v in window:  # y[t], y[t-1], ...: the order the definitions fix
             assert v is not None
             total += v
         return total / window_length

@@ -1,7 +1,7 @@
 """The Argo CD health checks under docs/argocd, run in a Lua 5.1 interpreter shaped like Argo CD's.
 
 Training statuses are built with the operator's own status writer (controller/status.py), so a change in what the
-operator writes shows up here. RetrodictionSchedule has no implementation yet: its objects follow DESIGN.md.
+operator writes shows up here. Schedule statuses use the fields and conditions controller/schedules.py writes.
 """
 
 from __future__ import annotations

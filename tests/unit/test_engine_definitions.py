@@ -1,4 +1,4 @@
-"""Tiny hand-computed cases that pin the contract's definitions (DESIGN.md, "Engine semantics")."""
+"""Tiny hand-computed cases that pin the contract's definitions (docs/architecture.md, "Engine semantics")."""
 
 from __future__ import annotations
 

@@ -155,7 +155,7 @@ class RetrodictionScheduleSpec(_Model):
         return value
 
 
-# status.active lists at most this many runs (the newest); activeCount counts them all.
+# status.active lists at most this many runs (the newest by scheduled time); activeCount counts them all.
 MAX_ACTIVE_LISTED = 100
 
 
@@ -165,7 +165,7 @@ class ActiveRun(_Model):
 
 
 class RetrodictionScheduleStatus(_Model):
-    """Bounded like a run's: active lists only unfinished runs, and the history limits keep those few."""
+    """Bounded like a run's: counters, times and conditions, and `active` lists only the newest unfinished runs."""
 
     model_config = ConfigDict(extra="forbid", frozen=False)
 
@@ -183,8 +183,9 @@ class RetrodictionScheduleStatus(_Model):
     active_count: int = Field(
         default=0,
         ge=0,
-        description=f"How many runs of this schedule are unfinished (active lists at most the newest "
-        f"{MAX_ACTIVE_LISTED}), for the printer column.",
+        description=f"Runs this schedule owns (by ownerReference, manual runs included) that are not Succeeded or "
+        f"Failed, as of the schedule's last pass; active lists only the newest {MAX_ACTIVE_LISTED} of them by "
+        f"scheduled time. The Active printer column.",
     )
     conditions: Conditions = Field(default_factory=list)
 

@@ -112,7 +112,7 @@ def install(on_node: NodeUnderTest, namespace: str, *values: str) -> None:
         *values,
     ]
     args = [arg for value in settings for arg in ("--set", value)]
-    # The CRDs an earlier release kept on uninstall (by design) are taken over, as the README tells users to.
+    # The CRDs an earlier release kept on uninstall (by design) are taken over, as docs/operator-guide.md says.
     adopt_existing_crds(on_node.kube.api, CHART_CRDS, RELEASE, namespace)
     result = helm(
         "install", RELEASE, str(on_node.chart), "-n", namespace, "--wait", "--timeout", "300s", *args,
