@@ -10,11 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from retrodiction.api.training import API_VERSION
 from retrodiction.engine import EngineConfig, Scores, beta_trust, derive_metrics
 from retrodiction.execution.task import BatchResult
+from retrodiction.identity import API_VERSION, SUMMARY_KIND
 
-SUMMARY_KIND = "RetrodictionSummary"
 # A summary names each failed batch; the error text is capped so thousands of failures stay readable.
 MAX_ERROR_CHARS = 500
 

@@ -17,9 +17,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic.config import JsonDict
 
-GROUP = "training.retrodiction.dev"
-VERSION = "v1alpha1"
-API_VERSION = f"{GROUP}/{VERSION}"
+from retrodiction.identity import API_VERSION
 
 ModelName = Literal["naive", "seasonal_naive", "window_average", "drift", "ses"]
 ALL_MODELS: tuple[ModelName, ...] = ("naive", "seasonal_naive", "window_average", "drift", "ses")

@@ -9,28 +9,25 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any
 
-from retrodiction.api.children import (
+from retrodiction import ownership
+from retrodiction.api.children import required_field, run_label_value, suffixed_name
+from retrodiction.api.schedule import RetrodictionScheduleSpec
+from retrodiction.controller.conditions import parse_timestamp, timestamp
+from retrodiction.controller.schedule_times import run_window
+from retrodiction.identity import (
+    API_VERSION,
     MANAGED_BY,
     MANAGED_BY_LABEL,
     PART_OF,
     PART_OF_LABEL,
-    required_field,
-    run_label_value,
-    suffixed_name,
+    SCHEDULE_KIND,
+    SCHEDULE_LABEL,
+    SCHEDULED_TIME_ANNOTATION,
+    TRAINING_KIND,
+    TRIGGERED_BY_ANNOTATION,
 )
-from retrodiction.api.schedule import RetrodictionScheduleSpec
-from retrodiction.api.training import API_VERSION
-from retrodiction.controller.conditions import parse_timestamp, timestamp
-from retrodiction.controller.schedule_times import run_window
-
-SCHEDULE_KIND: Final = "RetrodictionSchedule"
-SCHEDULE_LABEL: Final = "training.retrodiction.dev/schedule"
-SCHEDULED_TIME_ANNOTATION: Final = "training.retrodiction.dev/scheduled-time"
-# Set on a schedule to any new value to start a run now (`kubectl annotate rts/NAME ...=$(date +%s) --overwrite`).
-TRIGGER_ANNOTATION: Final = "training.retrodiction.dev/trigger"
-TRIGGERED_BY_ANNOTATION: Final = "training.retrodiction.dev/triggered-by"
 
 
 def run_name(schedule_name: str, slot: datetime, trigger: str | None = None) -> str:
@@ -45,8 +42,7 @@ def schedule_selector(schedule_name: str) -> str:
 
 
 def owned_by_schedule(run: Mapping[str, Any], schedule_uid: str) -> bool:
-    refs = (run.get("metadata") or {}).get("ownerReferences") or ()
-    return any(ref.get("uid") == schedule_uid and ref.get("kind") == SCHEDULE_KIND for ref in refs)
+    return ownership.controller_uid(run, SCHEDULE_KIND) == schedule_uid
 
 
 def scheduled_time(run: Mapping[str, Any]) -> datetime | None:
@@ -77,22 +73,13 @@ def run_manifest(
     }
     return {
         "apiVersion": API_VERSION,
-        "kind": "RetrodictionTraining",
+        "kind": TRAINING_KIND,
         "metadata": {
             "name": run_name(name, slot, trigger),
             "namespace": required_field(schedule_meta, "namespace"),
             "labels": labels,
             "annotations": annotations,
-            "ownerReferences": [
-                {
-                    "apiVersion": API_VERSION,
-                    "kind": SCHEDULE_KIND,
-                    "name": name,
-                    "uid": required_field(schedule_meta, "uid"),
-                    "controller": True,
-                    "blockOwnerDeletion": True,
-                }
-            ],
+            "ownerReferences": [ownership.owner_reference(API_VERSION, SCHEDULE_KIND, schedule_meta)],
         },
         "spec": run_spec,
     }

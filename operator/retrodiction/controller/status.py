@@ -14,8 +14,9 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from retrodiction.api.status import ConditionType, Phase
+from retrodiction.api.status import Phase
 from retrodiction.controller.conditions import cap_message, set_condition, timestamp
+from retrodiction.identity import RunCondition
 
 # Far above anything the helpers produce (see test_controller_status); a budget to assert against, not a limit
 # the API server enforces.
@@ -35,24 +36,24 @@ _ALLOWED: Mapping[Phase | None, frozenset[Phase]] = {
 }
 
 # The condition that carries the transition's reason and message in each phase.
-_PRIMARY: Mapping[Phase, ConditionType] = {
-    Phase.PENDING: ConditionType.CLUSTER_READY,
-    Phase.PROVISIONING: ConditionType.CLUSTER_READY,
-    Phase.RUNNING: ConditionType.RUNNING,
-    Phase.SUCCEEDED: ConditionType.COMPLETE,
-    Phase.FAILED: ConditionType.FAILED,
-    Phase.SUSPENDED: ConditionType.SUSPENDED,
+_PRIMARY: Mapping[Phase, RunCondition] = {
+    Phase.PENDING: RunCondition.CLUSTER_READY,
+    Phase.PROVISIONING: RunCondition.CLUSTER_READY,
+    Phase.RUNNING: RunCondition.RUNNING,
+    Phase.SUCCEEDED: RunCondition.COMPLETE,
+    Phase.FAILED: RunCondition.FAILED,
+    Phase.SUSPENDED: RunCondition.SUSPENDED,
 }
 
 
-def _desired(phase: Phase) -> dict[ConditionType, bool]:
+def _desired(phase: Phase) -> dict[RunCondition, bool]:
     # A run holds a cluster only while Running: it is torn down when suspended or finished.
     return {
-        ConditionType.CLUSTER_READY: phase is Phase.RUNNING,
-        ConditionType.RUNNING: phase is Phase.RUNNING,
-        ConditionType.COMPLETE: phase is Phase.SUCCEEDED,
-        ConditionType.FAILED: phase is Phase.FAILED,
-        ConditionType.SUSPENDED: phase is Phase.SUSPENDED,
+        RunCondition.CLUSTER_READY: phase is Phase.RUNNING,
+        RunCondition.RUNNING: phase is Phase.RUNNING,
+        RunCondition.COMPLETE: phase is Phase.SUCCEEDED,
+        RunCondition.FAILED: phase is Phase.FAILED,
+        RunCondition.SUSPENDED: phase is Phase.SUSPENDED,
     }
 
 

@@ -46,7 +46,7 @@ from retrodiction.driver.summary_configmaps import summary_configmaps
 from retrodiction.execution.checkpoint import CheckpointStore, FsspecCheckpoint
 from retrodiction.execution.clusters import connect, local_cluster_client
 from retrodiction.execution.task import BatchResult
-from retrodiction.kube_client import NotOwnedError
+from retrodiction.ownership import NotOwnedError
 
 log = logging.getLogger(__name__)
 
