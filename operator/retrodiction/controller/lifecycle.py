@@ -36,7 +36,6 @@ from retrodiction.api.report import DriverReport, DriverState
 from retrodiction.api.status import Phase, RunStatusPatch
 from retrodiction.api.training import RetrodictionTrainingSpec
 from retrodiction.controller import events, metrics
-from retrodiction.controller.conditions import parse_timestamp
 from retrodiction.controller.dask_cluster import build_dask_cluster
 from retrodiction.controller.driver import build_driver_access, build_driver_job, build_network_policy
 from retrodiction.controller.kube import TooLargeError
@@ -45,6 +44,7 @@ from retrodiction.controller.settings import OperatorSettings
 from retrodiction.controller.status import StatusThrottle, current_phase, progress_patch, transition
 from retrodiction.identity import TLS_ANNOTATION, EventReason
 from retrodiction.ownership import NotOwnedError
+from retrodiction.times import parse_rfc3339
 
 log = logging.getLogger(__name__)
 
@@ -253,7 +253,7 @@ class RunLifecycle:
         seconds = spec.execution.active_deadline_seconds
         if seconds is None:
             return None
-        began = parse_timestamp(self.status.get("startTime"))
+        began = parse_rfc3339(self.status.get("startTime"))
         if began is None:
             return seconds
         return max(1, int(seconds - (self.ctx.now() - began).total_seconds()))
@@ -492,7 +492,7 @@ class RunLifecycle:
 def expire_if_due(api: Any, body: Mapping[str, Any], now: datetime) -> float | None:
     """Delete a finished run once ttlSecondsAfterFinished has passed; returns the seconds still to wait."""
     ttl = (body.get("spec", {}).get("execution") or {}).get("ttlSecondsAfterFinished")
-    finished = parse_timestamp((body.get("status") or {}).get("completionTime"))
+    finished = parse_rfc3339((body.get("status") or {}).get("completionTime"))
     if ttl is None or finished is None:
         return None
     due = finished + timedelta(seconds=int(ttl))

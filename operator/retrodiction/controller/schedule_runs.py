@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from retrodiction import ownership
 from retrodiction.api.children import required_field, run_label_value, suffixed_name
 from retrodiction.api.schedule import RetrodictionScheduleSpec
-from retrodiction.controller.conditions import parse_timestamp, timestamp
 from retrodiction.controller.schedule_times import run_window
 from retrodiction.identity import (
     API_VERSION,
@@ -28,13 +27,14 @@ from retrodiction.identity import (
     TRAINING_KIND,
     TRIGGERED_BY_ANNOTATION,
 )
+from retrodiction.times import as_utc, parse_rfc3339, rfc3339
 
 
 def run_name(schedule_name: str, slot: datetime, trigger: str | None = None) -> str:
     """`<schedule>-<yyyymmddhhmm>` (UTC) for a slot; `<schedule>-manual-<digest of the trigger>` for a trigger."""
     if trigger is not None:
         return suffixed_name(schedule_name, f"-manual-{hashlib.sha256(trigger.encode()).hexdigest()[:8]}")
-    return suffixed_name(schedule_name, slot.astimezone(UTC).strftime("-%Y%m%d%H%M"))
+    return suffixed_name(schedule_name, as_utc(slot).strftime("-%Y%m%d%H%M"))
 
 
 def schedule_selector(schedule_name: str) -> str:
@@ -46,7 +46,7 @@ def owned_by_schedule(run: Mapping[str, Any], schedule_uid: str) -> bool:
 
 
 def scheduled_time(run: Mapping[str, Any]) -> datetime | None:
-    return parse_timestamp(((run.get("metadata") or {}).get("annotations") or {}).get(SCHEDULED_TIME_ANNOTATION))
+    return parse_rfc3339(((run.get("metadata") or {}).get("annotations") or {}).get(SCHEDULED_TIME_ANNOTATION))
 
 
 def run_manifest(
@@ -58,11 +58,11 @@ def run_manifest(
     # exclude_none: an unset optional field is absent in a manifest; the API server refuses nulls.
     run_spec = template.spec.model_dump(by_alias=True, exclude={"window"}, exclude_none=True, mode="json")
     run_spec["window"] = {
-        "start": timestamp(start),
-        "end": timestamp(end),
+        "start": rfc3339(start),
+        "end": rfc3339(end),
         "batchSizeDays": template.spec.window.batch_size_days,
     }
-    annotations = {**template.metadata.annotations, SCHEDULED_TIME_ANNOTATION: timestamp(slot)}
+    annotations = {**template.metadata.annotations, SCHEDULED_TIME_ANNOTATION: rfc3339(slot)}
     if trigger is not None:
         annotations[TRIGGERED_BY_ANNOTATION] = trigger
     labels = {

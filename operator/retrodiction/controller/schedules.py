@@ -18,11 +18,12 @@ from pydantic import ValidationError
 from retrodiction.api.errors import format_validation_error
 from retrodiction.api.schedule import MAX_ACTIVE_LISTED, MIN_STARTING_DEADLINE_SECONDS, RetrodictionScheduleSpec
 from retrodiction.api.status import Phase
-from retrodiction.controller.conditions import parse_timestamp, set_condition, timestamp
+from retrodiction.controller.conditions import set_condition
 from retrodiction.controller.kube import CreateRefusedError, KubeApi
 from retrodiction.controller.schedule_runs import owned_by_schedule, run_manifest, run_name, scheduled_time
 from retrodiction.controller.schedule_times import Decision, after_starts, decide
 from retrodiction.identity import TRIGGER_ANNOTATION, TRIGGERED_BY_ANNOTATION, EventReason, ScheduleCondition
+from retrodiction.times import parse_rfc3339, rfc3339
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +70,10 @@ def reconcile_schedule(ctx: ScheduleContext) -> None:
     # Children by owner, as the CronJob controller finds its Jobs: a label a user edited hides no run.
     children = [run for run in ctx.api.list_runs(ctx.meta["namespace"]) if owned_by_schedule(run, ctx.meta["uid"])]
     active = [run for run in children if _active(run)]
-    created = parse_timestamp(ctx.body["metadata"].get("creationTimestamp")) or ctx.now
+    created = parse_rfc3339(ctx.body["metadata"].get("creationTimestamp")) or ctx.now
     decision = decide(
         spec,
-        handled_through=parse_timestamp(status.get("handledThrough")),
+        handled_through=parse_rfc3339(status.get("handledThrough")),
         created=created,
         now=ctx.now,
         active=len(active),
@@ -104,7 +105,7 @@ def reconcile_schedule(ctx: ScheduleContext) -> None:
     if decision.missed:
         why = ", ".join(f"{count} {reason}" for reason, count in sorted(decision.reasons.items()))
         more = "at least " if decision.missed_is_lower_bound else ""
-        last = timestamp(decision.last_missed) if decision.last_missed else "unknown"
+        last = rfc3339(decision.last_missed) if decision.last_missed else "unknown"
         message = f"{more}{decision.missed} slot(s) not run ({why}); the last at {last}"
         ctx.api.event(ctx.body, "Warning", EventReason.SLOTS_MISSED, message)
     # History is trimmed whatever happened above: when a quota refuses new runs, deleting old ones frees it.
@@ -167,7 +168,7 @@ def _start(
 ) -> StartOutcome:
     manifest = run_manifest(ctx.meta, spec, slot, trigger=trigger)
     name = manifest["metadata"]["name"]
-    what = f"manually (trigger {trigger!r})" if trigger else f"for the slot {timestamp(slot)}"
+    what = f"manually (trigger {trigger!r})" if trigger else f"for the slot {rfc3339(slot)}"
     try:
         created = ctx.api.create_run(manifest)
     except CreateRefusedError as err:
@@ -220,7 +221,7 @@ def _status_patch(
     last_schedule = _latest([*decision.start, *decision.already_started], status.get("lastScheduleTime"))
     last_success = _latest(
         [
-            parse_timestamp((run.get("status") or {}).get("completionTime"))
+            parse_rfc3339((run.get("status") or {}).get("completionTime"))
             for run in children
             if _phase(run) is Phase.SUCCEEDED
         ],
@@ -240,14 +241,14 @@ def _status_patch(
     )
     patch: dict[str, Any] = {
         "observedGeneration": generation,
-        "lastScheduleTime": timestamp(last_schedule) if last_schedule else None,
-        "nextScheduleTime": timestamp(decision.next_time) if decision.next_time else None,
-        "lastSuccessfulTime": timestamp(last_success) if last_success else None,
-        "handledThrough": timestamp(decision.handled_through) if decision.handled_through else None,
+        "lastScheduleTime": rfc3339(last_schedule) if last_schedule else None,
+        "nextScheduleTime": rfc3339(decision.next_time) if decision.next_time else None,
+        "lastSuccessfulTime": rfc3339(last_success) if last_success else None,
+        "handledThrough": rfc3339(decision.handled_through) if decision.handled_through else None,
         "missedSlots": int(status.get("missedSlots") or 0) + decision.missed,
         "active": sorted(
             (
-                {"name": run["metadata"]["name"], "scheduledTime": timestamp(slot)}
+                {"name": run["metadata"]["name"], "scheduledTime": rfc3339(slot)}
                 for run in active
                 if (slot := scheduled_time(run)) is not None
             ),
@@ -257,7 +258,7 @@ def _status_patch(
         "conditions": conditions,
     }
     if decision.last_missed:
-        patch["lastMissedTime"] = timestamp(decision.last_missed)
+        patch["lastMissedTime"] = rfc3339(decision.last_missed)
     if handled_trigger:
         patch["lastTrigger"] = handled_trigger
     return patch
@@ -265,7 +266,7 @@ def _status_patch(
 
 def _latest(moments: Iterable[datetime | None], recorded: str | None) -> datetime | None:
     """The newest of `moments` and of the time already recorded in the status."""
-    known = [moment for moment in (*moments, parse_timestamp(recorded)) if moment is not None]
+    known = [moment for moment in (*moments, parse_rfc3339(recorded)) if moment is not None]
     return max(known, default=None)
 
 

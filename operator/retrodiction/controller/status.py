@@ -15,8 +15,9 @@ from datetime import datetime
 from typing import Any
 
 from retrodiction.api.status import Phase
-from retrodiction.controller.conditions import cap_message, set_condition, timestamp
+from retrodiction.controller.conditions import cap_message, set_condition
 from retrodiction.identity import RunCondition
+from retrodiction.times import rfc3339
 
 # Far above anything the helpers produce (see test_controller_status); a budget to assert against, not a limit
 # the API server enforces.
@@ -103,9 +104,9 @@ def transition(
         "conditions": conditions,
     }
     if to is Phase.RUNNING and not status.get("startTime"):
-        patch["startTime"] = timestamp(now)
+        patch["startTime"] = rfc3339(now)
     if to in _FINISHED and not status.get("completionTime"):
-        patch["completionTime"] = timestamp(now)
+        patch["completionTime"] = rfc3339(now)
     return patch
 
 
@@ -128,7 +129,7 @@ def progress_patch(progress: Mapping[str, Any], *, running: int, now: datetime) 
         "completedPercentage": float(progress["completed_percentage"]),
         # null removes a stale estimate under a merge patch, which is right: there is no estimate yet.
         "estimatedRemainingSeconds": None if eta is None else max(0, math.ceil(float(eta))),
-        "lastProgressTime": timestamp(now),
+        "lastProgressTime": rfc3339(now),
     }
 
 
