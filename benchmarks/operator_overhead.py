@@ -48,9 +48,9 @@ from tests.e2e.harness.operator_process import OperatorProcess
 
 from retrodiction.api.children import driver_job_name, driver_report_name
 from retrodiction.api.report import REPORT_KEY
-from retrodiction.api.training import GROUP, VERSION
 from retrodiction.cli import main as cli
 from retrodiction.data import make_random_walks, write_dataset
+from retrodiction.identity import GROUP, VERSION
 
 PLURAL = "retrodictiontrainings"
 DASK = str(Path(sys.executable).with_name("dask"))

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from retrodiction.data.timeaxis import to_utc_naive
+
 
 @dataclass
 class TrainingBatch:
@@ -55,13 +57,6 @@ class BatchPlan:
     empty_slices: int = 0
     targets: int = 0
     notes: list[str] = field(default_factory=list)
-
-
-def to_utc_naive(moment: datetime) -> np.datetime64:
-    """Data times are UTC without a zone (see retrodiction.data); compare window bounds in the same terms."""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return np.datetime64(moment, "ns")
 
 
 def _to_datetime(value: np.datetime64) -> datetime:

@@ -29,15 +29,12 @@ from retrodiction.execution.checkpoint import CheckpointStore
 from retrodiction.execution.clusters import local_cluster_client, scheduler_client
 from retrodiction.execution.progress import ProgressTracker
 from retrodiction.execution.task import BatchResult, BatchTask, run_batch
-from retrodiction.summary import RunInfo, SummaryAccumulator, rfc3339
+from retrodiction.summary import RunInfo, SummaryAccumulator
+from retrodiction.times import as_utc, rfc3339
 
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[dict[str, Any]], None]
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def batch_key(run_uid: str, batch_id: str) -> str:
@@ -101,7 +98,7 @@ class ParallelTrainingCoordinator:
         variables_per_batch: int | None = None,
     ) -> list[TrainingBatch]:
         """Split [start_time, end_time) x variables into batches; naive datetimes are taken as UTC."""
-        start, end = _utc(start_time), _utc(end_time)
+        start, end = as_utc(start_time), as_utc(end_time)
         if end <= start:
             raise DataError("spec.window", "end must be after start")
         info = describe(self.config.source)

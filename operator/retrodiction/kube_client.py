@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import Any
 
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
-
-
-class NotOwnedError(RuntimeError):
-    """A child's name is taken by an object this run does not own (a user's, or a deleted run's)."""
 
 
 def api_client() -> client.ApiClient:
@@ -41,10 +36,3 @@ def as_dict(obj: object) -> dict[str, Any]:
     if not isinstance(obj, dict):
         raise TypeError(f"expected a JSON object from the API server, got {type(obj).__name__}")
     return obj
-
-
-def require_owner(obj: Mapping[str, Any], run_uid: str) -> None:
-    owners = obj.get("metadata", {}).get("ownerReferences") or []
-    if not any(owner.get("uid") == run_uid for owner in owners):
-        name = obj.get("metadata", {}).get("name")
-        raise NotOwnedError(f"{obj.get('kind', 'object')} {name} exists and is not owned by this run")

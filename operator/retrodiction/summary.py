@@ -5,16 +5,16 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 
-from retrodiction.api.training import API_VERSION
 from retrodiction.engine import EngineConfig, Scores, beta_trust, derive_metrics
 from retrodiction.execution.task import BatchResult
+from retrodiction.identity import API_VERSION, SUMMARY_KIND
+from retrodiction.times import optional_rfc3339
 
-SUMMARY_KIND = "RetrodictionSummary"
 # A summary names each failed batch; the error text is capped so thousands of failures stay readable.
 MAX_ERROR_CHARS = 500
 
@@ -28,12 +28,6 @@ class RunInfo:
     start_time: datetime | None = None
     completion_time: datetime | None = None
     config: Mapping[str, Any] = field(default_factory=dict)
-
-
-def rfc3339(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _finite(value: float) -> float | None:
@@ -111,8 +105,8 @@ class SummaryAccumulator:
                 "namespace": run.namespace,
                 "uid": run.uid,
                 "window": dict(run.window),
-                "startTime": rfc3339(run.start_time),
-                "completionTime": rfc3339(run.completion_time),
+                "startTime": optional_rfc3339(run.start_time),
+                "completionTime": optional_rfc3339(run.completion_time),
             },
             "config": dict(run.config),
             "batches": {

@@ -17,8 +17,8 @@ import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from retrodiction.api.training import GROUP, VERSION
-from retrodiction.controller.schedule_runs import TRIGGER_ANNOTATION, run_name
+from retrodiction.controller.schedule_runs import run_name
+from retrodiction.identity import GROUP, TRIGGER_ANNOTATION, VERSION
 from tests.e2e.harness.chart import adopt_existing_crds, helm, prepared_chart
 from tests.e2e.harness.cluster import Kube, create_namespace, delete_namespace
 from tests.e2e.harness.crds import apply_project_crds

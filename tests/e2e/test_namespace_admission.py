@@ -13,7 +13,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from retrodiction.api.training import GROUP, VERSION
+from retrodiction.identity import GROUP, VERSION
 from tests.e2e.harness.cluster import Kube
 from tests.e2e.harness.operator_process import TEST_POLICY, OperatorProcess
 from tests.e2e.harness.runs import (

@@ -8,8 +8,7 @@ import os
 from kubernetes import client
 
 from retrodiction.api.children import dask_cluster_name
-from retrodiction.api.training import GROUP, VERSION
-from retrodiction.controller.kube import DASK_CLUSTERS, DASK_GROUP, DASK_VERSION
+from retrodiction.identity import DASK_CLUSTERS, DASK_GROUP, DASK_VERSION, GROUP, VERSION
 from tests.e2e.harness.cluster import Kube
 from tests.e2e.harness.operator_process import OperatorProcess
 from tests.e2e.harness.runs import (

@@ -6,9 +6,8 @@ from typing import Any
 
 from kubernetes import client
 
-from retrodiction.api.children import RUN_LABEL, dask_cluster_name, run_label_value
-from retrodiction.api.training import GROUP, VERSION
-from retrodiction.controller.kube import DASK_CLUSTERS, DASK_GROUP, DASK_VERSION
+from retrodiction.api.children import dask_cluster_name, run_label_value
+from retrodiction.identity import DASK_CLUSTERS, DASK_GROUP, DASK_VERSION, GROUP, RUN_LABEL, VERSION
 from tests.e2e.harness.cluster import Kube
 from tests.e2e.harness.operator_process import OperatorProcess
 from tests.e2e.harness.runs import (

@@ -14,8 +14,8 @@ from kubernetes import client
 from prometheus_client.parser import text_string_to_metric_families
 
 from retrodiction.api.children import driver_job_name
-from retrodiction.api.training import GROUP, VERSION
 from retrodiction.data import make_random_walks, write_dataset
+from retrodiction.identity import GROUP, VERSION
 from tests.e2e.harness.cluster import Kube
 from tests.e2e.harness.operator_process import OperatorProcess
 from tests.e2e.harness.runs import (

@@ -12,7 +12,7 @@ from typing import Any
 from kubernetes import client
 
 from retrodiction.api.children import dask_cluster_name, driver_job_name
-from retrodiction.api.training import GROUP, VERSION
+from retrodiction.identity import GROUP, VERSION
 from tests.e2e.harness.cluster import Kube
 from tests.e2e.harness.operator_process import OperatorProcess
 from tests.e2e.harness.run_cluster import run_scheduler_client

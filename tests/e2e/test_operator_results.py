@@ -13,12 +13,11 @@ import fsspec
 import pytest
 from kubernetes import client
 
-from retrodiction.api.children import COMPONENT_DRIVER_REPORT, COMPONENT_LABEL, RUN_UID_LABEL
-from retrodiction.api.training import GROUP, VERSION
 from retrodiction.config import TrainingConfig
 from retrodiction.coordinator import ParallelTrainingCoordinator
 from retrodiction.data import make_random_walks, write_dataset
 from retrodiction.execution.task import run_batch
+from retrodiction.identity import COMPONENT_DRIVER_REPORT, COMPONENT_LABEL, GROUP, RUN_UID_LABEL, VERSION
 from tests.damaged_data import damage_column_chunk
 from tests.e2e.harness.cluster import Kube
 from tests.e2e.harness.operator_process import OperatorProcess

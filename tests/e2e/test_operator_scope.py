@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from retrodiction.api.training import GROUP, VERSION
+from retrodiction.identity import GROUP, VERSION
 from tests.e2e.harness.cluster import Kube, create_namespace, delete_namespace
 from tests.e2e.harness.crds import apply_project_crds
 from tests.e2e.harness.operator_process import OperatorProcess

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from retrodiction.api.training import GROUP, VERSION
+from retrodiction.identity import GROUP, VERSION
 from tests.e2e.harness.cluster import Kube
 from tests.e2e.harness.crds import REPO, apply_crd, apply_project_crds
 from tests.e2e.harness.node import NodeStandIn

@@ -18,9 +18,9 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 
 from retrodiction.api.cron import NEVER_FIRES_MESSAGE
-from retrodiction.api.training import GROUP, VERSION
-from retrodiction.controller.schedule_runs import TRIGGER_ANNOTATION, schedule_selector
+from retrodiction.controller.schedule_runs import schedule_selector
 from retrodiction.data import make_random_walks, write_dataset
+from retrodiction.identity import GROUP, TRIGGER_ANNOTATION, VERSION
 from tests.e2e.harness.cluster import Kube
 from tests.e2e.harness.operator_process import OperatorProcess, running_operator
 from tests.e2e.harness.runs import (

@@ -26,10 +26,10 @@ import pytest
 from distributed.security import Security
 from kubernetes import client
 
-from retrodiction.api.children import COMPONENT_CHECKPOINT, COMPONENT_LABEL, child_labels, driver_report_name
+from retrodiction.api.children import child_labels, driver_report_name
 from retrodiction.api.report import REPORT_KEY
-from retrodiction.api.training import GROUP, VERSION
 from retrodiction.execution.clusters import connect
+from retrodiction.identity import COMPONENT_CHECKPOINT, COMPONENT_LABEL, GROUP, VERSION
 from tests.e2e.harness.cluster import Kube
 from tests.e2e.harness.operator_process import OperatorProcess
 from tests.e2e.harness.run_cluster import run_scheduler_client, scheduler_pod_ip

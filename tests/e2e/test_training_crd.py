@@ -11,7 +11,7 @@ import yaml
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from retrodiction.api.training import GROUP, VERSION
+from retrodiction.identity import GROUP, VERSION
 from tests.e2e.harness.cluster import Kube
 from tests.e2e.harness.crds import apply_project_crds
 

@@ -2,14 +2,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from retrodiction.controller.conditions import (
-    MAX_MESSAGE_CHARS,
-    cap_message,
-    get_condition,
-    is_true,
-    set_condition,
-    timestamp,
-)
+from retrodiction.controller.conditions import MAX_MESSAGE_CHARS, cap_message, get_condition, is_true, set_condition
+from retrodiction.times import rfc3339
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 T1 = T0 + timedelta(minutes=5)
@@ -32,7 +26,7 @@ def test_a_new_condition_is_appended_with_its_transition_time() -> None:
 def test_transition_time_stays_when_status_is_unchanged_but_reason_and_message_follow() -> None:
     first = set_condition([], "Running", True, "RunStarted", "go", T0, 1)
     second = set_condition(first, "Running", True, "StillRunning", "12/40", T1, 2)
-    assert second[0]["lastTransitionTime"] == timestamp(T0)
+    assert second[0]["lastTransitionTime"] == rfc3339(T0)
     assert (second[0]["reason"], second[0]["message"], second[0]["observedGeneration"]) == ("StillRunning", "12/40", 2)
 
 
@@ -40,7 +34,7 @@ def test_transition_time_moves_when_status_flips() -> None:
     first = set_condition([], "Running", True, "RunStarted", "", T0, 1)
     second = set_condition(first, "Running", False, "RunSucceeded", "", T1, 1)
     assert second[0]["status"] == "False"
-    assert second[0]["lastTransitionTime"] == timestamp(T1)
+    assert second[0]["lastTransitionTime"] == rfc3339(T1)
 
 
 def test_updating_a_condition_keeps_the_order_and_leaves_the_input_alone() -> None:
@@ -90,5 +84,5 @@ def test_get_condition_and_is_true_read_by_type() -> None:
 
 def test_timestamps_are_utc_and_a_naive_time_is_taken_as_utc() -> None:
     aware = datetime(2024, 5, 1, 14, 0, 0, tzinfo=UTC).astimezone(tz=None)
-    assert timestamp(aware) == "2024-05-01T14:00:00Z"
-    assert timestamp(datetime(2024, 5, 1, 14, 0, 0)) == "2024-05-01T14:00:00Z"
+    assert rfc3339(aware) == "2024-05-01T14:00:00Z"
+    assert rfc3339(datetime(2024, 5, 1, 14, 0, 0)) == "2024-05-01T14:00:00Z"

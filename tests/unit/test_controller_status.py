@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from retrodiction.api.status import ConditionType, Phase, RetrodictionTrainingStatus
+from retrodiction.api.status import Phase, RetrodictionTrainingStatus
 from retrodiction.controller.conditions import MAX_MESSAGE_CHARS, get_condition, is_true
 from retrodiction.controller.status import (
     MAX_STATUS_BYTES,
@@ -15,6 +15,7 @@ from retrodiction.controller.status import (
     transition,
 )
 from retrodiction.execution.progress import ProgressTracker
+from retrodiction.identity import RunCondition
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -82,7 +83,7 @@ def test_conditions_follow_the_phase(path: tuple[Phase, ...], expected: dict[str
     status = _walk(*path)
     assert status["phase"] == path[-1]
     actual = _statuses(status)
-    assert set(actual) == {str(t) for t in ConditionType}
+    assert set(actual) == {str(t) for t in RunCondition}
     for condition_type, wanted in expected.items():
         assert actual[condition_type] == wanted, condition_type
 

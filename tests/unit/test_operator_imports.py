@@ -153,7 +153,7 @@ def test_the_walk_reaches_the_modules_a_controller_module_loads() -> None:
     reached = dependencies("retrodiction.controller.lifecycle")
     # `from retrodiction.controller import events, metrics` loads two modules, not just the package.
     assert {"retrodiction.controller.events", "retrodiction.controller.metrics"} <= reached
-    assert {"retrodiction.controller.report_reader", "retrodiction.api.policy", "retrodiction.kube_client"} <= reached
+    assert {"retrodiction.controller.report_reader", "retrodiction.api.policy", "retrodiction.ownership"} <= reached
     # And the packages above it run first.
     assert {"retrodiction", "retrodiction.controller"} <= reached
 

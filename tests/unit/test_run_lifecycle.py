@@ -16,11 +16,11 @@ import pytest
 from retrodiction.api.children import controlling_run_uid, driver_job_name, driver_report_name, owner_reference
 from retrodiction.api.policy import AdminPolicy
 from retrodiction.api.report import REPORT_KEY
-from retrodiction.controller.dask_cluster import TLS_ANNOTATION
 from retrodiction.controller.kube import TooLargeError
 from retrodiction.controller.lifecycle import RunContext, RunLifecycle, expire_if_due, pause
 from retrodiction.controller.settings import OperatorSettings
-from retrodiction.kube_client import NotOwnedError
+from retrodiction.identity import TLS_ANNOTATION
+from retrodiction.ownership import NotOwnedError
 
 UID = "0b6a3c1e-1111-2222-3333-444455556666"
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)

@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from retrodiction.api.schedule import RetrodictionScheduleSpec
-from retrodiction.controller.schedule_runs import SCHEDULE_LABEL, TRIGGER_ANNOTATION, run_manifest, run_name
+from retrodiction.controller.schedule_runs import run_manifest, run_name
+from retrodiction.identity import SCHEDULE_LABEL, TRIGGER_ANNOTATION
 from tests.unit.schedule_api import FakeApi, schedule, tick, utc
 
 # June 2, 2026, 02:00 in Berlin (CEST) is 00:00 UTC.

@@ -1,8 +1,6 @@
 """The custom resources' schema: pydantic models that are the single source of truth for the CRDs."""
 
 from retrodiction.api.training import (
-    GROUP,
-    VERSION,
     DaskSpec,
     DataSpec,
     ExecutionSpec,
@@ -12,6 +10,7 @@ from retrodiction.api.training import (
     RetrodictionTrainingSpec,
     WindowSpec,
 )
+from retrodiction.identity import GROUP, VERSION
 
 __all__ = [
     "GROUP",

@@ -13,28 +13,20 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final
 
-from retrodiction.api.training import API_VERSION
+from retrodiction import ownership
+from retrodiction.identity import (
+    API_VERSION,
+    COMPONENT_LABEL,
+    MANAGED_BY,
+    MANAGED_BY_LABEL,
+    PART_OF,
+    PART_OF_LABEL,
+    RUN_LABEL,
+    RUN_UID_LABEL,
+    TRAINING_KIND,
+)
 
 log = logging.getLogger(__name__)
-
-KIND: Final = "RetrodictionTraining"
-
-MANAGED_BY_LABEL: Final = "app.kubernetes.io/managed-by"
-MANAGED_BY: Final = "retrodiction-operator"
-PART_OF_LABEL: Final = "app.kubernetes.io/part-of"
-PART_OF: Final = "retrodiction"
-COMPONENT_LABEL: Final = "app.kubernetes.io/component"
-RUN_LABEL: Final = "training.retrodiction.dev/run"
-# A run deleted and re-created under the same name gets a new uid: selecting by uid never mixes the two.
-RUN_UID_LABEL: Final = "training.retrodiction.dev/run-uid"
-
-COMPONENT_DASK_CLUSTER: Final = "dask-cluster"
-COMPONENT_SUMMARY: Final = "summary"
-COMPONENT_CHECKPOINT: Final = "checkpoint"
-COMPONENT_DRIVER: Final = "driver"
-COMPONENT_DRIVER_REPORT: Final = "driver-report"
-COMPONENT_TLS: Final = "tls"
-COMPONENT_NETWORK_POLICY: Final = "network-policy"
 
 _MAX_OBJECT_NAME = 253  # DNS-1123 subdomain: ConfigMaps, DaskClusters
 _MAX_LABEL_VALUE = 63
@@ -156,14 +148,7 @@ def required_field(run_meta: Mapping[str, Any], key: str) -> str:
 def owner_reference(run_meta: Mapping[str, Any], *, block_owner_deletion: bool = True) -> dict[str, Any]:
     # blockOwnerDeletion needs RBAC `update` on retrodictiontrainings/finalizers: the operator holds it, a run's
     # driver does not, so what the driver writes is owned without it.
-    return {
-        "apiVersion": API_VERSION,
-        "kind": KIND,
-        "name": required_field(run_meta, "name"),
-        "uid": required_field(run_meta, "uid"),
-        "controller": True,
-        "blockOwnerDeletion": block_owner_deletion,
-    }
+    return ownership.owner_reference(API_VERSION, TRAINING_KIND, run_meta, block_owner_deletion=block_owner_deletion)
 
 
 def child_labels(run_meta: Mapping[str, Any], extra_labels: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -200,18 +185,12 @@ def component_selector(run_meta: Mapping[str, Any], component: str) -> str:
 
 def controlling_run_uid(obj: Mapping[str, Any]) -> str | None:
     """The uid of the RetrodictionTraining that controls `obj`, if one does."""
-    for ref in (obj.get("metadata") or {}).get("ownerReferences") or ():
-        if ref.get("controller") and ref.get("kind") == KIND and ref.get("apiVersion") == API_VERSION:
-            uid = ref.get("uid")
-            return uid if isinstance(uid, str) else None
-    return None
+    return ownership.controller_uid(obj, TRAINING_KIND)
 
 
 def owned_by(configmap: Mapping[str, Any], run_uid: str | None) -> bool:
-    if run_uid is None:
-        return True
-    refs = (configmap.get("metadata") or {}).get("ownerReferences") or ()
-    return any(ref.get("uid") == run_uid and ref.get("controller") for ref in refs)
+    """Whether the run controls `configmap`; with no run uid to check against (a local run), every one counts."""
+    return run_uid is None or ownership.controlled_by(configmap, run_uid)
 
 
 # The API server refuses a ConfigMap whose data exceeds 1 MiB; keep a margin for metadata and encoding.

@@ -16,9 +16,19 @@ from pydantic import BaseModel
 from retrodiction.api.schedule import RetrodictionScheduleSpec, RetrodictionScheduleStatus
 from retrodiction.api.schema import structural_schema
 from retrodiction.api.status import RetrodictionTrainingStatus
-from retrodiction.api.training import GROUP, VERSION, RetrodictionTrainingSpec
-
-CATEGORY = "retrodiction"
+from retrodiction.api.training import RetrodictionTrainingSpec
+from retrodiction.identity import (
+    CATEGORY,
+    GENERATED_FROM_ANNOTATION,
+    GROUP,
+    SCHEDULE_KIND,
+    SCHEDULE_SHORT_NAMES,
+    SCHEDULES,
+    TRAINING_KIND,
+    TRAINING_SHORT_NAMES,
+    TRAININGS,
+    VERSION,
+)
 
 
 def _crd(
@@ -75,9 +85,9 @@ def _crd(
 
 def training_crd() -> dict[str, Any]:
     return _crd(
-        kind="RetrodictionTraining",
-        plural="retrodictiontrainings",
-        short_names=["rt"],
+        kind=TRAINING_KIND,
+        plural=TRAININGS,
+        short_names=list(TRAINING_SHORT_NAMES),
         spec=RetrodictionTrainingSpec,
         status=RetrodictionTrainingStatus,
         description="A retrodiction training run: history replayed in batches on Dask to score forecasting rules.",
@@ -98,9 +108,9 @@ def training_crd() -> dict[str, Any]:
 
 def schedule_crd() -> dict[str, Any]:
     return _crd(
-        kind="RetrodictionSchedule",
-        plural="retrodictionschedules",
-        short_names=["rts"],
+        kind=SCHEDULE_KIND,
+        plural=SCHEDULES,
+        short_names=list(SCHEDULE_SHORT_NAMES),
         spec=RetrodictionScheduleSpec,
         status=RetrodictionScheduleStatus,
         description="Recurring RetrodictionTrainings on a cron schedule, each scoring the history before its slot.",
@@ -180,7 +190,7 @@ def render_chart_template(crd: dict[str, Any]) -> str:
     templated = (
         f"metadata:\n  name: {name}\n"
         "  annotations:\n"
-        f"    training.retrodiction.dev/generated-from: crds/{name}.yaml\n"
+        f"    {GENERATED_FROM_ANNOTATION}: crds/{name}.yaml\n"
         "    {{- if .Values.crds.keep }}\n"
         "    helm.sh/resource-policy: keep\n"
         "    {{- end }}\n"

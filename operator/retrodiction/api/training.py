@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -17,9 +17,8 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic.config import JsonDict
 
-GROUP = "training.retrodiction.dev"
-VERSION = "v1alpha1"
-API_VERSION = f"{GROUP}/{VERSION}"
+from retrodiction.identity import API_VERSION
+from retrodiction.times import as_utc, rfc3339
 
 ModelName = Literal["naive", "seasonal_naive", "window_average", "drift", "ses"]
 ALL_MODELS: tuple[ModelName, ...] = ("naive", "seasonal_naive", "window_average", "drift", "ses")
@@ -34,12 +33,8 @@ def _unique(values: list[Any]) -> list[Any]:
     return values
 
 
-def _as_utc(value: datetime) -> datetime:
-    # Data files usually carry naive timestamps; we read them as UTC, so a naive window means UTC too.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
+# Data files usually carry naive timestamps, read as UTC, so a naive window bound means UTC too.
+UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
 
 # See RetrodictionSpec.ses_alpha.
 MIN_SES_ALPHA = 0.01
@@ -87,7 +82,7 @@ class WindowSpec(_Model):
 
     @field_serializer("start", "end")
     def _rfc3339(self, value: datetime) -> str:
-        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return rfc3339(value)
 
 
 class DataSpec(_Model):

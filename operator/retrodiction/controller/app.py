@@ -13,10 +13,10 @@ from prometheus_client import start_http_server
 from retrodiction.controller.clock import Clock, clock_for
 from retrodiction.controller.kube import KubeApi
 from retrodiction.controller.settings import OperatorSettings
+from retrodiction.identity import KOPF_PREFIX
 from retrodiction.kube_client import api_client
 
 # Kopf's own bookkeeping goes into annotations under our group, so status holds only what the CRD describes.
-ANNOTATION_PREFIX = "training.retrodiction.dev"
 # Threads for Kopf's sync handlers (the TTL and schedule timers, each a few API calls); the runs' daemons are
 # async and hold none.
 SYNC_HANDLER_THREADS = 64
@@ -68,9 +68,9 @@ class OperatorApp:
 
 
 def configure_kopf(kopf_settings: kopf.OperatorSettings, settings: OperatorSettings) -> None:
-    kopf_settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=ANNOTATION_PREFIX)
-    kopf_settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=ANNOTATION_PREFIX)
-    kopf_settings.persistence.finalizer = f"{ANNOTATION_PREFIX}/finalizer"
+    kopf_settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=KOPF_PREFIX)
+    kopf_settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=KOPF_PREFIX)
+    kopf_settings.persistence.finalizer = f"{KOPF_PREFIX}/finalizer"
     kopf_settings.execution.max_workers = SYNC_HANDLER_THREADS
     # The operator records its own Events with stable reasons; Kopf's per-handler log events would be noise.
     kopf_settings.posting.level = logging.WARNING

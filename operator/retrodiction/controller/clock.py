@@ -7,22 +7,23 @@ after downtime, daylight-saving nights) against the real API server without wait
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
+
+from retrodiction.times import as_utc, utc_now
 
 Clock = Callable[[], datetime]
 
 
 def system_clock() -> datetime:
-    return datetime.now(UTC)
+    return utc_now()
 
 
 def file_clock(path: Path) -> Clock:
     """Now as written in `path` (ISO 8601; naive means UTC), read at every call."""
 
     def now() -> datetime:
-        moment = datetime.fromisoformat(path.read_text().strip())
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        return as_utc(datetime.fromisoformat(path.read_text().strip()))
 
     return now
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
+
+from retrodiction.times import rfc3339
 
 ConditionStatus = Literal["True", "False", "Unknown"]
 
@@ -14,17 +16,6 @@ MAX_MESSAGE_CHARS = 1024
 _ELLIPSIS = "…"
 # metav1.Condition's validation of reason: CamelCase, a machine-readable word, at most 1024 characters.
 _REASON = re.compile(r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$")
-
-
-def timestamp(moment: datetime) -> str:
-    """RFC 3339 in UTC with second precision, as metav1.Time serialises; a naive datetime is taken as UTC."""
-    aware = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    return aware.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_timestamp(text: str | None) -> datetime | None:
-    """The datetime of a metav1.Time string (as `timestamp` writes it); None for an absent one."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
 
 
 def cap_message(message: str, limit: int = MAX_MESSAGE_CHARS) -> str:
@@ -66,7 +57,7 @@ def set_condition(
         if condition.get("type") == type:
             found = True
             if condition.get("status") != text or not condition.get("lastTransitionTime"):
-                condition["lastTransitionTime"] = timestamp(now)
+                condition["lastTransitionTime"] = rfc3339(now)
             condition.update(status=text, reason=reason, message=cap_message(message))
             _set_generation(condition, observed_generation)
         result.append(condition)
@@ -76,7 +67,7 @@ def set_condition(
             "status": text,
             "reason": reason,
             "message": cap_message(message),
-            "lastTransitionTime": timestamp(now),
+            "lastTransitionTime": rfc3339(now),
         }
         _set_generation(condition, observed_generation)
         result.append(condition)

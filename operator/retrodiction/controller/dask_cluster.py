@@ -8,16 +8,10 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
-from retrodiction.api.children import (
-    COMPONENT_DASK_CLUSTER,
-    COMPONENT_LABEL,
-    DATA_CREDENTIALS_PREFIX,
-    child_metadata,
-    dask_cluster_name,
-    required_field,
-)
+from retrodiction.api.children import DATA_CREDENTIALS_PREFIX, child_metadata, dask_cluster_name, required_field
 from retrodiction.api.training import PodSettings, RetrodictionTrainingSpec
 from retrodiction.controller.pods import container, credentials_env_from, pod_spec, tls_env
+from retrodiction.identity import COMPONENT_DASK_CLUSTER, COMPONENT_LABEL, DASK_API_VERSION, TLS_ANNOTATION
 
 # --- resources -----------------------------------------------------------------------------------------------------
 
@@ -93,12 +87,9 @@ def memory_limit_bytes(resources: Mapping[str, Any]) -> int | None:
 
 # --- the DaskCluster -----------------------------------------------------------------------------------------------
 
-DASK_API_VERSION: Final = "kubernetes.dask.org/v1"
 SCHEDULER_PORT: Final = 8786
 SCHEDULER_DASHBOARD_PORT: Final = 8787
 WORKER_DASHBOARD_PORT: Final = 8788
-# Marks a DaskCluster built with the run's TLS; one without it was made by an earlier version and is replaced.
-TLS_ANNOTATION: Final = "training.retrodiction.dev/tls"
 
 
 def scheduler_address(cluster: str, namespace: str) -> str:

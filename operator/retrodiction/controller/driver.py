@@ -14,13 +14,8 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from retrodiction.api.children import (
-    COMPONENT_DASK_CLUSTER,
-    COMPONENT_DRIVER,
-    COMPONENT_LABEL,
-    COMPONENT_NETWORK_POLICY,
     DATA_CREDENTIALS_PREFIX,
     OUTPUT_CREDENTIALS_PREFIX,
-    RUN_UID_LABEL,
     child_labels,
     child_metadata,
     dask_cluster_name,
@@ -30,11 +25,19 @@ from retrodiction.api.children import (
     required_field,
 )
 from retrodiction.api.report import DriverExit
-from retrodiction.api.training import GROUP, RetrodictionTrainingSpec
+from retrodiction.api.training import RetrodictionTrainingSpec
 from retrodiction.controller.dask_cluster import scheduler_address, worker_resources
 from retrodiction.controller.pods import container, credentials_env_from, pod_spec, tls_env
+from retrodiction.identity import (
+    COMPONENT_DASK_CLUSTER,
+    COMPONENT_DRIVER,
+    COMPONENT_LABEL,
+    COMPONENT_NETWORK_POLICY,
+    GROUP,
+    RUN_UID_LABEL,
+    TRAININGS,
+)
 
-PLURAL: Final = "retrodictiontrainings"
 # Pods of a driver that crashed (OOM, a lost node) before the run fails; a bad-input exit fails it at once.
 DRIVER_BACKOFF_LIMIT: Final = 4
 DRIVER_CONTAINER: Final = "driver"
@@ -172,7 +175,7 @@ def build_driver_access(run_meta: Mapping[str, Any], driver_cluster_role: str) -
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "Role",
             "metadata": child_metadata(run_meta, account, labels),
-            "rules": [{"apiGroups": [GROUP], "resources": [PLURAL], "resourceNames": [name], "verbs": ["get"]}],
+            "rules": [{"apiGroups": [GROUP], "resources": [TRAININGS], "resourceNames": [name], "verbs": ["get"]}],
         },
         binding(account, "Role", account),
         binding(f"{account}-shared", "ClusterRole", driver_cluster_role),

@@ -1,5 +1,5 @@
-"""Event reasons the operator emits. They are API: users filter on them (`kubectl get events
---field-selector reason=RunFailed`) and alerts match them, so a reason is never renamed."""
+"""Which Event announces a run's phase change. The reasons themselves are API and live in retrodiction/identity.py
+(EventReason): users filter on them (`kubectl get events --field-selector reason=RunFailed`) and alerts match them."""
 
 from __future__ import annotations
 
@@ -7,79 +7,42 @@ from typing import Final, Literal
 
 from retrodiction.api.status import Phase
 from retrodiction.controller.conditions import cap_message
+from retrodiction.identity import WARNING_REASONS, EventReason
 
 EventType = Literal["Normal", "Warning"]
 
-CLUSTER_CREATING: Final = "ClusterCreating"
-"""The run's DaskCluster was requested (or is being requested again after a resume)."""
-CLUSTER_READY: Final = "ClusterReady"
-"""The scheduler answers and accepts work: not merely its Service existing."""
-CLUSTER_FAILED: Final = "ClusterFailed"
-"""The DaskCluster could not be created or never became ready."""
-RUN_STARTED: Final = "RunStarted"
-"""Batches are being submitted to the cluster."""
-BATCHES_FAILED: Final = "BatchesFailed"
-"""Some batches failed for good after their retries (the run may still succeed within maxFailedBatches)."""
-RUN_SUCCEEDED: Final = "RunSucceeded"
-"""Every batch finished within the failure budget and the summary was merged."""
-RUN_FAILED: Final = "RunFailed"
-"""The run stopped for a reason no more specific reason names."""
-RUN_SUSPENDED: Final = "RunSuspended"
-"""spec.execution.suspend became true: the cluster is released, finished batches are kept."""
-RUN_RESUMED: Final = "RunResumed"
-"""spec.execution.suspend became false again: a cluster is provisioned and only unfinished batches run."""
-SUMMARY_STORED: Final = "SummaryStored"
-"""The summary document was written to its ConfigMap and/or output.uri."""
-INVALID_SPEC: Final = "InvalidSpec"
-"""The spec passed the API server's schema but not the operator's checks (e.g. unsupported resources)."""
-DEADLINE_EXCEEDED: Final = "DeadlineExceeded"
-"""spec.execution.activeDeadlineSeconds passed before the run finished."""
-DELETED: Final = "Deleted"
-"""The run was deleted; its children go with it through their ownerReferences."""
-ACCEPTED: Final = "Accepted"
-"""The operator took the run on (Pending): next it checks the namespace's queue and starts the driver."""
-QUEUED: Final = "Queued"
-"""The namespace already runs maxConcurrentRunsPerNamespace runs: this one waits in Pending, oldest first."""
-POLICY_VIOLATION: Final = "PolicyViolation"
-"""The spec asks for what the admin policy does not allow (a mode, an image, a URI scheme, a size); the message
-names the field and the rule."""
-DRIVER_FAILED: Final = "DriverFailed"
-"""The run's driver Job failed without saying why (it crashed more often than its back-off limit allows)."""
-
-REASONS: Final = frozenset(
+# The reasons a phase change is announced under when the transition carries one of them; any other reason (Accepted
+# on entering Pending, or a driver's own) lets the phase change pick the Event's reason.
+ANNOUNCED: Final = frozenset(
     {
-        CLUSTER_CREATING,
-        CLUSTER_READY,
-        CLUSTER_FAILED,
-        RUN_STARTED,
-        BATCHES_FAILED,
-        RUN_SUCCEEDED,
-        RUN_FAILED,
-        RUN_SUSPENDED,
-        RUN_RESUMED,
-        SUMMARY_STORED,
-        INVALID_SPEC,
-        DEADLINE_EXCEEDED,
-        DELETED,
-        QUEUED,
-        POLICY_VIOLATION,
-        DRIVER_FAILED,
+        EventReason.CLUSTER_CREATING,
+        EventReason.CLUSTER_READY,
+        EventReason.CLUSTER_FAILED,
+        EventReason.RUN_STARTED,
+        EventReason.BATCHES_FAILED,
+        EventReason.RUN_SUCCEEDED,
+        EventReason.RUN_FAILED,
+        EventReason.RUN_SUSPENDED,
+        EventReason.RUN_RESUMED,
+        EventReason.SUMMARY_STORED,
+        EventReason.INVALID_SPEC,
+        EventReason.DEADLINE_EXCEEDED,
+        EventReason.DELETED,
+        EventReason.QUEUED,
+        EventReason.POLICY_VIOLATION,
+        EventReason.DRIVER_FAILED,
     }
 )
 
-_WARNINGS: Final = frozenset(
-    {CLUSTER_FAILED, BATCHES_FAILED, RUN_FAILED, INVALID_SPEC, DEADLINE_EXCEEDED, POLICY_VIOLATION, DRIVER_FAILED}
-)
 
-
-def _phase_reason(from_phase: Phase | None, to_phase: Phase) -> str | None:
+def _phase_reason(from_phase: Phase | None, to_phase: Phase) -> EventReason | None:
     if to_phase is Phase.PROVISIONING:
-        return RUN_RESUMED if from_phase is Phase.SUSPENDED else CLUSTER_CREATING
+        return EventReason.RUN_RESUMED if from_phase is Phase.SUSPENDED else EventReason.CLUSTER_CREATING
     return {
-        Phase.RUNNING: RUN_STARTED,
-        Phase.SUCCEEDED: RUN_SUCCEEDED,
-        Phase.FAILED: RUN_FAILED,
-        Phase.SUSPENDED: RUN_SUSPENDED,
+        Phase.RUNNING: EventReason.RUN_STARTED,
+        Phase.SUCCEEDED: EventReason.RUN_SUCCEEDED,
+        Phase.FAILED: EventReason.RUN_FAILED,
+        Phase.SUSPENDED: EventReason.RUN_SUSPENDED,
     }.get(to_phase)
 
 
@@ -94,9 +57,9 @@ def event_for(
     """
     if from_phase == to_phase:
         return None
-    event_reason = reason if reason in REASONS else _phase_reason(from_phase, to_phase)
+    event_reason = EventReason(reason) if reason in ANNOUNCED else _phase_reason(from_phase, to_phase)
     if event_reason is None:
         return None
-    event_type: EventType = "Warning" if event_reason in _WARNINGS or to_phase is Phase.FAILED else "Normal"
+    event_type: EventType = "Warning" if event_reason in WARNING_REASONS or to_phase is Phase.FAILED else "Normal"
     text = message or f"{from_phase or 'new run'} -> {to_phase}" + (f" ({reason})" if reason != event_reason else "")
     return event_type, event_reason, cap_message(text)

@@ -13,19 +13,21 @@ from typing import Any
 
 import kopf
 
-from retrodiction.api.children import (
-    COMPONENT_DRIVER,
-    COMPONENT_LABEL,
-    MANAGED_BY,
-    MANAGED_BY_LABEL,
-    controlling_run_uid,
-)
+from retrodiction.api.children import controlling_run_uid
 from retrodiction.api.status import Phase
-from retrodiction.api.training import GROUP, VERSION
 from retrodiction.controller.app import OperatorApp, configure_kopf
-from retrodiction.controller.kube import PLURAL, SCHEDULES
 from retrodiction.controller.lifecycle import RunContext, RunLifecycle, expire_if_due, pause
 from retrodiction.controller.schedules import ScheduleContext, reconcile_schedule
+from retrodiction.identity import (
+    COMPONENT_DRIVER,
+    COMPONENT_LABEL,
+    GROUP,
+    MANAGED_BY,
+    MANAGED_BY_LABEL,
+    SCHEDULES,
+    TRAININGS,
+    VERSION,
+)
 
 # Attempts of a run's daemon that end in an unexpected error before the run is marked Failed.
 MAX_ATTEMPTS = 5
@@ -57,7 +59,7 @@ def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logge
 # when the run finishes (its `when` no longer holds), Kopf sets `stopped` and cancels the task only after the
 # backoff: a pass in flight finishes its API calls (each has a timeout) and its Events, and the loop ends.
 @kopf.daemon(
-    GROUP, VERSION, PLURAL, when=_unfinished, cancellation_backoff=30.0, cancellation_timeout=30.0, backoff=10.0
+    GROUP, VERSION, TRAININGS, when=_unfinished, cancellation_backoff=30.0, cancellation_timeout=30.0, backoff=10.0
 )
 async def run_training(stopped: kopf.DaemonStopped, body: kopf.Body, memo: kopf.Memo, retry: int, **_: Any) -> None:
     app: OperatorApp = memo.app
@@ -90,7 +92,7 @@ async def driver_job_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None
     memo.app.wake(controlling_run_uid(body))
 
 
-@kopf.timer(GROUP, VERSION, PLURAL, when=_expiring, interval=EXPIRY_CHECK_SECONDS, initial_delay=1.0)
+@kopf.timer(GROUP, VERSION, TRAININGS, when=_expiring, interval=EXPIRY_CHECK_SECONDS, initial_delay=1.0)
 def expire_finished_run(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     remaining = expire_if_due(memo.app.api, body, datetime.now(UTC))
     # Due before the next check: wait for it here rather than give the run a whole extra interval.

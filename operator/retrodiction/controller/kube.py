@@ -18,16 +18,14 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from retrodiction.api.training import GROUP, VERSION
-from retrodiction.kube_client import as_dict, reason, require_owner, status_code
+from retrodiction.identity import DASK_CLUSTERS, DASK_GROUP, DASK_VERSION, GROUP, SCHEDULES, TRAININGS, VERSION
+from retrodiction.kube_client import as_dict, reason, status_code
+from retrodiction.ownership import require_controlled_by
 
 log = logging.getLogger(__name__)
 
-PLURAL = "retrodictiontrainings"
 # Every request gives up after this (connect, read): a stuck API server must not hold a pass for ever.
 REQUEST_TIMEOUT = (10, 60)
-SCHEDULES = "retrodictionschedules"
-DASK_GROUP, DASK_VERSION, DASK_CLUSTERS = "kubernetes.dask.org", "v1", "daskclusters"
 
 
 class TooLargeError(ValueError):
@@ -52,7 +50,7 @@ class KubeApi:
     # -- the run itself ------------------------------------------------------------------------------------------
 
     def patch_run_status(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
-        self._patch_status(PLURAL, namespace, name, patch)
+        self._patch_status(TRAININGS, namespace, name, patch)
 
     def _patch_status(self, plural: str, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
         """Merge-patch the status subresource; an object deleted meanwhile is not an error."""
@@ -67,7 +65,7 @@ class KubeApi:
     def delete_run(self, namespace: str, name: str) -> None:
         try:
             self.custom.delete_namespaced_custom_object(
-                GROUP, VERSION, namespace, PLURAL, name, body=client.V1DeleteOptions(propagation_policy="Background")
+                GROUP, VERSION, namespace, TRAININGS, name, body=client.V1DeleteOptions(propagation_policy="Background")
             )
         except ApiException as err:
             if status_code(err) != 404:
@@ -77,13 +75,13 @@ class KubeApi:
 
     def list_runs(self, namespace: str) -> list[dict[str, Any]]:
         """Every run in the namespace: a schedule finds its own by owner, since labels can be edited."""
-        found = self.custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)
+        found = self.custom.list_namespaced_custom_object(GROUP, VERSION, namespace, TRAININGS)
         items: list[dict[str, Any]] = as_dict(found).get("items", [])
         return items
 
     def get_run(self, namespace: str, name: str) -> dict[str, Any] | None:
         try:
-            return as_dict(self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name))
+            return as_dict(self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, TRAININGS, name))
         except ApiException as err:
             if status_code(err) == 404:
                 return None
@@ -94,7 +92,7 @@ class KubeApi:
         someone else took). Any other refusal raises CreateRefusedError with the API server's one-line reason."""
         try:
             self.custom.create_namespaced_custom_object(
-                GROUP, VERSION, manifest["metadata"]["namespace"], PLURAL, dict(manifest)
+                GROUP, VERSION, manifest["metadata"]["namespace"], TRAININGS, dict(manifest)
             )
             return True
         except ApiException as err:
@@ -134,7 +132,7 @@ class KubeApi:
             if status_code(err) != 409:
                 raise
         existing = self._dict(read(name, namespace, _request_timeout=REQUEST_TIMEOUT))
-        require_owner(existing, run_uid)
+        require_controlled_by(existing, run_uid)
         return existing
 
     @property

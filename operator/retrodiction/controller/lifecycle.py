@@ -36,14 +36,15 @@ from retrodiction.api.report import DriverReport, DriverState
 from retrodiction.api.status import Phase, RunStatusPatch
 from retrodiction.api.training import RetrodictionTrainingSpec
 from retrodiction.controller import events, metrics
-from retrodiction.controller.conditions import parse_timestamp
-from retrodiction.controller.dask_cluster import TLS_ANNOTATION, build_dask_cluster
+from retrodiction.controller.dask_cluster import build_dask_cluster
 from retrodiction.controller.driver import build_driver_access, build_driver_job, build_network_policy
 from retrodiction.controller.kube import TooLargeError
 from retrodiction.controller.report_reader import MAX_REPORT_OBJECT_BYTES, ReportError, parse_report
 from retrodiction.controller.settings import OperatorSettings
 from retrodiction.controller.status import StatusThrottle, current_phase, progress_patch, transition
-from retrodiction.kube_client import NotOwnedError
+from retrodiction.identity import TLS_ANNOTATION, EventReason
+from retrodiction.ownership import NotOwnedError
+from retrodiction.times import parse_rfc3339
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +190,7 @@ class RunLifecycle:
                 await self._suspend(spec)
                 return False
             if phase is None:
-                await self.set_phase(Phase.PENDING, events.ACCEPTED, "checking the spec and the namespace's queue")
+                await self.set_phase(Phase.PENDING, EventReason.ACCEPTED, "checking the spec and the namespace's queue")
             if current_phase(self.status) not in STARTED and not await self._may_start():
                 return False
             if not self._children_ready or current_phase(self.status) not in STARTED:
@@ -203,10 +204,10 @@ class RunLifecycle:
         try:
             spec = RetrodictionTrainingSpec.model_validate(self.ctx.body["spec"])
         except ValidationError as err:
-            raise RunFailedError(events.INVALID_SPEC, format_validation_error(err, "spec")) from None
+            raise RunFailedError(EventReason.INVALID_SPEC, format_validation_error(err, "spec")) from None
         problems = violations(spec, self.ctx.settings.policy, default_image=self.ctx.settings.worker_image)
         if problems:
-            raise RunFailedError(events.POLICY_VIOLATION, "; ".join(map(str, problems)))
+            raise RunFailedError(EventReason.POLICY_VIOLATION, "; ".join(map(str, problems)))
         return spec
 
     async def _may_start(self) -> bool:
@@ -226,15 +227,15 @@ class RunLifecycle:
                 waiting_before += 1
         if started + waiting_before < limit:
             return True
-        first_time = self.status.get("reason") != events.QUEUED
+        first_time = self.status.get("reason") != EventReason.QUEUED
         await self.set_phase(
             Phase.PENDING,
-            events.QUEUED,
+            EventReason.QUEUED,
             f"{started} run(s) of namespace {self.meta['namespace']} are running and {waiting_before} wait before "
             f"this one (maxConcurrentRunsPerNamespace={limit})",
         )
         if first_time:
-            self.ctx.api.event(self.ctx.body, "Normal", events.QUEUED, str(self.status.get("message")))
+            self.ctx.api.event(self.ctx.body, "Normal", EventReason.QUEUED, str(self.status.get("message")))
         return False
 
     def _driver_env(self, spec: RetrodictionTrainingSpec) -> dict[str, str]:
@@ -252,7 +253,7 @@ class RunLifecycle:
         seconds = spec.execution.active_deadline_seconds
         if seconds is None:
             return None
-        began = parse_timestamp(self.status.get("startTime"))
+        began = parse_rfc3339(self.status.get("startTime"))
         if began is None:
             return seconds
         return max(1, int(seconds - (self.ctx.now() - began).total_seconds()))
@@ -267,7 +268,7 @@ class RunLifecycle:
             )
             cluster = build_dask_cluster(self.meta, spec, image=image) if spec.dask.mode == "kubernetes" else None
         except ValueError as err:
-            raise RunFailedError(events.INVALID_SPEC, str(err)) from None
+            raise RunFailedError(EventReason.INVALID_SPEC, str(err)) from None
         try:
             for manifest in build_driver_access(self.meta, self.ctx.settings.driver_cluster_role):
                 await self._call(api.ensure_child, manifest, uid)
@@ -279,7 +280,7 @@ class RunLifecycle:
                     await self._call(api.ensure_child, cluster, uid)
             existing = await self._call(api.ensure_child, job, uid)
         except NotOwnedError as err:
-            raise RunFailedError(events.CLUSTER_FAILED, str(err)) from None
+            raise RunFailedError(EventReason.CLUSTER_FAILED, str(err)) from None
         if (existing.get("spec") or {}).get("suspend"):
             await self._call(api.suspend_job, self.meta["namespace"], driver_job_name(self.meta["name"]), False)
         self._children_ready = not replacing
@@ -290,7 +291,7 @@ class RunLifecycle:
             where = f"DaskCluster {dask_cluster_name(self.meta['name'])}, " if cluster is not None else ""
             await self.set_phase(
                 Phase.PROVISIONING,
-                events.RUN_RESUMED if phase is Phase.SUSPENDED else events.CLUSTER_CREATING,
+                EventReason.RUN_RESUMED if phase is Phase.SUSPENDED else EventReason.CLUSTER_CREATING,
                 f"starting {where}driver Job {driver_job_name(self.meta['name'])} "
                 f"({spec.dask.mode} mode, {spec.dask.workers} worker(s))",
             )
@@ -310,7 +311,7 @@ class RunLifecycle:
             self.ctx.api.event(
                 self.ctx.body,
                 "Normal",
-                events.CLUSTER_CREATING,
+                EventReason.CLUSTER_CREATING,
                 f"DaskCluster {name} was made without the run's TLS by an earlier version; it is made again",
             )
         return True
@@ -362,7 +363,7 @@ class RunLifecycle:
             cluster["name"] = dask_cluster_name(self.meta["name"])
         await self.set_phase(
             Phase.RUNNING,
-            events.RUN_STARTED,
+            EventReason.RUN_STARTED,
             f"{report.batches.total} batches on {report.scheduler_address or spec.dask.mode}",
             extra={"daskCluster": cluster, **self._progress_fields(report)},
         )
@@ -372,13 +373,13 @@ class RunLifecycle:
             namespace, name = self.meta["namespace"], dask_cluster_name(self.meta["name"])
             cluster = await self._call(self.ctx.api.get_dask_cluster, namespace, name)
             if ((cluster or {}).get("status") or {}).get("phase") == "Error":
-                raise RunFailedError(events.CLUSTER_FAILED, f"DaskCluster {name} is in phase Error")
+                raise RunFailedError(EventReason.CLUSTER_FAILED, f"DaskCluster {name} is in phase Error")
         if self._provisioning_since is None:
             self._provisioning_since = time.monotonic()
         limit = self.ctx.settings.cluster_startup_timeout_seconds + STARTUP_MARGIN_SECONDS
         if time.monotonic() - self._provisioning_since > limit:
             raise RunFailedError(
-                events.CLUSTER_FAILED,
+                EventReason.CLUSTER_FAILED,
                 f"the run's driver did not start its batches within {limit:.0f} s "
                 f"(see `kubectl describe job {driver_job_name(self.meta['name'])}` and its pods)",
             )
@@ -428,19 +429,19 @@ class RunLifecycle:
                 message += f", {counts.failed} failed (maxFailedBatches={limit})"
             self._summary_event(extra)
             await self._release_cluster(spec)
-            await self.set_phase(Phase.SUCCEEDED, events.RUN_SUCCEEDED, message, extra=extra)
+            await self.set_phase(Phase.SUCCEEDED, EventReason.RUN_SUCCEEDED, message, extra=extra)
             return
         failed = _condition(job, "Failed") or {}
         if report is not None and report.state is DriverState.FAILED and report.reason:
             reason, message = report.reason, report.message or report.reason
         elif failed.get("reason") == "DeadlineExceeded":
-            reason, message = events.DEADLINE_EXCEEDED, "the driver Job's deadline passed before it finished"
+            reason, message = EventReason.DEADLINE_EXCEEDED, "the driver Job's deadline passed before it finished"
         else:
-            reason = events.DRIVER_FAILED
+            reason = EventReason.DRIVER_FAILED
             message = f"the driver Job failed ({failed.get('reason', 'unknown')}): {failed.get('message', '')}"[:1024]
         extra = dict(final)
         # The driver stores what finished before it reports these: the partial summary is there to read.
-        if reason in (events.BATCHES_FAILED, events.DEADLINE_EXCEEDED) and report is not None:
+        if reason in (EventReason.BATCHES_FAILED, EventReason.DEADLINE_EXCEEDED) and report is not None:
             extra.update(self._summary_ref(spec))
             self._summary_event(extra)
         await self._finish_failed(reason, message, extra, spec)
@@ -450,7 +451,9 @@ class RunLifecycle:
         where = " and ".join(
             part for part in (ref.get("configMap") and f"ConfigMap {ref['configMap']}", ref.get("uri")) if part
         )
-        self.ctx.api.event(self.ctx.body, "Normal", events.SUMMARY_STORED, f"summary stored in {where or 'nowhere'}")
+        self.ctx.api.event(
+            self.ctx.body, "Normal", EventReason.SUMMARY_STORED, f"summary stored in {where or 'nowhere'}"
+        )
 
     async def _release_cluster(self, spec: RetrodictionTrainingSpec | None) -> None:
         if spec is not None and spec.dask.mode == "kubernetes" and not self.ctx.settings.keep_clusters:
@@ -474,7 +477,7 @@ class RunLifecycle:
         # The Job deletes its pod (the driver leaves its batches to the checkpoints) and the cluster goes.
         await self._call(self.ctx.api.suspend_job, self.meta["namespace"], driver_job_name(self.meta["name"]), True)
         await self._release_cluster(spec)
-        await self.set_phase(Phase.SUSPENDED, events.RUN_SUSPENDED, "suspended; finished batches are kept")
+        await self.set_phase(Phase.SUSPENDED, EventReason.RUN_SUSPENDED, "suspended; finished batches are kept")
 
     async def give_up(self, error: BaseException) -> None:
         """The operator itself failed on this run several times: fail it visibly instead of retrying forever."""
@@ -482,14 +485,14 @@ class RunLifecycle:
         if (phase := current_phase(self.status)) is not None and phase.finished:
             return
         await self.set_phase(
-            Phase.FAILED, events.RUN_FAILED, f"operator error, gave up: {type(error).__name__}: {error}"
+            Phase.FAILED, EventReason.RUN_FAILED, f"operator error, gave up: {type(error).__name__}: {error}"
         )
 
 
 def expire_if_due(api: Any, body: Mapping[str, Any], now: datetime) -> float | None:
     """Delete a finished run once ttlSecondsAfterFinished has passed; returns the seconds still to wait."""
     ttl = (body.get("spec", {}).get("execution") or {}).get("ttlSecondsAfterFinished")
-    finished = parse_timestamp((body.get("status") or {}).get("completionTime"))
+    finished = parse_rfc3339((body.get("status") or {}).get("completionTime"))
     if ttl is None or finished is None:
         return None
     due = finished + timedelta(seconds=int(ttl))

@@ -8,36 +8,33 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from typing import Any, Final
+from datetime import datetime
+from typing import Any
 
-from retrodiction.api.children import (
+from retrodiction import ownership
+from retrodiction.api.children import required_field, run_label_value, suffixed_name
+from retrodiction.api.schedule import RetrodictionScheduleSpec
+from retrodiction.controller.schedule_times import run_window
+from retrodiction.identity import (
+    API_VERSION,
     MANAGED_BY,
     MANAGED_BY_LABEL,
     PART_OF,
     PART_OF_LABEL,
-    required_field,
-    run_label_value,
-    suffixed_name,
+    SCHEDULE_KIND,
+    SCHEDULE_LABEL,
+    SCHEDULED_TIME_ANNOTATION,
+    TRAINING_KIND,
+    TRIGGERED_BY_ANNOTATION,
 )
-from retrodiction.api.schedule import RetrodictionScheduleSpec
-from retrodiction.api.training import API_VERSION
-from retrodiction.controller.conditions import parse_timestamp, timestamp
-from retrodiction.controller.schedule_times import run_window
-
-SCHEDULE_KIND: Final = "RetrodictionSchedule"
-SCHEDULE_LABEL: Final = "training.retrodiction.dev/schedule"
-SCHEDULED_TIME_ANNOTATION: Final = "training.retrodiction.dev/scheduled-time"
-# Set on a schedule to any new value to start a run now (`kubectl annotate rts/NAME ...=$(date +%s) --overwrite`).
-TRIGGER_ANNOTATION: Final = "training.retrodiction.dev/trigger"
-TRIGGERED_BY_ANNOTATION: Final = "training.retrodiction.dev/triggered-by"
+from retrodiction.times import as_utc, parse_rfc3339, rfc3339
 
 
 def run_name(schedule_name: str, slot: datetime, trigger: str | None = None) -> str:
     """`<schedule>-<yyyymmddhhmm>` (UTC) for a slot; `<schedule>-manual-<digest of the trigger>` for a trigger."""
     if trigger is not None:
         return suffixed_name(schedule_name, f"-manual-{hashlib.sha256(trigger.encode()).hexdigest()[:8]}")
-    return suffixed_name(schedule_name, slot.astimezone(UTC).strftime("-%Y%m%d%H%M"))
+    return suffixed_name(schedule_name, as_utc(slot).strftime("-%Y%m%d%H%M"))
 
 
 def schedule_selector(schedule_name: str) -> str:
@@ -45,12 +42,11 @@ def schedule_selector(schedule_name: str) -> str:
 
 
 def owned_by_schedule(run: Mapping[str, Any], schedule_uid: str) -> bool:
-    refs = (run.get("metadata") or {}).get("ownerReferences") or ()
-    return any(ref.get("uid") == schedule_uid and ref.get("kind") == SCHEDULE_KIND for ref in refs)
+    return ownership.controller_uid(run, SCHEDULE_KIND) == schedule_uid
 
 
 def scheduled_time(run: Mapping[str, Any]) -> datetime | None:
-    return parse_timestamp(((run.get("metadata") or {}).get("annotations") or {}).get(SCHEDULED_TIME_ANNOTATION))
+    return parse_rfc3339(((run.get("metadata") or {}).get("annotations") or {}).get(SCHEDULED_TIME_ANNOTATION))
 
 
 def run_manifest(
@@ -62,11 +58,11 @@ def run_manifest(
     # exclude_none: an unset optional field is absent in a manifest; the API server refuses nulls.
     run_spec = template.spec.model_dump(by_alias=True, exclude={"window"}, exclude_none=True, mode="json")
     run_spec["window"] = {
-        "start": timestamp(start),
-        "end": timestamp(end),
+        "start": rfc3339(start),
+        "end": rfc3339(end),
         "batchSizeDays": template.spec.window.batch_size_days,
     }
-    annotations = {**template.metadata.annotations, SCHEDULED_TIME_ANNOTATION: timestamp(slot)}
+    annotations = {**template.metadata.annotations, SCHEDULED_TIME_ANNOTATION: rfc3339(slot)}
     if trigger is not None:
         annotations[TRIGGERED_BY_ANNOTATION] = trigger
     labels = {
@@ -77,22 +73,13 @@ def run_manifest(
     }
     return {
         "apiVersion": API_VERSION,
-        "kind": "RetrodictionTraining",
+        "kind": TRAINING_KIND,
         "metadata": {
             "name": run_name(name, slot, trigger),
             "namespace": required_field(schedule_meta, "namespace"),
             "labels": labels,
             "annotations": annotations,
-            "ownerReferences": [
-                {
-                    "apiVersion": API_VERSION,
-                    "kind": SCHEDULE_KIND,
-                    "name": name,
-                    "uid": required_field(schedule_meta, "uid"),
-                    "controller": True,
-                    "blockOwnerDeletion": True,
-                }
-            ],
+            "ownerReferences": [ownership.owner_reference(API_VERSION, SCHEDULE_KIND, schedule_meta)],
         },
         "spec": run_spec,
     }

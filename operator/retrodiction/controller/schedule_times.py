@@ -28,6 +28,7 @@ from retrodiction.api.schedule import (
     RetrodictionScheduleSpec,
     parse_lookback,
 )
+from retrodiction.times import utc_naive
 
 # With catchUp None a slot counts as on time when the operator sees it within this (or startingDeadlineSeconds,
 # if shorter): long enough for a timer tick and a busy operator, short enough to mean "not caught up".
@@ -43,10 +44,6 @@ _OFFSET_REACH_HOURS = 26
 def _to_utc(local: datetime, zone: ZoneInfo) -> datetime:
     # fold=0: a wall time in a gap lands the gap's length later, a repeated one at its first occurrence.
     return local.replace(tzinfo=zone, fold=0).astimezone(UTC)
-
-
-def _naive_utc(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def _offsets_near(zone: ZoneInfo, moment: datetime) -> list[timedelta]:
@@ -86,8 +83,8 @@ def slots_between(cron: Cron, zone: ZoneInfo, after: datetime, until: datetime, 
     # after `after`: an instant's wall time is the instant plus one of the offsets in force around it (the
     # offset before a change, for a gap's shifted time), so a walk from `until`'s own wall time would miss the
     # first pass of a repeated hour while `until` is in the second, and shifted times can come out of order.
-    lowest_wall = _naive_utc(after) + _offsets_near(zone, after)[0]
-    highest_wall = _naive_utc(until) + _offsets_near(zone, until)[-1]
+    lowest_wall = utc_naive(after) + _offsets_near(zone, after)[0]
+    highest_wall = utc_naive(until) + _offsets_near(zone, until)[-1]
     iterator = cron.iterator(highest_wall + timedelta(microseconds=1))
     kept: list[datetime] = []  # a heap of the newest keep + 1
     seen: set[datetime] = set()
@@ -114,13 +111,13 @@ def slots_between(cron: Cron, zone: ZoneInfo, after: datetime, until: datetime, 
 
 def next_slot(cron: Cron, zone: ZoneInfo, after: datetime) -> datetime:
     """The first scheduled time after `after`."""
-    iterator = cron.iterator(_naive_utc(after) + _offsets_near(zone, after)[0])
+    iterator = cron.iterator(utc_naive(after) + _offsets_near(zone, after)[0])
     best: datetime | None = None
     highest_offset = timedelta(0)
     while True:
         wall: datetime = iterator.get_next(datetime)
         # Every later wall time runs at the wall time minus an offset at most `highest_offset`: no earlier slot.
-        if best is not None and wall - highest_offset >= _naive_utc(best):
+        if best is not None and wall - highest_offset >= utc_naive(best):
             return best
         for moment in _instants(wall, zone, cron.wildcard_time):
             if moment > after and (best is None or moment < best):

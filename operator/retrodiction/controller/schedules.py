@@ -11,40 +11,21 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Any
 
 from pydantic import ValidationError
 
 from retrodiction.api.errors import format_validation_error
 from retrodiction.api.schedule import MAX_ACTIVE_LISTED, MIN_STARTING_DEADLINE_SECONDS, RetrodictionScheduleSpec
 from retrodiction.api.status import Phase
-from retrodiction.controller.conditions import parse_timestamp, set_condition, timestamp
+from retrodiction.controller.conditions import set_condition
 from retrodiction.controller.kube import CreateRefusedError, KubeApi
-from retrodiction.controller.schedule_runs import (
-    TRIGGER_ANNOTATION,
-    TRIGGERED_BY_ANNOTATION,
-    owned_by_schedule,
-    run_manifest,
-    run_name,
-    scheduled_time,
-)
+from retrodiction.controller.schedule_runs import owned_by_schedule, run_manifest, run_name, scheduled_time
 from retrodiction.controller.schedule_times import Decision, after_starts, decide
+from retrodiction.identity import TRIGGER_ANNOTATION, TRIGGERED_BY_ANNOTATION, EventReason, ScheduleCondition
+from retrodiction.times import parse_rfc3339, rfc3339
 
 log = logging.getLogger(__name__)
-
-# Event reasons (API, like the run's: never renamed).
-RUN_CREATED: Final = "RunCreated"
-RUN_REPLACED: Final = "RunReplaced"
-SLOTS_MISSED: Final = "SlotsMissed"
-TRIGGERED: Final = "Triggered"
-HISTORY_TRIMMED: Final = "HistoryTrimmed"
-INVALID_SCHEDULE: Final = "InvalidSchedule"
-FAILED_CREATE: Final = "FailedCreate"
-RUN_NAME_TAKEN: Final = "RunNameTaken"
-DEADLINE_RAISED: Final = "StartingDeadlineRaised"
-
-CONDITION_INVALID: Final = "Invalid"
-CONDITION_SUSPENDED: Final = "Suspended"
 
 
 def _phase(run: Mapping[str, Any]) -> Phase | None:
@@ -81,7 +62,7 @@ def reconcile_schedule(ctx: ScheduleContext) -> None:
         ctx.api.event(
             ctx.body,
             "Warning",
-            DEADLINE_RAISED,
+            EventReason.STARTING_DEADLINE_RAISED,
             f"spec.startingDeadlineSeconds: {legacy_deadline} is below {MIN_STARTING_DEADLINE_SECONDS}, which a "
             f"pass every few seconds cannot meet; treated as {MIN_STARTING_DEADLINE_SECONDS}",
         )
@@ -89,10 +70,10 @@ def reconcile_schedule(ctx: ScheduleContext) -> None:
     # Children by owner, as the CronJob controller finds its Jobs: a label a user edited hides no run.
     children = [run for run in ctx.api.list_runs(ctx.meta["namespace"]) if owned_by_schedule(run, ctx.meta["uid"])]
     active = [run for run in children if _active(run)]
-    created = parse_timestamp(ctx.body["metadata"].get("creationTimestamp")) or ctx.now
+    created = parse_rfc3339(ctx.body["metadata"].get("creationTimestamp")) or ctx.now
     decision = decide(
         spec,
-        handled_through=parse_timestamp(status.get("handledThrough")),
+        handled_through=parse_rfc3339(status.get("handledThrough")),
         created=created,
         now=ctx.now,
         active=len(active),
@@ -124,9 +105,9 @@ def reconcile_schedule(ctx: ScheduleContext) -> None:
     if decision.missed:
         why = ", ".join(f"{count} {reason}" for reason, count in sorted(decision.reasons.items()))
         more = "at least " if decision.missed_is_lower_bound else ""
-        last = timestamp(decision.last_missed) if decision.last_missed else "unknown"
+        last = rfc3339(decision.last_missed) if decision.last_missed else "unknown"
         message = f"{more}{decision.missed} slot(s) not run ({why}); the last at {last}"
-        ctx.api.event(ctx.body, "Warning", SLOTS_MISSED, message)
+        ctx.api.event(ctx.body, "Warning", EventReason.SLOTS_MISSED, message)
     # History is trimmed whatever happened above: when a quota refuses new runs, deleting old ones frees it.
     _trim_history(ctx, spec, children)
     # A slot replayed after a crash is both listed and "started" again (the create was a conflict): count it once.
@@ -172,7 +153,7 @@ def _replace(ctx: ScheduleContext, active: list[dict[str, Any]], starting: set[s
             kept.append(run)
             continue
         ctx.api.delete_run(ctx.meta["namespace"], name)
-        ctx.api.event(ctx.body, "Normal", RUN_REPLACED, f"deleted {name} for a newer slot")
+        ctx.api.event(ctx.body, "Normal", EventReason.RUN_REPLACED, f"deleted {name} for a newer slot")
     return kept
 
 
@@ -187,14 +168,16 @@ def _start(
 ) -> StartOutcome:
     manifest = run_manifest(ctx.meta, spec, slot, trigger=trigger)
     name = manifest["metadata"]["name"]
-    what = f"manually (trigger {trigger!r})" if trigger else f"for the slot {timestamp(slot)}"
+    what = f"manually (trigger {trigger!r})" if trigger else f"for the slot {rfc3339(slot)}"
     try:
         created = ctx.api.create_run(manifest)
     except CreateRefusedError as err:
-        ctx.api.event(ctx.body, "Warning", FAILED_CREATE, f"could not create {name} {what}: {err}")
+        ctx.api.event(ctx.body, "Warning", EventReason.FAILED_CREATE, f"could not create {name} {what}: {err}")
         return StartOutcome(None, failed=True)
     if created:
-        ctx.api.event(ctx.body, "Normal", TRIGGERED if trigger else RUN_CREATED, f"{name} {what}")
+        ctx.api.event(
+            ctx.body, "Normal", EventReason.TRIGGERED if trigger else EventReason.RUN_CREATED, f"{name} {what}"
+        )
         return StartOutcome(manifest)
     existing = ctx.api.get_run(ctx.meta["namespace"], name)
     if existing is None:  # gone between the conflict and the read: it was being deleted; try again next pass
@@ -204,7 +187,7 @@ def _start(
     ctx.api.event(
         ctx.body,
         "Warning",
-        RUN_NAME_TAKEN,
+        EventReason.RUN_NAME_TAKEN,
         f"{name} {what} not started: a RetrodictionTraining of that name exists and this schedule does not own it",
     )
     return StartOutcome(None)
@@ -220,7 +203,9 @@ def _trim_history(ctx: ScheduleContext, spec: RetrodictionScheduleSpec, children
         )
         for run in finished[: max(0, len(finished) - limit)]:
             ctx.api.delete_run(ctx.meta["namespace"], run["metadata"]["name"])
-            ctx.api.event(ctx.body, "Normal", HISTORY_TRIMMED, f"deleted {run['metadata']['name']} ({phase} history)")
+            ctx.api.event(
+                ctx.body, "Normal", EventReason.HISTORY_TRIMMED, f"deleted {run['metadata']['name']} ({phase} history)"
+            )
 
 
 def _status_patch(
@@ -236,18 +221,18 @@ def _status_patch(
     last_schedule = _latest([*decision.start, *decision.already_started], status.get("lastScheduleTime"))
     last_success = _latest(
         [
-            parse_timestamp((run.get("status") or {}).get("completionTime"))
+            parse_rfc3339((run.get("status") or {}).get("completionTime"))
             for run in children
             if _phase(run) is Phase.SUCCEEDED
         ],
         status.get("lastSuccessfulTime"),
     )
     conditions = set_condition(
-        status.get("conditions") or [], CONDITION_INVALID, False, "Valid", "", ctx.now, generation
+        status.get("conditions") or [], ScheduleCondition.INVALID, False, "Valid", "", ctx.now, generation
     )
     conditions = set_condition(
         conditions,
-        CONDITION_SUSPENDED,
+        ScheduleCondition.SUSPENDED,
         spec.suspend,
         "Suspended" if spec.suspend else "Scheduling",
         "spec.suspend is true: no run starts" if spec.suspend else "",
@@ -256,14 +241,14 @@ def _status_patch(
     )
     patch: dict[str, Any] = {
         "observedGeneration": generation,
-        "lastScheduleTime": timestamp(last_schedule) if last_schedule else None,
-        "nextScheduleTime": timestamp(decision.next_time) if decision.next_time else None,
-        "lastSuccessfulTime": timestamp(last_success) if last_success else None,
-        "handledThrough": timestamp(decision.handled_through) if decision.handled_through else None,
+        "lastScheduleTime": rfc3339(last_schedule) if last_schedule else None,
+        "nextScheduleTime": rfc3339(decision.next_time) if decision.next_time else None,
+        "lastSuccessfulTime": rfc3339(last_success) if last_success else None,
+        "handledThrough": rfc3339(decision.handled_through) if decision.handled_through else None,
         "missedSlots": int(status.get("missedSlots") or 0) + decision.missed,
         "active": sorted(
             (
-                {"name": run["metadata"]["name"], "scheduledTime": timestamp(slot)}
+                {"name": run["metadata"]["name"], "scheduledTime": rfc3339(slot)}
                 for run in active
                 if (slot := scheduled_time(run)) is not None
             ),
@@ -273,7 +258,7 @@ def _status_patch(
         "conditions": conditions,
     }
     if decision.last_missed:
-        patch["lastMissedTime"] = timestamp(decision.last_missed)
+        patch["lastMissedTime"] = rfc3339(decision.last_missed)
     if handled_trigger:
         patch["lastTrigger"] = handled_trigger
     return patch
@@ -281,15 +266,21 @@ def _status_patch(
 
 def _latest(moments: Iterable[datetime | None], recorded: str | None) -> datetime | None:
     """The newest of `moments` and of the time already recorded in the status."""
-    known = [moment for moment in (*moments, parse_timestamp(recorded)) if moment is not None]
+    known = [moment for moment in (*moments, parse_rfc3339(recorded)) if moment is not None]
     return max(known, default=None)
 
 
 def _write_invalid(ctx: ScheduleContext, status: dict[str, Any], message: str, generation: int | None) -> None:
     conditions = set_condition(
-        status.get("conditions") or [], CONDITION_INVALID, True, INVALID_SCHEDULE, message, ctx.now, generation
+        status.get("conditions") or [],
+        ScheduleCondition.INVALID,
+        True,
+        EventReason.INVALID_SCHEDULE,
+        message,
+        ctx.now,
+        generation,
     )
     patch = {"observedGeneration": generation, "conditions": conditions, "nextScheduleTime": None}
     if status.get("observedGeneration") != generation or status.get("conditions") != conditions:
         ctx.api.patch_schedule_status(ctx.meta["namespace"], ctx.meta["name"], patch)
-        ctx.api.event(ctx.body, "Warning", INVALID_SCHEDULE, message)
+        ctx.api.event(ctx.body, "Warning", EventReason.INVALID_SCHEDULE, message)

@@ -14,8 +14,10 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from retrodiction.api.status import ConditionType, Phase
-from retrodiction.controller.conditions import cap_message, set_condition, timestamp
+from retrodiction.api.status import Phase
+from retrodiction.controller.conditions import cap_message, set_condition
+from retrodiction.identity import RunCondition
+from retrodiction.times import rfc3339
 
 # Far above anything the helpers produce (see test_controller_status); a budget to assert against, not a limit
 # the API server enforces.
@@ -35,24 +37,24 @@ _ALLOWED: Mapping[Phase | None, frozenset[Phase]] = {
 }
 
 # The condition that carries the transition's reason and message in each phase.
-_PRIMARY: Mapping[Phase, ConditionType] = {
-    Phase.PENDING: ConditionType.CLUSTER_READY,
-    Phase.PROVISIONING: ConditionType.CLUSTER_READY,
-    Phase.RUNNING: ConditionType.RUNNING,
-    Phase.SUCCEEDED: ConditionType.COMPLETE,
-    Phase.FAILED: ConditionType.FAILED,
-    Phase.SUSPENDED: ConditionType.SUSPENDED,
+_PRIMARY: Mapping[Phase, RunCondition] = {
+    Phase.PENDING: RunCondition.CLUSTER_READY,
+    Phase.PROVISIONING: RunCondition.CLUSTER_READY,
+    Phase.RUNNING: RunCondition.RUNNING,
+    Phase.SUCCEEDED: RunCondition.COMPLETE,
+    Phase.FAILED: RunCondition.FAILED,
+    Phase.SUSPENDED: RunCondition.SUSPENDED,
 }
 
 
-def _desired(phase: Phase) -> dict[ConditionType, bool]:
+def _desired(phase: Phase) -> dict[RunCondition, bool]:
     # A run holds a cluster only while Running: it is torn down when suspended or finished.
     return {
-        ConditionType.CLUSTER_READY: phase is Phase.RUNNING,
-        ConditionType.RUNNING: phase is Phase.RUNNING,
-        ConditionType.COMPLETE: phase is Phase.SUCCEEDED,
-        ConditionType.FAILED: phase is Phase.FAILED,
-        ConditionType.SUSPENDED: phase is Phase.SUSPENDED,
+        RunCondition.CLUSTER_READY: phase is Phase.RUNNING,
+        RunCondition.RUNNING: phase is Phase.RUNNING,
+        RunCondition.COMPLETE: phase is Phase.SUCCEEDED,
+        RunCondition.FAILED: phase is Phase.FAILED,
+        RunCondition.SUSPENDED: phase is Phase.SUSPENDED,
     }
 
 
@@ -102,9 +104,9 @@ def transition(
         "conditions": conditions,
     }
     if to is Phase.RUNNING and not status.get("startTime"):
-        patch["startTime"] = timestamp(now)
+        patch["startTime"] = rfc3339(now)
     if to in _FINISHED and not status.get("completionTime"):
-        patch["completionTime"] = timestamp(now)
+        patch["completionTime"] = rfc3339(now)
     return patch
 
 
@@ -127,7 +129,7 @@ def progress_patch(progress: Mapping[str, Any], *, running: int, now: datetime) 
         "completedPercentage": float(progress["completed_percentage"]),
         # null removes a stale estimate under a merge patch, which is right: there is no estimate yet.
         "estimatedRemainingSeconds": None if eta is None else max(0, math.ceil(float(eta))),
-        "lastProgressTime": timestamp(now),
+        "lastProgressTime": rfc3339(now),
     }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -12,16 +12,15 @@ import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from retrodiction.data.errors import DataError
+from retrodiction.times import utc_naive
 
 FIELD = "spec.data.timeColumn"
 NS = "datetime64[ns]"
 
 
 def to_utc_naive(moment: datetime) -> np.datetime64:
-    """Naive datetimes are taken as UTC already, as the data files' naive timestamps are."""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return pd.Timestamp(moment).as_unit("ns").to_datetime64()
+    """A moment in the terms of the data's time axis: UTC, without a zone, in nanoseconds."""
+    return np.datetime64(utc_naive(moment), "ns")
 
 
 def parse_times(column: Any, name: str) -> NDArray[np.datetime64]:

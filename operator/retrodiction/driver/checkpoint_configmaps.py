@@ -13,8 +13,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from retrodiction.api.children import (
-    COMPONENT_CHECKPOINT,
-    COMPONENT_LABEL,
     CONFIGMAP_BUDGET,
     b64_text,
     child_metadata,
@@ -24,6 +22,7 @@ from retrodiction.api.children import (
     suffixed_name,
 )
 from retrodiction.execution.task import BatchResult
+from retrodiction.identity import COMPONENT_CHECKPOINT, COMPONENT_LABEL
 
 log = logging.getLogger(__name__)
 

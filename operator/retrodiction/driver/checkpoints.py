@@ -13,10 +13,11 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from retrodiction.api.children import COMPONENT_CHECKPOINT, component_selector, owned_by
+from retrodiction.api.children import component_selector, owned_by
 from retrodiction.driver.checkpoint_configmaps import CheckpointShards, read_checkpoint_configmaps
 from retrodiction.driver.kube import DriverApi
 from retrodiction.execution.task import BatchResult
+from retrodiction.identity import COMPONENT_CHECKPOINT
 
 
 class ConfigMapCheckpoint:

@@ -12,10 +12,10 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from retrodiction.api.training import GROUP, VERSION
-from retrodiction.kube_client import as_dict, require_owner, status_code
+from retrodiction.identity import GROUP, TRAININGS, VERSION
+from retrodiction.kube_client import as_dict, status_code
+from retrodiction.ownership import require_controlled_by
 
-PLURAL = "retrodictiontrainings"
 # Every request gives up after this (connect, read): a driver must not hang on a stuck API server.
 REQUEST_TIMEOUT = (10, 60)
 
@@ -28,7 +28,7 @@ class DriverApi:
     def get_run(self, namespace: str, name: str) -> dict[str, Any]:
         return as_dict(
             self.custom.get_namespaced_custom_object(
-                GROUP, VERSION, namespace, PLURAL, name, _request_timeout=REQUEST_TIMEOUT
+                GROUP, VERSION, namespace, TRAININGS, name, _request_timeout=REQUEST_TIMEOUT
             )
         )
 
@@ -44,7 +44,7 @@ class DriverApi:
             if status_code(err) != 409:
                 raise
         existing = self.core.read_namespaced_config_map(name, namespace, _request_timeout=REQUEST_TIMEOUT)
-        require_owner(self.core.api_client.sanitize_for_serialization(existing), run_uid)
+        require_controlled_by(self.core.api_client.sanitize_for_serialization(existing), run_uid)
         self.core.replace_namespaced_config_map(name, namespace, manifest, _request_timeout=REQUEST_TIMEOUT)  # type: ignore[arg-type]
 
     def replace_owned_configmap(self, manifest: Mapping[str, Any], run_uid: str) -> None:

@@ -15,9 +15,10 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
-from retrodiction.api.children import COMPONENT_DRIVER_REPORT, COMPONENT_LABEL, child_metadata, driver_report_name
+from retrodiction.api.children import child_metadata, driver_report_name
 from retrodiction.api.report import REPORT_KEY, DriverReport, DriverState, ReportedBatches
 from retrodiction.driver.kube import DriverApi
+from retrodiction.identity import COMPONENT_DRIVER_REPORT, COMPONENT_LABEL
 
 log = logging.getLogger(__name__)
 

@@ -46,7 +46,8 @@ from retrodiction.driver.summary_configmaps import summary_configmaps
 from retrodiction.execution.checkpoint import CheckpointStore, FsspecCheckpoint
 from retrodiction.execution.clusters import connect, local_cluster_client
 from retrodiction.execution.task import BatchResult
-from retrodiction.kube_client import NotOwnedError
+from retrodiction.ownership import NotOwnedError
+from retrodiction.times import parse_rfc3339
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +143,7 @@ class Driver:
         except ValidationError as err:
             raise RunEndedError(DriverExit.BAD_INPUT, "InvalidSpec", format_validation_error(err, "")) from None
         started = (body.get("status") or {}).get("startTime")
-        return training, datetime.fromisoformat(started.replace("Z", "+00:00")) if started else None
+        return training, parse_rfc3339(started)
 
     def _drive(self, spec: RetrodictionTrainingSpec, started: datetime | None) -> int:
         assert self.report is not None

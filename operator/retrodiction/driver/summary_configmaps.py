@@ -11,8 +11,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from retrodiction.api.children import (
-    COMPONENT_LABEL,
-    COMPONENT_SUMMARY,
     CONFIGMAP_BUDGET,
     b64_text,
     child_metadata,
@@ -21,6 +19,7 @@ from retrodiction.api.children import (
     suffixed_name,
     summary_configmap_name,
 )
+from retrodiction.identity import COMPONENT_LABEL, COMPONENT_SUMMARY
 
 # --- the summary ConfigMap(s) --------------------------------------------------------------------------------------
 

@@ -19,16 +19,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from retrodiction.api.children import (
-    COMPONENT_LABEL,
-    COMPONENT_TLS,
     TLS_CA_KEY,
     TLS_CERT_KEY,
     TLS_KEY_KEY,
-    child_labels,
+    child_metadata,
     required_field,
     tls_secret_name,
 )
-from retrodiction.api.training import API_VERSION
+from retrodiction.identity import COMPONENT_LABEL, COMPONENT_TLS
 
 # Longer than any run should take; a run outliving it fails to connect and says so.
 VALIDITY: Final = timedelta(days=366)
@@ -110,20 +108,8 @@ def tls_secret(run_meta: Mapping[str, Any], certificates: RunCertificates) -> di
         "apiVersion": "v1",
         "kind": "Secret",
         "type": "Opaque",
-        "metadata": {
-            "name": tls_secret_name(name),
-            "namespace": required_field(run_meta, "namespace"),
-            "labels": child_labels(run_meta, {COMPONENT_LABEL: COMPONENT_TLS}),
-            "ownerReferences": [
-                {
-                    "apiVersion": API_VERSION,
-                    "kind": "RetrodictionTraining",
-                    "name": name,
-                    "uid": required_field(run_meta, "uid"),
-                    "controller": True,
-                    "blockOwnerDeletion": False,
-                }
-            ],
-        },
+        "metadata": child_metadata(
+            run_meta, tls_secret_name(name), {COMPONENT_LABEL: COMPONENT_TLS}, block_owner_deletion=False
+        ),
         "stringData": certificates.as_secret_data(),
     }

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from retrodiction.batches import to_utc_naive
 from retrodiction.data import DataError, DataSource, read_frame
+from retrodiction.data.timeaxis import to_utc_naive
 from retrodiction.engine import COUNT_FIELDS, SUM_FIELDS, EngineConfig, Scores, score_targets
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
+from retrodiction.times import parse_rfc3339
+
 MISSING = "–"
 
 
@@ -46,7 +48,7 @@ def parse_timestamp(value: str | None) -> datetime | None:
     if not value:
         return None
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parse_rfc3339(value)
     except ValueError:
         return None
 
@@ -58,7 +60,7 @@ def format_timestamp(value: str | None) -> str:
         return value or MISSING
     if (moment.hour, moment.minute, moment.second, moment.microsecond) == (0, 0, 0, 0):
         return moment.date().isoformat()
-    return moment.strftime("%Y-%m-%d %H:%M:%S") + ("Z" if moment.utcoffset() is not None else "")
+    return moment.strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 def format_duration(start: str | None, end: str | None) -> str:

@@ -21,12 +21,12 @@ import yaml
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
-from retrodiction.api.children import COMPONENT_CHECKPOINT, COMPONENT_SUMMARY, component_selector
-from retrodiction.api.training import GROUP, VERSION
+from retrodiction.api.children import component_selector
 from retrodiction.config import TrainingConfig
 from retrodiction.coordinator import ParallelTrainingCoordinator
 from retrodiction.driver.checkpoint_configmaps import read_checkpoint_configmaps
 from retrodiction.driver.summary_configmaps import read_summary_configmaps
+from retrodiction.identity import COMPONENT_CHECKPOINT, COMPONENT_SUMMARY, GROUP, VERSION
 from retrodiction.manifest import load_training
 from tests.e2e.harness.binaries import tool
 from tests.e2e.harness.cluster import Kube

@@ -19,7 +19,7 @@ import pytest
 from kubernetes import client
 
 from retrodiction.api.children import dask_cluster_name, driver_job_name
-from retrodiction.api.training import GROUP, VERSION
+from retrodiction.identity import GROUP, VERSION
 from tests.e2e.harness.chart import adopt_existing_crds, helm, prepared_chart
 from tests.e2e.harness.cluster import Kube, create_namespace, delete_namespace
 from tests.e2e.harness.realnode.images import NodeImages, locked_version
