@@ -4,7 +4,7 @@ VENV ?= .venv
 UV_VERSION ?= 0.13.9
 BIN := $(VENV)/bin
 
-.PHONY: install controlplane tools node-deps local-cluster demo test lint typecheck unit integration e2e bench lock
+.PHONY: install controlplane tools node-deps local-cluster demo test lint typecheck unit integration e2e bench lock version
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,7 @@ lint:
 
 typecheck:
 	$(BIN)/mypy
+	$(BIN)/mypy --strict --explicit-package-bases hack/release
 
 # The whole suite: lint, types, then unit, integration and e2e tests. pytest exits non-zero when a test
 # fails and also when it collects nothing (exit code 5), so an empty run can never pass.
@@ -74,3 +75,11 @@ bench: install
 lock: $(BIN)/uv
 	$(BIN)/uv pip compile pyproject.toml --extra test --extra bench --python-version 3.11 -o requirements/lock.txt
 	$(BIN)/uv pip compile pyproject.toml -c requirements/lock.txt --python-version 3.11 -o requirements/runtime.txt
+
+# A new version, written everywhere it is kept (pyproject.toml, Chart.yaml's version and appVersion; see
+# hack/release/version.py), then the editable install refreshed so that `retrodiction --version` reports it.
+# Releasing: CONTRIBUTING.md.
+version: install
+	@test -n "$(VERSION)" || { echo "usage: make version VERSION=X.Y.Z" >&2; exit 2; }
+	$(BIN)/python -m hack.release.version stamp $(VERSION)
+	$(BIN)/uv pip install --quiet -p $(BIN)/python --no-deps -e .

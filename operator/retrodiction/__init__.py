@@ -7,14 +7,15 @@ Dask (workers and the operator import only what they use).
 
 from __future__ import annotations
 
-from importlib import import_module
+from importlib import import_module, metadata
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from retrodiction.batches import TrainingBatch
     from retrodiction.coordinator import ParallelTrainingCoordinator, run_parallel_retrodiction_training
 
-__version__ = "0.1.0"
+# The installed distribution's version, which is pyproject.toml's (the one version source: hack/release/version.py).
+__version__ = metadata.version("retrodiction-operator")
 __all__ = [
     "ParallelTrainingCoordinator",
     "TrainingBatch",
