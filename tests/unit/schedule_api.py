@@ -2,63 +2,19 @@
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from retrodiction.controller.kube import CreateRefusedError
 from retrodiction.controller.schedules import ScheduleContext, reconcile_schedule
+from tests.unit.fake_kube import InMemoryKube, merge_patch
 
 
 def utc(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
-class FakeApi:
-    """Runs by name; a create of an existing name is refused as the API server does (409 -> False), and every
-    create is refused with `refusal` while it is set (a quota)."""
-
-    def __init__(self) -> None:
-        self.runs: dict[str, dict[str, Any]] = {}
-        self.refusal: str | None = None
-        self.created: list[str] = []
-        self.deleted: list[str] = []
-        self.status_patches: list[dict[str, Any]] = []
-        self.events: list[tuple[str, str]] = []
-
-    def list_runs(self, namespace: str) -> list[dict[str, Any]]:
-        return [copy.deepcopy(r) for r in self.runs.values()]
-
-    def get_run(self, namespace: str, name: str) -> dict[str, Any] | None:
-        run = self.runs.get(name)
-        return copy.deepcopy(run) if run is not None else None
-
-    def create_run(self, manifest: Mapping[str, Any]) -> bool:
-        if self.refusal is not None:
-            raise CreateRefusedError(self.refusal)
-        name = manifest["metadata"]["name"]
-        if name in self.runs:
-            return False
-        self.runs[name] = copy.deepcopy(dict(manifest))
-        self.created.append(name)
-        return True
-
-    def delete_run(self, namespace: str, name: str) -> None:
-        self.runs.pop(name, None)
-        self.deleted.append(name)
-
-    def patch_schedule_status(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
-        self.status_patches.append(dict(patch))
-
-    def event(self, body: Mapping[str, Any], kind: str, reason: str, message: str) -> None:
-        self.events.append((reason, message))
-
-    def finish(self, name: str, phase: str, completed: str) -> None:
-        self.runs[name]["status"] = {"phase": phase, "completionTime": completed}
-
-    def reasons(self) -> list[str]:
-        return [reason for reason, _ in self.events]
+# A schedule's tests need nothing beyond the in-memory API.
+FakeApi = InMemoryKube
 
 
 def schedule(**spec_changes: Any) -> dict[str, Any]:
@@ -94,8 +50,7 @@ def schedule(**spec_changes: Any) -> dict[str, Any]:
 
 def tick(api: FakeApi, body: dict[str, Any], now: str, *, apply_status: bool = True) -> None:
     before = len(api.status_patches)
-    reconcile_schedule(ScheduleContext(api=api, body=body, now=utc(now)))  # type: ignore[arg-type]
+    reconcile_schedule(ScheduleContext(api=api, body=body, now=utc(now)))
     if apply_status:
         for patch in api.status_patches[before:]:
-            body["status"] = {**body["status"], **{k: v for k, v in patch.items() if v is not None}}
-            body["status"] = {k: v for k, v in body["status"].items() if patch.get(k, v) is not None}
+            body["status"] = merge_patch(body["status"], patch)

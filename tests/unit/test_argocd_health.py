@@ -16,8 +16,10 @@ import pytest
 import yaml
 from lupa import lua51
 
+from retrodiction.api.report import DriverReport, DriverState, ReportedBatches
 from retrodiction.api.status import Phase
-from retrodiction.controller.status import progress_patch, transition
+from retrodiction.controller.status import progress_patch, read_status, transition
+from tests.unit.fake_kube import merge_patch
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "argocd"
 TRAINING_CHECK = DOCS / "health-retrodictiontraining.lua"
@@ -62,18 +64,20 @@ def training(status: Mapping[str, Any] | None = None, generation: int = 1) -> di
 
 
 def advance(status: Mapping[str, Any], to: Phase, reason: str, message: str, generation: int = 1) -> dict[str, Any]:
-    return {**status, **transition(status, to, reason=reason, message=message, now=NOW, generation=generation)}
+    patch = transition(read_status(status), to, reason=reason, message=message, now=NOW, generation=generation)
+    return merge_patch(status, patch.to_patch())
 
 
-def progressed(status: Mapping[str, Any], succeeded: int, total: int, eta: float | None) -> dict[str, Any]:
-    counts = {
-        "total": total,
-        "succeeded": succeeded,
-        "failed": 0,
-        "completed_percentage": round(100.0 * succeeded / total, 2),
-        "estimated_remaining_seconds": eta,
-    }
-    return {**status, **progress_patch(counts, running=2, now=NOW)}
+def progressed(status: Mapping[str, Any], succeeded: int, total: int, eta: int | None) -> dict[str, Any]:
+    report = DriverReport(
+        run_uid="uid",
+        state=DriverState.RUNNING,
+        updated=NOW,
+        batches=ReportedBatches(total=total, succeeded=succeeded, running=2),
+        completed_percentage=round(100.0 * succeeded / total, 2),
+        estimated_remaining_seconds=eta,
+    )
+    return merge_patch(status, progress_patch(report, now=NOW).to_patch())
 
 
 def pending() -> dict[str, Any]:
@@ -106,7 +110,7 @@ def test_pending_and_provisioning_are_progressing_with_the_operators_message() -
 
 
 def test_running_is_progressing_with_batches_percentage_and_time_left() -> None:
-    status = progressed(running(), succeeded=12, total=40, eta=95.2)
+    status = progressed(running(), succeeded=12, total=40, eta=96)
     assert health(TRAINING_CHECK, training(status)) == (
         "Progressing",
         "Running: 40 batches on tcp://macrodata-scheduler:8786 (12/40 batches, 30%, about 96s left)",

@@ -1,9 +1,18 @@
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
+from retrodiction.api.status import Condition
 from retrodiction.controller.conditions import MAX_MESSAGE_CHARS, cap_message, get_condition, is_true, set_condition
 from retrodiction.times import rfc3339
+
+
+def wire(conditions: Sequence[Condition]) -> list[dict[str, Any]]:
+    """The conditions as a status patch sends them."""
+    return [condition.model_dump(mode="json", by_alias=True, exclude_unset=True) for condition in conditions]
+
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 T1 = T0 + timedelta(minutes=5)
@@ -11,7 +20,7 @@ T1 = T0 + timedelta(minutes=5)
 
 def test_a_new_condition_is_appended_with_its_transition_time() -> None:
     conditions = set_condition([], "Running", "True", "RunStarted", "go", T0, 3)
-    assert conditions == [
+    assert wire(conditions) == [
         {
             "type": "Running",
             "status": "True",
@@ -26,37 +35,41 @@ def test_a_new_condition_is_appended_with_its_transition_time() -> None:
 def test_transition_time_stays_when_status_is_unchanged_but_reason_and_message_follow() -> None:
     first = set_condition([], "Running", True, "RunStarted", "go", T0, 1)
     second = set_condition(first, "Running", True, "StillRunning", "12/40", T1, 2)
-    assert second[0]["lastTransitionTime"] == rfc3339(T0)
-    assert (second[0]["reason"], second[0]["message"], second[0]["observedGeneration"]) == ("StillRunning", "12/40", 2)
+    assert wire(second)[0]["lastTransitionTime"] == rfc3339(T0)
+    assert (wire(second)[0]["reason"], wire(second)[0]["message"], wire(second)[0]["observedGeneration"]) == (
+        "StillRunning",
+        "12/40",
+        2,
+    )
 
 
 def test_transition_time_moves_when_status_flips() -> None:
     first = set_condition([], "Running", True, "RunStarted", "", T0, 1)
     second = set_condition(first, "Running", False, "RunSucceeded", "", T1, 1)
-    assert second[0]["status"] == "False"
-    assert second[0]["lastTransitionTime"] == rfc3339(T1)
+    assert wire(second)[0]["status"] == "False"
+    assert wire(second)[0]["lastTransitionTime"] == rfc3339(T1)
 
 
 def test_updating_a_condition_keeps_the_order_and_leaves_the_input_alone() -> None:
     conditions = set_condition([], "ClusterReady", True, "ClusterReady", "", T0)
     conditions = set_condition(conditions, "Running", True, "RunStarted", "", T0)
     conditions = set_condition(conditions, "Complete", False, "RunStarted", "", T0)
-    before = [dict(c) for c in conditions]
+    before = wire(conditions)
     updated = set_condition(conditions, "Running", False, "RunSucceeded", "", T1)
-    assert [c["type"] for c in updated] == ["ClusterReady", "Running", "Complete"]
-    assert conditions == before
+    assert [c.type for c in updated] == ["ClusterReady", "Running", "Complete"]
+    assert wire(conditions) == before
 
 
 def test_a_long_message_is_capped() -> None:
     conditions = set_condition([], "Failed", True, "RunFailed", "x" * 100_000, T0)
-    assert len(conditions[0]["message"]) == MAX_MESSAGE_CHARS
-    assert conditions[0]["message"].endswith("…")
+    assert len(wire(conditions)[0]["message"]) == MAX_MESSAGE_CHARS
+    assert wire(conditions)[0]["message"].endswith("…")
     assert cap_message("short") == "short"
 
 
 def test_observed_generation_none_removes_a_stale_one() -> None:
     conditions = set_condition([], "Running", True, "RunStarted", "", T0, 4)
-    assert "observedGeneration" not in set_condition(conditions, "Running", True, "RunStarted", "", T0, None)[0]
+    assert "observedGeneration" not in wire(set_condition(conditions, "Running", True, "RunStarted", "", T0, None))[0]
 
 
 @pytest.mark.parametrize("reason", ["", "has space", "1Leading", "trailing-dash", "x" * 1025])
@@ -75,7 +88,7 @@ def test_get_condition_and_is_true_read_by_type() -> None:
     conditions = set_condition(conditions, "Failed", "Unknown", "Checking", "", T0)
     found = get_condition(conditions, "Complete")
     assert found is not None
-    assert found["reason"] == "RunSucceeded"
+    assert found.reason == "RunSucceeded"
     assert get_condition(conditions, "Running") is None
     assert is_true(conditions, "Complete")
     assert not is_true(conditions, "Failed")

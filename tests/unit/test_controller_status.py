@@ -4,31 +4,42 @@ from typing import Any
 
 import pytest
 
+from retrodiction.api.report import DriverReport, DriverState, ReportedBatches
 from retrodiction.api.status import Phase, RetrodictionTrainingStatus
-from retrodiction.controller.conditions import MAX_MESSAGE_CHARS, get_condition, is_true
+from retrodiction.controller.conditions import MAX_MESSAGE_CHARS
 from retrodiction.controller.status import (
     MAX_STATUS_BYTES,
     StatusThrottle,
     can_transition,
     progress_patch,
+    read_status,
     status_size,
     transition,
 )
-from retrodiction.execution.progress import ProgressTracker
 from retrodiction.identity import RunCondition
+from tests.unit.fake_kube import merge_patch
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 
 
 def _apply(status: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
-    """A JSON merge patch one level deep, as the status subresource applies it (lists are replaced)."""
-    merged = dict(status)
-    for key, value in patch.items():
-        if value is None:
-            merged.pop(key, None)
-        else:
-            merged[key] = value
-    return merged
+    return merge_patch(status, patch)
+
+
+def _transition(status: Mapping[str, Any], to: Phase, **changes: Any) -> dict[str, Any]:
+    """The patch as it goes on the wire, from a status as the API server stores it."""
+    return transition(read_status(status), to, **changes).to_patch()
+
+
+def _condition(conditions: list[dict[str, Any]], type: str) -> dict[str, Any] | None:
+    return next((condition for condition in conditions if condition["type"] == type), None)
+
+
+def _report(total: int, succeeded: int, failed: int = 0, **fields: Any) -> DriverReport:
+    running = fields.pop("running", 0)
+    resumed = fields.pop("resumed", 0)
+    counts = ReportedBatches(total=total, succeeded=succeeded, failed=failed, running=running, resumed=resumed)
+    return DriverReport(run_uid="uid", state=DriverState.RUNNING, updated=T0, batches=counts, **fields)
 
 
 def _walk(*phases: Phase, generation: int = 1) -> dict[str, Any]:
@@ -36,7 +47,7 @@ def _walk(*phases: Phase, generation: int = 1) -> dict[str, Any]:
     for i, phase in enumerate(phases):
         status = _apply(
             status,
-            transition(
+            _transition(
                 status,
                 phase,
                 reason="Because",
@@ -90,8 +101,8 @@ def test_conditions_follow_the_phase(path: tuple[Phase, ...], expected: dict[str
 
 def test_the_phase_condition_carries_the_transition_reason_and_message() -> None:
     status = _walk(Phase.PENDING, Phase.PROVISIONING, Phase.RUNNING)
-    patch = transition(status, Phase.SUCCEEDED, reason="AllBatchesDone", message="40/40", now=T0, generation=2)
-    complete = get_condition(patch["conditions"], "Complete")
+    patch = _transition(status, Phase.SUCCEEDED, reason="AllBatchesDone", message="40/40", now=T0, generation=2)
+    complete = _condition(patch["conditions"], "Complete")
     assert complete is not None
     assert (complete["reason"], complete["message"], complete["observedGeneration"]) == ("AllBatchesDone", "40/40", 2)
     assert (patch["phase"], patch["reason"], patch["message"], patch["observedGeneration"]) == (
@@ -104,18 +115,18 @@ def test_the_phase_condition_carries_the_transition_reason_and_message() -> None
 
 def test_an_unchanged_condition_keeps_its_reason_and_transition_time() -> None:
     status = _walk(Phase.PENDING, Phase.PROVISIONING, Phase.RUNNING)
-    before = get_condition(status["conditions"], "Complete")
-    status = _apply(status, transition(status, Phase.SUSPENDED, reason="Suspend", message="", now=T0, generation=1))
-    assert get_condition(status["conditions"], "Complete") == before
+    before = _condition(status["conditions"], "Complete")
+    status = _apply(status, _transition(status, Phase.SUSPENDED, reason="Suspend", message="", now=T0, generation=1))
+    assert _condition(status["conditions"], "Complete") == before
 
 
 def test_start_time_is_set_on_the_first_running_only() -> None:
     status = _walk(Phase.PENDING, Phase.PROVISIONING, Phase.RUNNING)
     assert status["startTime"] == "2024-05-01T12:02:00Z"
     later = T0 + timedelta(hours=1)
-    status = _apply(status, transition(status, Phase.SUSPENDED, reason="S", message="", now=later, generation=1))
-    status = _apply(status, transition(status, Phase.PROVISIONING, reason="R", message="", now=later, generation=1))
-    patch = transition(status, Phase.RUNNING, reason="Again", message="", now=later, generation=1)
+    status = _apply(status, _transition(status, Phase.SUSPENDED, reason="S", message="", now=later, generation=1))
+    status = _apply(status, _transition(status, Phase.PROVISIONING, reason="R", message="", now=later, generation=1))
+    patch = _transition(status, Phase.RUNNING, reason="Again", message="", now=later, generation=1)
     assert "startTime" not in patch
     assert "completionTime" not in patch
 
@@ -123,13 +134,13 @@ def test_start_time_is_set_on_the_first_running_only() -> None:
 @pytest.mark.parametrize("end", [Phase.SUCCEEDED, Phase.FAILED])
 def test_completion_time_is_set_when_the_run_finishes(end: Phase) -> None:
     status = _walk(Phase.PENDING, Phase.PROVISIONING, Phase.RUNNING)
-    patch = transition(status, end, reason="End", message="", now=T0 + timedelta(hours=2), generation=1)
+    patch = _transition(status, end, reason="End", message="", now=T0 + timedelta(hours=2), generation=1)
     assert patch["completionTime"] == "2024-05-01T14:00:00Z"
 
 
 def test_writing_the_same_finished_phase_again_is_idempotent() -> None:
     status = _walk(Phase.PENDING, Phase.PROVISIONING, Phase.RUNNING, Phase.SUCCEEDED)
-    patch = transition(
+    patch = _transition(
         status, Phase.SUCCEEDED, reason="Because", message="to Succeeded", now=T0 + timedelta(days=1), generation=1
     )
     assert "completionTime" not in patch
@@ -152,7 +163,7 @@ def test_writing_the_same_finished_phase_again_is_idempotent() -> None:
 )
 def test_illegal_transitions_raise(start: Phase, to: Phase) -> None:
     with pytest.raises(ValueError, match="illegal phase transition"):
-        transition({"phase": str(start)}, to, reason="X", message="", now=T0, generation=1)
+        _transition({"phase": str(start)}, to, reason="X", message="", now=T0, generation=1)
 
 
 @pytest.mark.parametrize("start", [None, Phase.PENDING, Phase.PROVISIONING, Phase.RUNNING])
@@ -162,22 +173,14 @@ def test_suspend_is_allowed_from_every_unfinished_active_phase(start: Phase | No
 
 
 def test_transition_caps_the_message() -> None:
-    patch = transition({}, Phase.FAILED, reason="RunFailed", message="e" * 50_000, now=T0, generation=1)
+    patch = _transition({}, Phase.FAILED, reason="RunFailed", message="e" * 50_000, now=T0, generation=1)
     assert len(patch["message"]) == MAX_MESSAGE_CHARS
-    assert is_true(patch["conditions"], "Failed")
+    assert (_condition(patch["conditions"], "Failed") or {}).get("status") == "True"
 
 
-def test_progress_patch_is_counters_and_a_whole_second_eta() -> None:
-    progress = {
-        "total": 40,
-        "succeeded": 10,
-        "failed": 2,
-        "resumed": 6,
-        "completed_percentage": 30.0,
-        "estimated_remaining_seconds": 12.2,
-    }
-    patch = progress_patch(progress, running=4, now=T0)
-    assert patch == {
+def test_progress_patch_is_the_counters_of_the_drivers_report() -> None:
+    report = _report(40, 10, 2, running=4, resumed=6, completed_percentage=30.0, estimated_remaining_seconds=13)
+    assert progress_patch(report, now=T0).to_patch() == {
         "batches": {"total": 40, "succeeded": 10, "failed": 2, "running": 4, "resumed": 6},
         "progress": "12/40",
         "completedPercentage": 30.0,
@@ -186,20 +189,23 @@ def test_progress_patch_is_counters_and_a_whole_second_eta() -> None:
     }
 
 
-def test_progress_patch_accepts_the_trackers_dict_and_clears_an_unknown_eta() -> None:
-    doc = ProgressTracker(5000, clock=lambda: 0.0).snapshot().as_dict()
-    patch = progress_patch(doc, running=-1, now=T0)
+def test_progress_patch_clears_an_unknown_eta() -> None:
+    # null removes the stale estimate under a merge patch.
+    patch = progress_patch(_report(5000, 0), now=T0).to_patch()
     assert patch["estimatedRemainingSeconds"] is None
-    assert patch["batches"]["running"] == 0
-    assert patch["batches"]["resumed"] == 0
     assert patch["progress"] == "0/5000"
 
 
+def test_a_finished_runs_progress_has_nothing_running_and_nothing_left() -> None:
+    report = _report(40, 38, 2, running=3, completed_percentage=100.0, estimated_remaining_seconds=20)
+    patch = progress_patch(report, now=T0, finished=True).to_patch()
+    assert patch["batches"]["running"] == 0  # type: ignore[index]
+    assert patch["estimatedRemainingSeconds"] == 0
+
+
 def test_progress_patch_size_does_not_depend_on_the_batch_count() -> None:
-    small = progress_patch({"total": 4, "succeeded": 1, "failed": 0, "completed_percentage": 25.0}, running=1, now=T0)
-    big = progress_patch(
-        {"total": 5000, "succeeded": 4000, "failed": 999, "completed_percentage": 99.98}, running=1, now=T0
-    )
+    small = progress_patch(_report(4, 1, running=1, completed_percentage=25.0), now=T0).to_patch()
+    big = progress_patch(_report(5000, 4000, 999, running=1, completed_percentage=99.98), now=T0).to_patch()
     assert status_size(big) - status_size(small) < 32
 
 
@@ -244,12 +250,11 @@ def test_the_biggest_realistic_status_of_a_5000_batch_run_stays_small() -> None:
     status: dict[str, Any] = {}
     # Visit every phase so all five conditions exist, each with a capped, maximal message.
     for phase in (Phase.PENDING, Phase.PROVISIONING, Phase.RUNNING, Phase.SUSPENDED, Phase.PROVISIONING, Phase.RUNNING):
-        status = _apply(status, transition(status, phase, reason="A" * 60, message=huge, now=T0, generation=10**9))
+        status = _apply(status, _transition(status, phase, reason="A" * 60, message=huge, now=T0, generation=10**9))
+    report = _report(5000, 4000, running=1000, resumed=4000, completed_percentage=80.0, estimated_remaining_seconds=9)
+    status = _apply(status, progress_patch(report, now=T0).to_patch())
     status = _apply(
-        status, progress_patch(ProgressTracker(5000, resumed=4000).snapshot().as_dict(), running=1000, now=T0)
-    )
-    status = _apply(
-        status, transition(status, Phase.FAILED, reason="BatchesFailed", message=huge, now=T0, generation=10**9)
+        status, _transition(status, Phase.FAILED, reason="BatchesFailed", message=huge, now=T0, generation=10**9)
     )
     for condition in status["conditions"]:
         condition["message"] = "m" * MAX_MESSAGE_CHARS

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import json
-from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,11 +14,12 @@ import pytest
 from retrodiction.api.children import controlling_run_uid, driver_job_name, driver_report_name, owner_reference
 from retrodiction.api.policy import AdminPolicy
 from retrodiction.api.report import REPORT_KEY
-from retrodiction.controller.kube import TooLargeError
+from retrodiction.api.status import RunStatusPatch
 from retrodiction.controller.lifecycle import RunContext, RunLifecycle, expire_if_due, pause
+from retrodiction.controller.report_reader import MAX_REPORT_OBJECT_BYTES
 from retrodiction.controller.settings import OperatorSettings
 from retrodiction.identity import TLS_ANNOTATION
-from retrodiction.ownership import NotOwnedError
+from tests.unit.fake_kube import InMemoryKube
 
 UID = "0b6a3c1e-1111-2222-3333-444455556666"
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -32,61 +31,8 @@ def _clock_at_noon() -> None:
     CLOCK[0] = NOW
 
 
-class FakeApi:
-    """Objects by (kind, name); a create of an existing name adopts it when the run owns it, as KubeApi does."""
-
-    def __init__(self) -> None:
-        self.objects: dict[tuple[str, str], dict[str, Any]] = {}
-        self.created: list[tuple[str, str]] = []
-        self.ensured: list[tuple[str, str]] = []
-        self.status_patches: list[dict[str, Any]] = []
-        self.events: list[tuple[str, str, str]] = []
-        self.runs: list[dict[str, Any]] = []
-        self.deleted_clusters: list[str] = []
-        self.suspended: list[bool] = []
-        self.report: bytes | None = None
-        self.report_too_large = False
-
-    def patch_run_status(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
-        self.status_patches.append(dict(patch))
-
-    def list_runs(self, namespace: str) -> list[dict[str, Any]]:
-        return copy.deepcopy(self.runs)
-
-    def ensure_child(self, manifest: Mapping[str, Any], run_uid: str) -> dict[str, Any]:
-        key = (manifest["kind"], manifest["metadata"]["name"])
-        self.ensured.append(key)
-        existing = self.objects.get(key)
-        if existing is not None:
-            if not any(ref["uid"] == run_uid for ref in existing["metadata"].get("ownerReferences", [])):
-                raise NotOwnedError(f"{key} is not owned by the run")
-            return copy.deepcopy(existing)
-        self.objects[key] = copy.deepcopy(dict(manifest))
-        self.created.append(key)
-        return copy.deepcopy(dict(manifest))
-
-    def get_job(self, namespace: str, name: str) -> dict[str, Any] | None:
-        return copy.deepcopy(self.objects.get(("Job", name)))
-
-    def suspend_job(self, namespace: str, name: str, suspend: bool) -> None:
-        self.suspended.append(suspend)
-        if ("Job", name) in self.objects:
-            self.objects["Job", name]["spec"]["suspend"] = suspend
-
-    def get_dask_cluster(self, namespace: str, name: str) -> dict[str, Any] | None:
-        return copy.deepcopy(self.objects.get(("DaskCluster", name)))
-
-    def delete_dask_cluster(self, namespace: str, name: str) -> None:
-        self.objects.pop(("DaskCluster", name), None)
-        self.deleted_clusters.append(name)
-
-    def read_configmap_capped(self, namespace: str, name: str, cap: int) -> bytes | None:
-        if self.report_too_large:
-            raise TooLargeError("too large")
-        return self.report if name == driver_report_name("gdp") else None
-
-    def event(self, run: Mapping[str, Any], kind: str, reason: str, message: str) -> None:
-        self.events.append((kind, reason, message))
+class FakeApi(InMemoryKube):
+    """The in-memory API, and what the run's driver and its Job do meanwhile."""
 
     # -- what the cluster does meanwhile ------------------------------------------------------------------------
 
@@ -96,14 +42,11 @@ class FakeApi:
             "metadata": {"name": driver_report_name("gdp"), "ownerReferences": [{"uid": UID, "controller": True}]},
             "data": {REPORT_KEY: json.dumps(document)},
         }
-        self.report = json.dumps(configmap).encode()
+        self.put_configmap(driver_report_name("gdp"), configmap)
 
     def job_ends(self, kind: str, reason: str = "", message: str = "") -> None:
         job = self.objects["Job", driver_job_name("gdp")]
         job["status"] = {"conditions": [{"type": kind, "status": "True", "reason": reason, "message": message}]}
-
-    def reasons(self) -> list[str]:
-        return [reason for _, reason, _ in self.events]
 
 
 def body(**spec_changes: Any) -> dict[str, Any]:
@@ -140,7 +83,7 @@ def lifecycle(api: FakeApi, run: dict[str, Any], **settings: Any) -> RunLifecycl
 def step(life: RunLifecycle) -> bool:
     done = asyncio.run(life.step())
     # What the API server would now hold, for the next pass (Kopf keeps the body current).
-    life.ctx.body["status"] = dict(life.status)  # type: ignore[index]
+    life.ctx.body["status"] = life.status.model_dump(mode="json", by_alias=True, exclude_none=True)  # type: ignore[index]
     return done
 
 
@@ -218,7 +161,10 @@ def other_run(name: str, phase: str | None, created: str = "2026-06-01T10:00:00Z
 
 def test_runs_over_the_namespace_limit_wait_in_pending_oldest_first() -> None:
     api, run = FakeApi(), body()
-    api.runs = [other_run("a", "Running"), other_run("b", "Provisioning"), other_run("c", "Succeeded")]
+    api.runs = {
+        r["metadata"]["name"]: r
+        for r in (other_run("a", "Running"), other_run("b", "Provisioning"), other_run("c", "Succeeded"))
+    }
     life = lifecycle(api, run, policy=AdminPolicy(max_concurrent_runs_per_namespace=2))
     assert not step(life)
     assert not step(life)
@@ -226,12 +172,12 @@ def test_runs_over_the_namespace_limit_wait_in_pending_oldest_first() -> None:
     assert api.status_patches[-1]["reason"] == "Queued"
     assert "maxConcurrentRunsPerNamespace=2" in api.status_patches[-1]["message"]
     assert api.reasons().count("Queued") == 1
-    api.runs[0]["status"]["phase"] = "Succeeded"
+    api.runs["a"]["status"]["phase"] = "Succeeded"
     # An older run is waiting too: it goes first.
-    api.runs.append(other_run("older", "Pending", created="2026-06-01T10:30:00Z"))
+    api.runs["older"] = other_run("older", "Pending", created="2026-06-01T10:30:00Z")
     step(life)
     assert api.created == []
-    api.runs.pop()
+    del api.runs["older"]
     step(life)
     assert "Job" in kinds(api)
 
@@ -280,10 +226,11 @@ def test_progress_is_written_only_when_it_changes() -> None:
 def test_a_report_that_is_too_large_or_not_the_runs_is_ignored_and_the_run_goes_on() -> None:
     api = FakeApi()
     life, run = running_run(api)
-    api.report_too_large = True
+    api.put_configmap(driver_report_name("gdp"), b"x" * (MAX_REPORT_OBJECT_BYTES + 1))
     assert not step(life)
-    api.report_too_large = False
-    api.report = b'{"metadata": {"ownerReferences": [{"uid": "someone-else", "controller": true}]}}'
+    api.put_configmap(
+        driver_report_name("gdp"), b'{"metadata": {"ownerReferences": [{"uid": "someone-else", "controller": true}]}}'
+    )
     assert not step(life)
     assert run["status"]["phase"] == "Running" and run["status"]["progress"] == "4/10"
 
@@ -296,7 +243,7 @@ def test_a_completed_driver_job_makes_the_run_succeed_with_its_summary_named_by_
     assert step(life)
     status = run["status"]
     assert status["phase"] == "Succeeded"
-    assert status["summaryRef"] == {"configMap": "gdp-summary", "uri": None}
+    assert status["summaryRef"] == {"configMap": "gdp-summary"}  # a null in a merge patch is no key
     assert status["message"] == "9/10 batches, 1 failed (maxFailedBatches=0)"
     assert status["batches"]["running"] == 0 and status["estimatedRemainingSeconds"] == 0
     assert api.deleted_clusters == ["gdp"]
@@ -308,7 +255,7 @@ def test_the_summary_uri_is_derived_from_the_spec_and_the_runs_uid() -> None:
     life, run = running_run(api, output={"uri": "s3://bucket/runs/", "configMap": {"enabled": False}})
     api.job_ends("Complete")
     step(life)
-    assert run["status"]["summaryRef"] == {"configMap": None, "uri": f"s3://bucket/runs/team-a/gdp/{UID}/summary.json"}
+    assert run["status"]["summaryRef"] == {"uri": f"s3://bucket/runs/team-a/gdp/{UID}/summary.json"}
 
 
 def test_a_failed_driver_reports_its_reason_and_the_partial_summary_is_named() -> None:
@@ -370,8 +317,8 @@ def test_a_run_whose_driver_never_starts_fails_after_the_startup_timeout(monkeyp
     assert not step(life)
     clock[0] += 30.0
     assert step(life)
-    assert life.status["reason"] == "ClusterFailed"
-    assert "did not start its batches within 121 s" in life.status["message"]
+    assert life.status.reason == "ClusterFailed"
+    assert "did not start its batches within 121 s" in str(life.status.message)
 
 
 def test_a_dask_cluster_in_error_fails_the_run() -> None:
@@ -450,19 +397,11 @@ def test_every_status_write_is_checked_against_the_status_model() -> None:
     api, run = FakeApi(), body()
     life = lifecycle(api, run)
     with pytest.raises(ValueError, match=r"extra_forbidden|Extra inputs"):
-        asyncio.run(life._write({"phase": "Running", "secrets": "no such field"}, "phase"))
+        asyncio.run(life._write(RunStatusPatch.model_validate({"phase": "Running", "secrets": "x"}), "phase"))
     assert api.status_patches == []
 
 
 # --- TTL -----------------------------------------------------------------------------------------------------------
-
-
-class Deleter:
-    def __init__(self) -> None:
-        self.deleted: list[str] = []
-
-    def delete_run(self, namespace: str, name: str) -> None:
-        self.deleted.append(name)
 
 
 def finished(ttl: int | None, completed: str | None) -> dict[str, Any]:
@@ -472,7 +411,7 @@ def finished(ttl: int | None, completed: str | None) -> dict[str, Any]:
 
 
 def test_a_finished_run_is_deleted_once_its_ttl_has_passed_and_not_before() -> None:
-    api = Deleter()
+    api = FakeApi()
     assert expire_if_due(api, finished(60, "2026-06-01T11:59:30Z"), NOW) == 30.0
     assert api.deleted == []
     assert expire_if_due(api, finished(60, "2026-06-01T11:59:00Z"), NOW) == 0.0
@@ -480,7 +419,7 @@ def test_a_finished_run_is_deleted_once_its_ttl_has_passed_and_not_before() -> N
 
 
 def test_a_run_without_a_ttl_or_a_completion_time_is_kept() -> None:
-    api = Deleter()
+    api = FakeApi()
     assert expire_if_due(api, finished(None, "2026-06-01T11:00:00Z"), NOW) is None
     assert expire_if_due(api, finished(0, None), NOW + timedelta(days=1)) is None
     assert api.deleted == []

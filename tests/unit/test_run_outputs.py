@@ -1,6 +1,6 @@
 import pytest
 
-from retrodiction.api.outputs import checkpoint_uri, run_prefix, summary_ref, summary_uri
+from retrodiction.api.outputs import checkpoint_uri, run_prefix, summary_uri
 
 UID = "0b6a3c1e-1111-2222-3333-444455556666"
 
@@ -32,7 +32,3 @@ def test_path_segments_must_be_single_non_empty_names(namespace: str, name: str,
 def test_an_empty_output_uri_is_refused() -> None:
     with pytest.raises(ValueError, match="output uri"):
         summary_uri("", "ns", "run", UID)
-
-
-def test_summary_ref_points_to_both_stores() -> None:
-    assert summary_ref(config_map="run-summary", uri=None) == {"summaryRef": {"configMap": "run-summary", "uri": None}}

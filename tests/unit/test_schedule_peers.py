@@ -49,7 +49,7 @@ def test_a_replayed_pass_neither_deletes_nor_recreates_the_slots_own_run(policy:
     api, body = FakeApi(), schedule(concurrencyPolicy=policy)
     tick(api, body, "2026-06-02T00:00:03", apply_status=False)  # the status write is lost
     tick(api, body, "2026-06-02T00:01:00")
-    assert api.created == ["nightly-202606020000"] and api.deleted == []
+    assert api.created_runs == ["nightly-202606020000"] and api.deleted == []
     assert "RunReplaced" not in api.reasons()
     assert body["status"]["active"] == [{"name": "nightly-202606020000", "scheduledTime": "2026-06-02T00:00:00Z"}]
     assert body["status"]["handledThrough"] == "2026-06-02T00:00:00Z"
@@ -63,7 +63,7 @@ def test_replace_still_replaces_the_run_of_an_older_slot_when_the_pass_is_replay
     tick(api, body, "2026-06-03T00:00:03", apply_status=False)
     tick(api, body, "2026-06-03T00:00:09")
     assert api.deleted == ["nightly-202606020000"]
-    assert api.created == ["nightly-202606020000", "nightly-202606030000"]
+    assert api.created_runs == ["nightly-202606020000", "nightly-202606030000"]
     assert body["status"]["activeCount"] == 1
 
 
@@ -183,16 +183,16 @@ def test_history_is_trimmed_and_the_status_written_when_runs_cannot_be_created()
     api, body = FakeApi(), schedule(successfulRunsHistoryLimit=1)
     for day in range(2):
         tick(api, body, (utc("2026-06-02T00:00:03") + timedelta(days=day)).isoformat().replace("+00:00", ""))
-        api.finish(api.created[-1], "Succeeded", f"2026-06-0{day + 2}T01:00:00Z")
+        api.finish(api.created_runs[-1], "Succeeded", f"2026-06-0{day + 2}T01:00:00Z")
     api.refusal = "403 Forbidden: exceeded quota: runs, requested: count/retrodictiontrainings=1, used: 2, limited: 2"
     tick(api, body, "2026-06-04T00:00:03")
     assert api.deleted == ["nightly-202606020000"]
     assert body["status"]["handledThrough"] == "2026-06-03T00:00:00Z"  # the refused slot stays due
-    (failed,) = [message for reason, message in api.events if reason == "FailedCreate"]
+    (failed,) = [message for _, reason, message in api.events if reason == "FailedCreate"]
     assert failed.startswith("could not create nightly-202606040000 for the slot 2026-06-04T00:00:00Z: 403")
     api.refusal = None
     tick(api, body, "2026-06-04T00:00:08")
-    assert api.created[-1] == "nightly-202606040000"
+    assert api.created_runs[-1] == "nightly-202606040000"
     assert body["status"]["handledThrough"] == "2026-06-04T00:00:00Z" and body["status"].get("missedSlots", 0) == 0
 
 
@@ -206,7 +206,7 @@ def test_a_refused_slot_is_missed_once_its_deadline_passes() -> None:
     api.refusal = None
     tick(api, body, "2026-06-02T00:02:00")
     tick(api, body, "2026-06-02T00:02:05")
-    assert api.created == []
+    assert api.created_runs == []
     assert body["status"]["missedSlots"] == 1 and body["status"]["handledThrough"] == "2026-06-02T00:00:00Z"
 
 
@@ -253,7 +253,7 @@ def test_the_operator_marks_a_schedule_that_can_never_fire_invalid_once_and_keep
     api, body = FakeApi(), schedule(schedule="0 0 30 2 *")
     tick(api, body, "2026-06-02T00:00:03")
     tick(api, body, "2026-06-02T00:00:08")
-    assert api.created == []
+    assert api.created_runs == []
     (invalid,) = [c for c in body["status"]["conditions"] if c["type"] == "Invalid"]
     assert invalid["status"] == "True" and invalid["message"].startswith("spec.schedule: ")
     assert "names no day that exists" in invalid["message"]
@@ -299,8 +299,8 @@ def test_a_stored_deadline_under_ten_seconds_is_treated_as_ten_with_one_warning(
     api, body = FakeApi(), schedule(startingDeadlineSeconds=3)
     tick(api, body, "2026-06-02T00:00:08")  # 8 s late: a 3 s deadline would miss it
     tick(api, body, "2026-06-02T00:00:13")
-    assert api.created == ["nightly-202606020000"]
-    (warning,) = [message for reason, message in api.events if reason == "StartingDeadlineRaised"]
+    assert api.created_runs == ["nightly-202606020000"]
+    (warning,) = [message for _, reason, message in api.events if reason == "StartingDeadlineRaised"]
     assert warning.startswith("spec.startingDeadlineSeconds: 3 is below 10")
     assert "Invalid" not in {c["type"] for c in body["status"]["conditions"] if c["status"] == "True"}
 
@@ -320,13 +320,13 @@ def test_a_run_name_held_by_an_object_the_schedule_does_not_own_is_a_missed_slot
     name = "nightly-202606020000"
     api.runs[name] = foreign_run(name, labels={"training.retrodiction.dev/schedule": "nightly"})
     tick(api, body, "2026-06-02T00:00:03")
-    assert api.created == []
+    assert api.created_runs == []
     assert body["status"].get("active") in (None, []) and body["status"]["activeCount"] == 0
     assert body["status"]["missedSlots"] == 1 and body["status"]["lastMissedTime"] == "2026-06-02T00:00:00Z"
     assert body["status"]["handledThrough"] == "2026-06-02T00:00:00Z"
-    (taken,) = [message for reason, message in api.events if reason == "RunNameTaken"]
+    (taken,) = [message for _, reason, message in api.events if reason == "RunNameTaken"]
     assert "nightly-202606020000" in taken and "does not own" in taken
-    (missed,) = [message for reason, message in api.events if reason == "SlotsMissed"]
+    (missed,) = [message for _, reason, message in api.events if reason == "SlotsMissed"]
     assert "1 NameTaken" in missed
 
 
@@ -338,7 +338,7 @@ def test_an_owned_run_whose_schedule_label_was_edited_still_counts() -> None:
     tick(api, body, "2026-06-02T00:00:03")
     api.runs["nightly-202606020000"]["metadata"]["labels"] = {"team": "someone-else"}
     tick(api, body, "2026-06-03T00:00:03")
-    assert api.created == ["nightly-202606020000"]
+    assert api.created_runs == ["nightly-202606020000"]
     assert body["status"]["activeCount"] == 1
     api.finish("nightly-202606020000", "Succeeded", "2026-06-03T00:05:00Z")
     tick(api, body, "2026-06-03T00:05:05")
@@ -352,7 +352,7 @@ def test_runs_of_another_schedule_with_the_same_label_are_not_children() -> None
     stray = foreign_run("stray", labels={"training.retrodiction.dev/schedule": "nightly"})
     api.runs["stray"] = stray
     tick(api, body, "2026-06-02T00:00:03")
-    assert api.created == ["nightly-202606020000"] and "stray" not in api.deleted
+    assert api.created_runs == ["nightly-202606020000"] and "stray" not in api.deleted
 
 
 # --- 9. a star in a day field ----------------------------------------------------------------------------------------
@@ -402,7 +402,7 @@ def test_a_conflict_with_the_slots_finished_run_does_not_list_it_as_active() -> 
     tick(api, body, "2026-06-02T00:00:03", apply_status=False)
     api.finish("nightly-202606020000", "Succeeded", "2026-06-02T00:00:30Z")
     tick(api, body, "2026-06-02T00:01:00")
-    assert api.created == ["nightly-202606020000"]
+    assert api.created_runs == ["nightly-202606020000"]
     assert body["status"]["activeCount"] == 0 and body["status"].get("active") in (None, [])
     assert body["status"]["lastScheduleTime"] == "2026-06-02T00:00:00Z"
 
@@ -425,7 +425,7 @@ def test_after_the_clock_steps_back_nothing_starts_and_the_next_slot_is_the_firs
     tick(api, body, "2026-06-02T00:00:03")
     api.finish("nightly-202606020000", "Succeeded", "2026-06-02T00:10:00Z")
     tick(api, body, "2026-06-01T23:59:00")  # the clock stepped back across the slot
-    assert api.created == ["nightly-202606020000"]
+    assert api.created_runs == ["nightly-202606020000"]
     assert body["status"]["nextScheduleTime"] == "2026-06-03T00:00:00Z"
     assert body["status"]["handledThrough"] == "2026-06-02T00:00:00Z"
 

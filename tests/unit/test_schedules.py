@@ -17,7 +17,7 @@ FIRST_SLOT = "2026-06-02T00:00:00"
 def test_a_due_slot_starts_a_run_owned_by_the_schedule_over_its_own_window() -> None:
     api, body = FakeApi(), schedule()
     tick(api, body, "2026-06-02T00:00:03")
-    (name,) = api.created
+    (name,) = api.created_runs
     assert name == "nightly-202606020000"
     run = api.runs[name]
     assert run["metadata"]["ownerReferences"][0]["uid"] == body["metadata"]["uid"]
@@ -36,7 +36,7 @@ def test_a_due_slot_starts_a_run_owned_by_the_schedule_over_its_own_window() -> 
     assert status["nextScheduleTime"] == "2026-06-03T00:00:00Z"
     assert status["active"] == [{"name": name, "scheduledTime": "2026-06-02T00:00:00Z"}]
     assert status["activeCount"] == 1
-    assert ("RunCreated", f"{name} for the slot 2026-06-02T00:00:00Z") in api.events
+    assert ("Normal", "RunCreated", f"{name} for the slot 2026-06-02T00:00:00Z") in api.events
 
 
 def test_the_manifest_validates_as_a_training_the_api_server_would_accept() -> None:
@@ -52,7 +52,7 @@ def test_a_pass_replayed_after_a_crash_before_the_status_write_creates_no_second
     api, body = FakeApi(), schedule()
     tick(api, body, "2026-06-02T00:00:03", apply_status=False)  # the status write is lost
     tick(api, body, "2026-06-02T00:00:09")
-    assert api.created == ["nightly-202606020000"]
+    assert api.created_runs == ["nightly-202606020000"]
     assert body["status"]["handledThrough"] == "2026-06-02T00:00:00Z"
     assert body["status"]["activeCount"] == 1
 
@@ -70,20 +70,20 @@ def test_a_new_trigger_value_starts_one_run_now_whatever_the_schedule() -> None:
     body["metadata"]["annotations"][TRIGGER_ANNOTATION] = "1796000000"
     tick(api, body, "2026-06-01T10:15:42.5")
     manual = run_name("nightly", utc(FIRST_SLOT), trigger="1796000000")
-    assert api.created == [manual]
+    assert api.created_runs == [manual]
     assert api.runs[manual]["metadata"]["annotations"]["training.retrodiction.dev/scheduled-time"] == (
         "2026-06-01T10:15:42Z"
     )
     assert body["status"]["lastTrigger"] == "1796000000"
     tick(api, body, "2026-06-01T10:16:00")
-    assert api.created == [manual]
+    assert api.created_runs == [manual]
 
 
 def test_history_keeps_the_newest_successful_and_failed_runs() -> None:
     api, body = FakeApi(), schedule(successfulRunsHistoryLimit=2, failedRunsHistoryLimit=1)
     for day in range(5):
         tick(api, body, (utc(FIRST_SLOT) + timedelta(days=day, seconds=5)).isoformat().replace("+00:00", ""))
-        name = api.created[-1]
+        name = api.created_runs[-1]
         phase = "Failed" if day in (1, 3) else "Succeeded"
         api.finish(name, phase, (utc(FIRST_SLOT) + timedelta(days=day, hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"))
     tick(api, body, "2026-06-06T12:00:00")
@@ -96,12 +96,12 @@ def test_forbid_starts_nothing_while_a_run_is_active() -> None:
     api, body = FakeApi(), schedule(concurrencyPolicy="Forbid")
     tick(api, body, "2026-06-02T00:00:03")
     tick(api, body, "2026-06-03T00:00:03")
-    assert api.created == ["nightly-202606020000"]
+    assert api.created_runs == ["nightly-202606020000"]
     assert body["status"]["handledThrough"] == "2026-06-02T00:00:00Z"
     assert body["status"]["activeCount"] == 1
     api.finish("nightly-202606020000", "Succeeded", "2026-06-03T00:10:00Z")
     tick(api, body, "2026-06-03T00:10:05")
-    assert api.created == ["nightly-202606020000", "nightly-202606030000"]
+    assert api.created_runs == ["nightly-202606020000", "nightly-202606030000"]
 
 
 def test_replace_deletes_the_active_run_for_the_newer_slot() -> None:
@@ -118,28 +118,28 @@ def test_missed_slots_are_announced_and_counted() -> None:
     tick(api, body, "2026-06-02T00:00:03")
     api.finish("nightly-202606020000", "Succeeded", "2026-06-02T00:30:00Z")
     tick(api, body, "2026-06-06T09:00:00")  # the operator was away for four nights: Latest runs the newest
-    assert api.created[-1] == "nightly-202606060000"
+    assert api.created_runs[-1] == "nightly-202606060000"
     assert body["status"]["missedSlots"] == 3
     assert body["status"]["lastMissedTime"] == "2026-06-05T00:00:00Z"
-    (missed,) = [message for reason, message in api.events if reason == "SlotsMissed"]
+    (missed,) = [message for _, reason, message in api.events if reason == "SlotsMissed"]
     assert missed == "3 slot(s) not run (3 NotLatest); the last at 2026-06-05T00:00:00Z"
 
 
 def test_a_schedule_the_operator_cannot_use_is_marked_invalid_with_the_field_named() -> None:
     api, body = FakeApi(), schedule(timeZone="Mars/Olympus_Mons")
     tick(api, body, "2026-06-02T00:00:03")
-    assert api.created == []
+    assert api.created_runs == []
     (invalid,) = [c for c in body["status"]["conditions"] if c["type"] == "Invalid"]
     assert invalid["status"] == "True" and invalid["reason"] == "InvalidSchedule"
     assert invalid["message"].startswith("spec.timeZone: ")
     tick(api, body, "2026-06-02T00:00:08")
-    assert [reason for reason, _ in api.events].count("InvalidSchedule") == 1
+    assert api.reasons().count("InvalidSchedule") == 1
 
 
 def test_a_suspended_schedule_starts_nothing_and_says_so() -> None:
     api, body = FakeApi(), schedule(suspend=True)
     tick(api, body, "2026-06-03T00:00:03")
-    assert api.created == []
+    assert api.created_runs == []
     conditions = {c["type"]: c for c in body["status"]["conditions"]}
     assert conditions["Suspended"]["status"] == "True"
     assert "nextScheduleTime" not in body["status"]
@@ -148,7 +148,7 @@ def test_a_suspended_schedule_starts_nothing_and_says_so() -> None:
 def test_the_status_lists_at_most_a_hundred_active_runs_and_counts_them_all() -> None:
     api, body = FakeApi(), schedule(schedule="* * * * *", catchUp={"policy": "All", "limit": 120})
     tick(api, body, "2026-06-01T02:00:00")
-    assert len(api.created) == 120
+    assert len(api.created_runs) == 120
     assert body["status"]["activeCount"] == 120
     assert len(body["status"]["active"]) == 100
     assert body["status"]["active"][-1]["scheduledTime"] == "2026-06-01T02:00:00Z"

@@ -6,8 +6,6 @@ checkpoints as its own, nor overwrites the old run's summary.
 
 from __future__ import annotations
 
-from typing import Any
-
 
 def _segment(value: str, what: str) -> str:
     if not value or "/" in value or value in (".", ".."):
@@ -34,8 +32,3 @@ def summary_uri(output_uri: str, run_namespace: str, run_name: str, run_uid: str
 def checkpoint_uri(output_uri: str, run_namespace: str, run_name: str, run_uid: str) -> str:
     """A folder for `FsspecCheckpoint` (one object per finished batch)."""
     return run_prefix(output_uri, run_namespace, run_name, run_uid) + "checkpoints/"
-
-
-def summary_ref(*, config_map: str | None, uri: str | None) -> dict[str, Any]:
-    """The `status.summaryRef` patch: where readers find the summary, never the summary itself."""
-    return {"summaryRef": {"configMap": config_map, "uri": uri}}

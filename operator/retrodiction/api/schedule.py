@@ -7,7 +7,7 @@ the same length of history ending at its own slot, and a caught-up run covers it
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import timedelta
 from enum import StrEnum
 from functools import cache
 from importlib import resources
@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import ConfigDict, Field, field_validator
 
 from retrodiction.api.cron import CRON_MESSAGE, CRON_PATTERN, NEVER_FIRES_MESSAGE, NEVER_FIRES_RULE, Cron, CronError
-from retrodiction.api.status import Conditions
+from retrodiction.api.status import Conditions, KubeTime, MergePatch
 from retrodiction.api.training import ObjectMeta, RunSpec, _cel, _cel_rules, _Model
 
 
@@ -161,7 +161,7 @@ MAX_ACTIVE_LISTED = 100
 
 class ActiveRun(_Model):
     name: str
-    scheduled_time: datetime
+    scheduled_time: KubeTime
 
 
 class RetrodictionScheduleStatus(_Model):
@@ -170,13 +170,13 @@ class RetrodictionScheduleStatus(_Model):
     model_config = ConfigDict(extra="forbid", frozen=False)
 
     observed_generation: int | None = None
-    last_schedule_time: datetime | None = Field(default=None, description="The slot of the newest run started.")
-    next_schedule_time: datetime | None = None
-    last_successful_time: datetime | None = Field(default=None, description="When the newest successful run ended.")
-    handled_through: datetime | None = Field(
+    last_schedule_time: KubeTime | None = Field(default=None, description="The slot of the newest run started.")
+    next_schedule_time: KubeTime | None = None
+    last_successful_time: KubeTime | None = Field(default=None, description="When the newest successful run ended.")
+    handled_through: KubeTime | None = Field(
         default=None, description="Every slot at or before this time was started or recorded as missed."
     )
-    last_missed_time: datetime | None = None
+    last_missed_time: KubeTime | None = None
     missed_slots: int = Field(default=0, ge=0, description="Slots skipped for good since the schedule was created.")
     last_trigger: str | None = Field(default=None, description="The trigger annotation value last acted on.")
     active: list[ActiveRun] = Field(default_factory=list, max_length=MAX_ACTIVE_LISTED)
@@ -188,6 +188,10 @@ class RetrodictionScheduleStatus(_Model):
         f"scheduled time. The Active printer column.",
     )
     conditions: Conditions = Field(default_factory=list)
+
+
+class ScheduleStatusPatch(RetrodictionScheduleStatus, MergePatch):
+    """A merge patch of a schedule's status: every write of the operator goes through it."""
 
 
 class RetrodictionSchedule(_Model):

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
 from pydantic.alias_generators import to_camel
+
+from retrodiction.times import as_utc, rfc3339
 
 
 class Phase(StrEnum):
@@ -26,6 +28,11 @@ class Phase(StrEnum):
         return self in (Phase.SUCCEEDED, Phase.FAILED)
 
 
+# metav1.Time: RFC 3339 in UTC to the second on the wire, an aware UTC datetime in Python (a naive one means UTC).
+KubeTime = Annotated[datetime, AfterValidator(as_utc), PlainSerializer(rfc3339, return_type=str, when_used="json")]
+ConditionStatus = Literal["True", "False", "Unknown"]
+
+
 class _Status(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
@@ -34,10 +41,10 @@ class Condition(_Status):
     """The shape of metav1.Condition, so `kubectl wait --for=condition=Complete` works."""
 
     type: str = Field(min_length=1, max_length=316)
-    status: Literal["True", "False", "Unknown"]
+    status: ConditionStatus
     reason: str = Field(default="", max_length=1024)
     message: str = Field(default="", max_length=32768)
-    last_transition_time: datetime | None = None
+    last_transition_time: KubeTime | None = None
     observed_generation: int | None = Field(default=None, ge=0)
 
 
@@ -74,9 +81,9 @@ class RetrodictionTrainingStatus(_Status):
     reason: str | None = Field(default=None, max_length=1024)
     message: str | None = Field(default=None, max_length=4096)
     observed_generation: int | None = Field(default=None, ge=0)
-    start_time: datetime | None = None
-    completion_time: datetime | None = None
-    last_progress_time: datetime | None = None
+    start_time: KubeTime | None = None
+    completion_time: KubeTime | None = None
+    last_progress_time: KubeTime | None = None
     batches: BatchCounts | None = None
     progress: str | None = Field(default=None, max_length=64)
     completed_percentage: float | None = Field(default=None, ge=0, le=100)
@@ -86,11 +93,23 @@ class RetrodictionTrainingStatus(_Status):
     conditions: Conditions = Field(default_factory=list)
 
 
-class RunStatusPatch(RetrodictionTrainingStatus):
-    """A merge patch of a run's status: every write of the operator goes through this model, so nothing reaches
-    the API server that the CRD's status schema does not describe, and every field is bounded."""
+StatusT = TypeVar("StatusT", bound=BaseModel)
+
+
+class MergePatch(BaseModel):
+    """A JSON merge patch of a status, as a model: only the fields set are sent (an explicit None removes one), so
+    nothing reaches the API server that the CRD's status schema does not describe, and every field is bounded."""
+
+    def applied_to(self, status: StatusT) -> StatusT:
+        """`status` (a stored status or another patch) with the fields this patch sets replaced, as a merge patch
+        would leave it."""
+        return status.model_copy(update={name: getattr(self, name) for name in self.model_fields_set})
 
     def to_patch(self) -> dict[str, object]:
-        # Only the fields set: a merge patch leaves the others alone (and an explicit None removes one).
+        # exclude_unset also applies inside nested models (conditions), which leave unknown fields unset.
         patch: dict[str, object] = self.model_dump(mode="json", by_alias=True, exclude_unset=True)
         return patch
+
+
+class RunStatusPatch(RetrodictionTrainingStatus, MergePatch):
+    """A merge patch of a run's status: every write of the operator goes through it."""

@@ -11,7 +11,8 @@ import kopf
 from prometheus_client import start_http_server
 
 from retrodiction.controller.clock import Clock, clock_for
-from retrodiction.controller.kube import KubeApi
+from retrodiction.controller.kube import KubernetesApi
+from retrodiction.controller.kube_api import KubeApi
 from retrodiction.controller.settings import OperatorSettings
 from retrodiction.identity import KOPF_PREFIX
 from retrodiction.kube_client import api_client
@@ -33,7 +34,7 @@ class OperatorApp:
         """The app for `settings` (what `retrodiction operator` parsed, with its --namespace flags), or for the
         environment alone when started by `kopf run -m retrodiction.controller.handlers`."""
         settings = settings or OperatorSettings()
-        return cls(settings=settings, api=KubeApi(api_client()), clock=clock_for(settings.clock_file))
+        return cls(settings=settings, api=KubernetesApi(api_client()), clock=clock_for(settings.clock_file))
 
     # One Event per unfinished run (by uid): its daemon sleeps on it between passes, and an event of the run's
     # driver Job sets it, so the operator follows a finished driver at once rather than at its next pass.

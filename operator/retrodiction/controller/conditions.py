@@ -1,15 +1,12 @@
-"""metav1.Condition semantics over plain lists of dicts, so the controller can patch them as they are."""
+"""metav1.Condition semantics over typed conditions (api/status.py's Condition), for runs and schedules alike."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Literal
 
-from retrodiction.times import rfc3339
-
-ConditionStatus = Literal["True", "False", "Unknown"]
+from retrodiction.api.status import Condition, ConditionStatus
 
 # Every message the operator writes is capped, so a stack trace cannot push the status towards etcd's limit.
 MAX_MESSAGE_CHARS = 1024
@@ -32,15 +29,26 @@ def _status_text(status: ConditionStatus | bool) -> ConditionStatus:
     return status
 
 
+def _condition(
+    type: str, status: ConditionStatus, reason: str, message: str, since: datetime, generation: int | None
+) -> Condition:
+    # observedGeneration is left unset rather than null when unknown: a merge patch of the whole list then drops a
+    # stale one, and the written condition compares equal to the one read back.
+    fields = {"type": type, "status": status, "reason": reason, "message": cap_message(message)}
+    if generation is None:
+        return Condition(**fields, last_transition_time=since)
+    return Condition(**fields, last_transition_time=since, observed_generation=generation)
+
+
 def set_condition(
-    conditions: Sequence[Mapping[str, Any]],
+    conditions: Sequence[Condition],
     type: str,
     status: ConditionStatus | bool,
     reason: str,
     message: str,
     now: datetime,
     observed_generation: int | None = None,
-) -> list[dict[str, Any]]:
+) -> list[Condition]:
     """A new list with condition `type` set; the input is left untouched.
 
     lastTransitionTime moves only when the status changes, so it tells when the condition last flipped; reason,
@@ -50,44 +58,25 @@ def set_condition(
     if not _REASON.match(reason) or len(reason) > MAX_MESSAGE_CHARS:
         raise ValueError(f"condition reason must be a CamelCase word, got {reason!r}")
     text = _status_text(status)
-    result: list[dict[str, Any]] = []
+    result: list[Condition] = []
     found = False
     for existing in conditions:
-        condition = dict(existing)
-        if condition.get("type") == type:
-            found = True
-            if condition.get("status") != text or not condition.get("lastTransitionTime"):
-                condition["lastTransitionTime"] = rfc3339(now)
-            condition.update(status=text, reason=reason, message=cap_message(message))
-            _set_generation(condition, observed_generation)
-        result.append(condition)
+        if existing.type != type:
+            result.append(existing)
+            continue
+        found = True
+        flipped = existing.status != text or existing.last_transition_time is None
+        since = now if flipped or existing.last_transition_time is None else existing.last_transition_time
+        result.append(_condition(type, text, reason, message, since, observed_generation))
     if not found:
-        condition = {
-            "type": type,
-            "status": text,
-            "reason": reason,
-            "message": cap_message(message),
-            "lastTransitionTime": rfc3339(now),
-        }
-        _set_generation(condition, observed_generation)
-        result.append(condition)
+        result.append(_condition(type, text, reason, message, now, observed_generation))
     return result
 
 
-def _set_generation(condition: dict[str, Any], observed_generation: int | None) -> None:
-    if observed_generation is None:
-        condition.pop("observedGeneration", None)
-    else:
-        condition["observedGeneration"] = observed_generation
+def get_condition(conditions: Sequence[Condition], type: str) -> Condition | None:
+    return next((condition for condition in conditions if condition.type == type), None)
 
 
-def get_condition(conditions: Sequence[Mapping[str, Any]], type: str) -> Mapping[str, Any] | None:
-    for condition in conditions:
-        if condition.get("type") == type:
-            return condition
-    return None
-
-
-def is_true(conditions: Sequence[Mapping[str, Any]], type: str) -> bool:
+def is_true(conditions: Sequence[Condition], type: str) -> bool:
     condition = get_condition(conditions, type)
-    return condition is not None and condition.get("status") == "True"
+    return condition is not None and condition.status == "True"

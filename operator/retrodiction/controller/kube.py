@@ -18,7 +18,19 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from retrodiction.identity import DASK_CLUSTERS, DASK_GROUP, DASK_VERSION, GROUP, SCHEDULES, TRAININGS, VERSION
+from retrodiction.api.schedule import ScheduleStatusPatch
+from retrodiction.api.status import MergePatch, RunStatusPatch
+from retrodiction.controller.kube_api import EventType
+from retrodiction.identity import (
+    DASK_CLUSTERS,
+    DASK_GROUP,
+    DASK_VERSION,
+    GROUP,
+    SCHEDULES,
+    TRAINING_KIND,
+    TRAININGS,
+    VERSION,
+)
 from retrodiction.kube_client import as_dict, reason, status_code
 from retrodiction.ownership import require_controlled_by
 
@@ -36,7 +48,9 @@ class CreateRefusedError(RuntimeError):
     """The API server refused a create for a reason other than the name being taken (a quota, admission)."""
 
 
-class KubeApi:
+class KubernetesApi:
+    """controller/kube_api.py's KubeApi, against the API server."""
+
     def __init__(self, api_client: client.ApiClient, *, component: str = "retrodiction-operator") -> None:
         self.core = client.CoreV1Api(api_client)
         self.custom = client.CustomObjectsApi(api_client)
@@ -49,14 +63,14 @@ class KubeApi:
 
     # -- the run itself ------------------------------------------------------------------------------------------
 
-    def patch_run_status(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
+    def patch_run_status(self, namespace: str, name: str, patch: RunStatusPatch) -> None:
         self._patch_status(TRAININGS, namespace, name, patch)
 
-    def _patch_status(self, plural: str, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
+    def _patch_status(self, plural: str, namespace: str, name: str, patch: MergePatch) -> None:
         """Merge-patch the status subresource; an object deleted meanwhile is not an error."""
         try:
             self.custom.patch_namespaced_custom_object_status(
-                GROUP, VERSION, namespace, plural, name, {"status": dict(patch)}
+                GROUP, VERSION, namespace, plural, name, {"status": patch.to_patch()}
             )
         except ApiException as err:
             if status_code(err) != 404:
@@ -100,7 +114,7 @@ class KubeApi:
                 return False
             raise CreateRefusedError(reason(err)) from None
 
-    def patch_schedule_status(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
+    def patch_schedule_status(self, namespace: str, name: str, patch: ScheduleStatusPatch) -> None:
         self._patch_status(SCHEDULES, namespace, name, patch)
 
     # -- Kopf peering ---------------------------------------------------------------------------------------------
@@ -238,15 +252,15 @@ class KubeApi:
 
     # -- events ---------------------------------------------------------------------------------------------------
 
-    def event(self, run: Mapping[str, Any], kind: str, reason: str, message: str) -> None:
+    def event(self, involved: Mapping[str, Any], kind: EventType, reason: str, message: str) -> None:
         """A core/v1 Event on the run (or schedule); losing one is logged, never fatal to the run."""
-        meta = run["metadata"]
+        meta = involved["metadata"]
         now = datetime.now(UTC)
         body = client.CoreV1Event(
             metadata=client.V1ObjectMeta(generate_name=f"{meta['name']}.", namespace=meta["namespace"]),
             involved_object=client.V1ObjectReference(
                 api_version=f"{GROUP}/{VERSION}",
-                kind=run.get("kind", "RetrodictionTraining"),
+                kind=involved.get("kind", TRAINING_KIND),
                 name=meta["name"],
                 namespace=meta["namespace"],
                 uid=meta["uid"],

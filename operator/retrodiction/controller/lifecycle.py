@@ -19,7 +19,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 from pydantic import ValidationError
 
@@ -30,18 +30,19 @@ from retrodiction.api.children import (
     summary_configmap_name,
 )
 from retrodiction.api.errors import format_validation_error
-from retrodiction.api.outputs import summary_ref, summary_uri
+from retrodiction.api.outputs import summary_uri
 from retrodiction.api.policy import violations
 from retrodiction.api.report import DriverReport, DriverState
-from retrodiction.api.status import Phase, RunStatusPatch
+from retrodiction.api.status import DaskClusterRef, Phase, RunStatusPatch, SummaryRef
 from retrodiction.api.training import RetrodictionTrainingSpec
 from retrodiction.controller import events, metrics
 from retrodiction.controller.dask_cluster import build_dask_cluster
 from retrodiction.controller.driver import build_driver_access, build_driver_job, build_network_policy
 from retrodiction.controller.kube import TooLargeError
+from retrodiction.controller.kube_api import RunApi
 from retrodiction.controller.report_reader import MAX_REPORT_OBJECT_BYTES, ReportError, parse_report
 from retrodiction.controller.settings import OperatorSettings
-from retrodiction.controller.status import StatusThrottle, current_phase, progress_patch, transition
+from retrodiction.controller.status import StatusThrottle, progress_patch, read_status, transition
 from retrodiction.identity import TLS_ANNOTATION, EventReason
 from retrodiction.ownership import NotOwnedError
 from retrodiction.times import parse_rfc3339
@@ -49,34 +50,13 @@ from retrodiction.times import parse_rfc3339
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 # Past the startup timeout the driver fails the run itself (it cannot reach its scheduler); this margin covers a
 # driver pod that never starts at all (an image that cannot be pulled, no node that fits).
 STARTUP_MARGIN_SECONDS = 120.0
 STARTED = frozenset({Phase.PROVISIONING, Phase.RUNNING})
 STALE_SLACK = timedelta(seconds=5)
-
-
-class RunApi(Protocol):
-    """The API calls a run's lifecycle makes (controller/kube.py's KubeApi; an in-memory fake in unit tests)."""
-
-    def patch_run_status(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None: ...
-
-    def list_runs(self, namespace: str) -> list[dict[str, Any]]: ...
-
-    def ensure_child(self, manifest: Mapping[str, Any], run_uid: str) -> dict[str, Any]: ...
-
-    def get_job(self, namespace: str, name: str) -> dict[str, Any] | None: ...
-
-    def suspend_job(self, namespace: str, name: str, suspend: bool) -> None: ...
-
-    def get_dask_cluster(self, namespace: str, name: str) -> dict[str, Any] | None: ...
-
-    def delete_dask_cluster(self, namespace: str, name: str) -> None: ...
-
-    def read_configmap_capped(self, namespace: str, name: str, cap: int) -> bytes | None: ...
-
-    def event(self, run: Mapping[str, Any], kind: str, reason: str, message: str) -> None: ...
 
 
 @dataclass
@@ -128,7 +108,7 @@ class RunLifecycle:
         self.ctx = ctx
         meta = ctx.body["metadata"]
         self.meta = {"name": meta["name"], "namespace": meta["namespace"], "uid": meta["uid"]}
-        self.status: dict[str, Any] = dict(ctx.body.get("status") or {})
+        self.status = read_status(ctx.body.get("status"))
         self.throttle = StatusThrottle(ctx.settings.status_interval_seconds)
         self._provisioning_since: float | None = None
         # When this operator moved the run to Provisioning: a report written before it is a previous driver's
@@ -139,8 +119,8 @@ class RunLifecycle:
         # so the first pass adopts them again; a driver Job deleted mid-run is made again.
         self._children_ready = False
 
-    async def _call(self, function: Callable[..., T], *args: Any) -> T:
-        return await asyncio.to_thread(function, *args)
+    async def _call(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        return await asyncio.to_thread(function, *args, **kwargs)
 
     # -- status ---------------------------------------------------------------------------------------------------
 
@@ -149,20 +129,20 @@ class RunLifecycle:
         generation = self.ctx.body["metadata"].get("generation")
         return None if generation is None else int(generation)
 
-    async def _write(self, patch: Mapping[str, Any], kind: str) -> None:
-        typed = RunStatusPatch.model_validate(patch).to_patch()
-        await self._call(self.ctx.api.patch_run_status, self.meta["namespace"], self.meta["name"], typed)
-        self.status.update(typed)
+    async def _write(self, patch: RunStatusPatch, kind: str) -> None:
+        await self._call(self.ctx.api.patch_run_status, self.meta["namespace"], self.meta["name"], patch)
+        self.status = patch.applied_to(self.status)
         metrics.STATUS_PATCHES.labels(kind).inc()
 
-    async def set_phase(self, to: Phase, reason: str, message: str, extra: Mapping[str, Any] | None = None) -> None:
-        before = current_phase(self.status)
-        if before == to and self.status.get("reason") == reason and self.status.get("message") == message:
+    async def set_phase(self, to: Phase, reason: str, message: str, extra: RunStatusPatch | None = None) -> None:
+        before = self.status.phase
+        if before == to and self.status.reason == reason and self.status.message == message:
             return
         patch = transition(
             self.status, to, reason=reason, message=message, now=self.ctx.now(), generation=self.generation
         )
-        patch.update(extra or {})
+        if extra is not None:
+            patch = extra.applied_to(patch)
         await self._write(patch, "phase")
         self.throttle.should_write(force=True)
         if before is not None and before != to:
@@ -181,7 +161,7 @@ class RunLifecycle:
 
     async def step(self) -> bool:
         """Move the run on as far as it can go now; True once it is finished (nothing more to do)."""
-        phase = current_phase(self.status)
+        phase = self.status.phase
         if phase is not None and phase.finished:
             return True
         try:
@@ -191,9 +171,9 @@ class RunLifecycle:
                 return False
             if phase is None:
                 await self.set_phase(Phase.PENDING, EventReason.ACCEPTED, "checking the spec and the namespace's queue")
-            if current_phase(self.status) not in STARTED and not await self._may_start():
+            if self.status.phase not in STARTED and not await self._may_start():
                 return False
-            if not self._children_ready or current_phase(self.status) not in STARTED:
+            if not self._children_ready or self.status.phase not in STARTED:
                 await self._ensure_children(spec)
             return await self._observe(spec)
         except RunFailedError as failure:
@@ -227,7 +207,7 @@ class RunLifecycle:
                 waiting_before += 1
         if started + waiting_before < limit:
             return True
-        first_time = self.status.get("reason") != EventReason.QUEUED
+        first_time = self.status.reason != EventReason.QUEUED
         await self.set_phase(
             Phase.PENDING,
             EventReason.QUEUED,
@@ -235,7 +215,7 @@ class RunLifecycle:
             f"this one (maxConcurrentRunsPerNamespace={limit})",
         )
         if first_time:
-            self.ctx.api.event(self.ctx.body, "Normal", EventReason.QUEUED, str(self.status.get("message")))
+            self.ctx.api.event(self.ctx.body, "Normal", EventReason.QUEUED, str(self.status.message))
         return False
 
     def _driver_env(self, spec: RetrodictionTrainingSpec) -> dict[str, str]:
@@ -253,7 +233,7 @@ class RunLifecycle:
         seconds = spec.execution.active_deadline_seconds
         if seconds is None:
             return None
-        began = parse_rfc3339(self.status.get("startTime"))
+        began = self.status.start_time
         if began is None:
             return seconds
         return max(1, int(seconds - (self.ctx.now() - began).total_seconds()))
@@ -284,7 +264,7 @@ class RunLifecycle:
         if (existing.get("spec") or {}).get("suspend"):
             await self._call(api.suspend_job, self.meta["namespace"], driver_job_name(self.meta["name"]), False)
         self._children_ready = not replacing
-        phase = current_phase(self.status)
+        phase = self.status.phase
         if phase not in STARTED:
             self._provisioning_since = time.monotonic()
             self._provisioning_at = self.ctx.now()
@@ -338,13 +318,13 @@ class RunLifecycle:
         if report is not None and self._stale(report):
             report = None
         running = report is not None and report.state in (DriverState.RUNNING, DriverState.STORING)
-        if current_phase(self.status) is Phase.PROVISIONING:
+        if self.status.phase is Phase.PROVISIONING:
             if running or (report is not None and report.state is DriverState.SUCCEEDED):
                 assert report is not None
                 await self._started(report, spec)
             else:
                 await self._check_startup(spec)
-        if report is not None and current_phase(self.status) is Phase.RUNNING:
+        if report is not None and self.status.phase is Phase.RUNNING:
             await self._progress(report)
         if _condition(job, "Complete") or _condition(job, "Failed"):
             await self._finish(spec, job, report)
@@ -358,14 +338,14 @@ class RunLifecycle:
     async def _started(self, report: DriverReport, spec: RetrodictionTrainingSpec) -> None:
         if self._provisioning_since is not None:
             metrics.PROVISIONING_SECONDS.observe(time.monotonic() - self._provisioning_since)
-        cluster: dict[str, Any] = {"schedulerAddress": report.scheduler_address, "dashboardURL": report.dashboard_url}
+        cluster = DaskClusterRef(scheduler_address=report.scheduler_address, dashboard_url=report.dashboard_url)
         if spec.dask.mode == "kubernetes":
-            cluster["name"] = dask_cluster_name(self.meta["name"])
+            cluster.name = dask_cluster_name(self.meta["name"])
         await self.set_phase(
             Phase.RUNNING,
             EventReason.RUN_STARTED,
             f"{report.batches.total} batches on {report.scheduler_address or spec.dask.mode}",
-            extra={"daskCluster": cluster, **self._progress_fields(report)},
+            extra=self._progress_fields(report).applied_to(RunStatusPatch(dask_cluster=cluster)),
         )
 
     async def _check_startup(self, spec: RetrodictionTrainingSpec) -> None:
@@ -384,17 +364,8 @@ class RunLifecycle:
                 f"(see `kubectl describe job {driver_job_name(self.meta['name'])}` and its pods)",
             )
 
-    def _progress_fields(self, report: DriverReport) -> dict[str, Any]:
-        counts = report.batches
-        progress = {
-            "total": counts.total,
-            "succeeded": counts.succeeded,
-            "failed": counts.failed,
-            "resumed": counts.resumed,
-            "completed_percentage": report.completed_percentage,
-            "estimated_remaining_seconds": report.estimated_remaining_seconds,
-        }
-        return progress_patch(progress, running=counts.running, now=self.ctx.now())
+    def _progress_fields(self, report: DriverReport) -> RunStatusPatch:
+        return progress_patch(report, now=self.ctx.now())
 
     async def _progress(self, report: DriverReport) -> None:
         key = (report.batches, report.completed_percentage, report.estimated_remaining_seconds)
@@ -405,29 +376,27 @@ class RunLifecycle:
 
     # -- the end --------------------------------------------------------------------------------------------------
 
-    def _summary_ref(self, spec: RetrodictionTrainingSpec) -> dict[str, Any]:
+    def _summary_ref(self, spec: RetrodictionTrainingSpec) -> SummaryRef:
         """Where the driver stored the summary: the operator names it from the spec, it never reads it."""
         name, namespace, uid = self.meta["name"], self.meta["namespace"], self.meta["uid"]
         config_map = (
             summary_configmap_name(name, spec.output.config_map.name) if spec.output.config_map.enabled else None
         )
         uri = summary_uri(spec.output.uri, namespace, name, uid) if spec.output.uri else None
-        return summary_ref(config_map=config_map, uri=uri)
+        return SummaryRef(config_map=config_map, uri=uri)
 
     async def _finish(
         self, spec: RetrodictionTrainingSpec, job: Mapping[str, Any] | None, report: DriverReport | None
     ) -> None:
-        final = {**self._progress_fields(report), "estimatedRemainingSeconds": 0} if report else {}
-        if final:
-            final["batches"]["running"] = 0
+        final = progress_patch(report, now=self.ctx.now(), finished=True) if report else RunStatusPatch()
         if _condition(job, "Complete"):
-            extra = {**self._summary_ref(spec), **final}
+            extra = final.applied_to(RunStatusPatch(summary_ref=self._summary_ref(spec)))
             counts = report.batches if report else None
             message = f"{counts.succeeded}/{counts.total} batches" if counts else "done"
             if counts and counts.failed:
                 limit = spec.execution.max_failed_batches
                 message += f", {counts.failed} failed (maxFailedBatches={limit})"
-            self._summary_event(extra)
+            self._summary_event(self._summary_ref(spec))
             await self._release_cluster(spec)
             await self.set_phase(Phase.SUCCEEDED, EventReason.RUN_SUCCEEDED, message, extra=extra)
             return
@@ -439,18 +408,15 @@ class RunLifecycle:
         else:
             reason = EventReason.DRIVER_FAILED
             message = f"the driver Job failed ({failed.get('reason', 'unknown')}): {failed.get('message', '')}"[:1024]
-        extra = dict(final)
+        extra = final
         # The driver stores what finished before it reports these: the partial summary is there to read.
         if reason in (EventReason.BATCHES_FAILED, EventReason.DEADLINE_EXCEEDED) and report is not None:
-            extra.update(self._summary_ref(spec))
-            self._summary_event(extra)
+            extra = final.applied_to(RunStatusPatch(summary_ref=self._summary_ref(spec)))
+            self._summary_event(self._summary_ref(spec))
         await self._finish_failed(reason, message, extra, spec)
 
-    def _summary_event(self, extra: Mapping[str, Any]) -> None:
-        ref = extra.get("summaryRef") or {}
-        where = " and ".join(
-            part for part in (ref.get("configMap") and f"ConfigMap {ref['configMap']}", ref.get("uri")) if part
-        )
+    def _summary_event(self, ref: SummaryRef) -> None:
+        where = " and ".join(part for part in (ref.config_map and f"ConfigMap {ref.config_map}", ref.uri) if part)
         self.ctx.api.event(
             self.ctx.body, "Normal", EventReason.SUMMARY_STORED, f"summary stored in {where or 'nowhere'}"
         )
@@ -465,14 +431,14 @@ class RunLifecycle:
         self,
         reason: str,
         message: str,
-        extra: Mapping[str, Any] | None = None,
+        extra: RunStatusPatch | None = None,
         spec: RetrodictionTrainingSpec | None = None,
     ) -> None:
         await self._release_cluster(spec)
         await self.set_phase(Phase.FAILED, reason, message, extra=extra)
 
     async def _suspend(self, spec: RetrodictionTrainingSpec) -> None:
-        if current_phase(self.status) is Phase.SUSPENDED:
+        if self.status.phase is Phase.SUSPENDED:
             return
         # The Job deletes its pod (the driver leaves its batches to the checkpoints) and the cluster goes.
         await self._call(self.ctx.api.suspend_job, self.meta["namespace"], driver_job_name(self.meta["name"]), True)
@@ -481,15 +447,15 @@ class RunLifecycle:
 
     async def give_up(self, error: BaseException) -> None:
         """The operator itself failed on this run several times: fail it visibly instead of retrying forever."""
-        self.status = dict(self.ctx.body.get("status") or {})
-        if (phase := current_phase(self.status)) is not None and phase.finished:
+        self.status = read_status(self.ctx.body.get("status"))
+        if (phase := self.status.phase) is not None and phase.finished:
             return
         await self.set_phase(
             Phase.FAILED, EventReason.RUN_FAILED, f"operator error, gave up: {type(error).__name__}: {error}"
         )
 
 
-def expire_if_due(api: Any, body: Mapping[str, Any], now: datetime) -> float | None:
+def expire_if_due(api: RunApi, body: Mapping[str, Any], now: datetime) -> float | None:
     """Delete a finished run once ttlSecondsAfterFinished has passed; returns the seconds still to wait."""
     ttl = (body.get("spec", {}).get("execution") or {}).get("ttlSecondsAfterFinished")
     finished = parse_rfc3339((body.get("status") or {}).get("completionTime"))

@@ -16,10 +16,18 @@ from typing import Any
 from pydantic import ValidationError
 
 from retrodiction.api.errors import format_validation_error
-from retrodiction.api.schedule import MAX_ACTIVE_LISTED, MIN_STARTING_DEADLINE_SECONDS, RetrodictionScheduleSpec
+from retrodiction.api.schedule import (
+    MAX_ACTIVE_LISTED,
+    MIN_STARTING_DEADLINE_SECONDS,
+    ActiveRun,
+    RetrodictionScheduleSpec,
+    RetrodictionScheduleStatus,
+    ScheduleStatusPatch,
+)
 from retrodiction.api.status import Phase
 from retrodiction.controller.conditions import set_condition
-from retrodiction.controller.kube import CreateRefusedError, KubeApi
+from retrodiction.controller.kube import CreateRefusedError
+from retrodiction.controller.kube_api import ScheduleApi
 from retrodiction.controller.schedule_runs import owned_by_schedule, run_manifest, run_name, scheduled_time
 from retrodiction.controller.schedule_times import Decision, after_starts, decide
 from retrodiction.identity import TRIGGER_ANNOTATION, TRIGGERED_BY_ANNOTATION, EventReason, ScheduleCondition
@@ -35,7 +43,7 @@ def _phase(run: Mapping[str, Any]) -> Phase | None:
 
 @dataclass
 class ScheduleContext:
-    api: KubeApi
+    api: ScheduleApi
     body: Mapping[str, Any]
     now: datetime
 
@@ -45,8 +53,21 @@ class ScheduleContext:
         return {"name": meta["name"], "namespace": meta["namespace"], "uid": meta["uid"]}
 
     @property
-    def status(self) -> dict[str, Any]:
+    def stored_status(self) -> dict[str, Any]:
+        """The status as the API server holds it (what a patch is compared with)."""
         return dict(self.body.get("status") or {})
+
+    @property
+    def status(self) -> RetrodictionScheduleStatus:
+        return RetrodictionScheduleStatus.model_validate(self.stored_status)
+
+    def write_status(self, patch: ScheduleStatusPatch) -> bool:
+        """Send `patch` when it changes anything; True when it did."""
+        stored = self.stored_status
+        if all(stored.get(key) == value for key, value in patch.to_patch().items()):
+            return False
+        self.api.patch_schedule_status(self.meta["namespace"], self.meta["name"], patch)
+        return True
 
 
 def reconcile_schedule(ctx: ScheduleContext) -> None:
@@ -56,9 +77,9 @@ def reconcile_schedule(ctx: ScheduleContext) -> None:
     try:
         spec = RetrodictionScheduleSpec.model_validate(raw_spec)
     except ValidationError as err:
-        _write_invalid(ctx, status, format_validation_error(err, "spec"), generation)
+        _write_invalid(ctx, format_validation_error(err, "spec"), generation)
         return
-    if legacy_deadline is not None and status.get("observedGeneration") != generation:
+    if legacy_deadline is not None and status.observed_generation != generation:
         ctx.api.event(
             ctx.body,
             "Warning",
@@ -73,7 +94,7 @@ def reconcile_schedule(ctx: ScheduleContext) -> None:
     created = parse_rfc3339(ctx.body["metadata"].get("creationTimestamp")) or ctx.now
     decision = decide(
         spec,
-        handled_through=parse_rfc3339(status.get("handledThrough")),
+        handled_through=status.handled_through,
         created=created,
         now=ctx.now,
         active=len(active),
@@ -95,7 +116,7 @@ def reconcile_schedule(ctx: ScheduleContext) -> None:
             started.append(outcome.run)
     decision = after_starts(decision, taken=taken, failed=failed)
     trigger = (ctx.body["metadata"].get("annotations") or {}).get(TRIGGER_ANNOTATION)
-    handled_trigger = status.get("lastTrigger")
+    handled_trigger = status.last_trigger
     if trigger and trigger != handled_trigger:
         outcome = _start(ctx, spec, ctx.now.replace(microsecond=0), trigger=trigger)
         if not outcome.failed:
@@ -112,9 +133,7 @@ def reconcile_schedule(ctx: ScheduleContext) -> None:
     _trim_history(ctx, spec, children)
     # A slot replayed after a crash is both listed and "started" again (the create was a conflict): count it once.
     now_active = list({run["metadata"]["name"]: run for run in [*active, *started] if _active(run)}.values())
-    patch = _status_patch(ctx, spec, decision, now_active, children, handled_trigger, generation)
-    if any(status.get(key) != value for key, value in patch.items()):
-        ctx.api.patch_schedule_status(ctx.meta["namespace"], ctx.meta["name"], patch)
+    ctx.write_status(_status_patch(ctx, spec, decision, now_active, children, handled_trigger, generation))
 
 
 def _with_deadline_floor(spec: Mapping[str, Any]) -> tuple[dict[str, Any], int | None]:
@@ -216,20 +235,18 @@ def _status_patch(
     children: list[dict[str, Any]],
     handled_trigger: str | None,
     generation: int | None,
-) -> dict[str, Any]:
+) -> ScheduleStatusPatch:
     status = ctx.status
-    last_schedule = _latest([*decision.start, *decision.already_started], status.get("lastScheduleTime"))
+    last_schedule = _latest([*decision.start, *decision.already_started], status.last_schedule_time)
     last_success = _latest(
         [
             parse_rfc3339((run.get("status") or {}).get("completionTime"))
             for run in children
             if _phase(run) is Phase.SUCCEEDED
         ],
-        status.get("lastSuccessfulTime"),
+        status.last_successful_time,
     )
-    conditions = set_condition(
-        status.get("conditions") or [], ScheduleCondition.INVALID, False, "Valid", "", ctx.now, generation
-    )
+    conditions = set_condition(status.conditions, ScheduleCondition.INVALID, False, "Valid", "", ctx.now, generation)
     conditions = set_condition(
         conditions,
         ScheduleCondition.SUSPENDED,
@@ -239,40 +256,39 @@ def _status_patch(
         ctx.now,
         generation,
     )
-    patch: dict[str, Any] = {
-        "observedGeneration": generation,
-        "lastScheduleTime": rfc3339(last_schedule) if last_schedule else None,
-        "nextScheduleTime": rfc3339(decision.next_time) if decision.next_time else None,
-        "lastSuccessfulTime": rfc3339(last_success) if last_success else None,
-        "handledThrough": rfc3339(decision.handled_through) if decision.handled_through else None,
-        "missedSlots": int(status.get("missedSlots") or 0) + decision.missed,
-        "active": sorted(
+    patch = ScheduleStatusPatch(
+        observed_generation=generation,
+        last_schedule_time=last_schedule,
+        next_schedule_time=decision.next_time,
+        last_successful_time=last_success,
+        handled_through=decision.handled_through,
+        missed_slots=status.missed_slots + decision.missed,
+        active=sorted(
             (
-                {"name": run["metadata"]["name"], "scheduledTime": rfc3339(slot)}
+                ActiveRun(name=run["metadata"]["name"], scheduled_time=slot)
                 for run in active
                 if (slot := scheduled_time(run)) is not None
             ),
-            key=lambda item: item["scheduledTime"],
+            key=lambda item: item.scheduled_time,
         )[-MAX_ACTIVE_LISTED:],
-        "activeCount": len(active),
-        "conditions": conditions,
-    }
+        active_count=len(active),
+        conditions=conditions,
+    )
     if decision.last_missed:
-        patch["lastMissedTime"] = rfc3339(decision.last_missed)
+        patch.last_missed_time = decision.last_missed
     if handled_trigger:
-        patch["lastTrigger"] = handled_trigger
+        patch.last_trigger = handled_trigger
     return patch
 
 
-def _latest(moments: Iterable[datetime | None], recorded: str | None) -> datetime | None:
+def _latest(moments: Iterable[datetime | None], recorded: datetime | None) -> datetime | None:
     """The newest of `moments` and of the time already recorded in the status."""
-    known = [moment for moment in (*moments, parse_rfc3339(recorded)) if moment is not None]
-    return max(known, default=None)
+    return max((moment for moment in (*moments, recorded) if moment is not None), default=None)
 
 
-def _write_invalid(ctx: ScheduleContext, status: dict[str, Any], message: str, generation: int | None) -> None:
+def _write_invalid(ctx: ScheduleContext, message: str, generation: int | None) -> None:
     conditions = set_condition(
-        status.get("conditions") or [],
+        ctx.status.conditions,
         ScheduleCondition.INVALID,
         True,
         EventReason.INVALID_SCHEDULE,
@@ -280,7 +296,6 @@ def _write_invalid(ctx: ScheduleContext, status: dict[str, Any], message: str, g
         ctx.now,
         generation,
     )
-    patch = {"observedGeneration": generation, "conditions": conditions, "nextScheduleTime": None}
-    if status.get("observedGeneration") != generation or status.get("conditions") != conditions:
-        ctx.api.patch_schedule_status(ctx.meta["namespace"], ctx.meta["name"], patch)
+    patch = ScheduleStatusPatch(observed_generation=generation, conditions=conditions, next_schedule_time=None)
+    if ctx.write_status(patch):
         ctx.api.event(ctx.body, "Warning", EventReason.INVALID_SCHEDULE, message)

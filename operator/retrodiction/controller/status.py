@@ -1,23 +1,22 @@
 """Pure status logic of a RetrodictionTraining: the phase machine, progress patches and the write throttle.
 
-Every function returns a status PATCH (a dict to merge into `status`), never a whole object, and never anything
-whose size grows with the number of batches: etcd rejects objects over ~1.5 MiB, and a status that grew with the
-work is a known failure of comparable operators.
+Every function returns a status PATCH (a typed RunStatusPatch, merged into `status`), never a whole object, and
+never anything whose size grows with the number of batches: etcd rejects objects over ~1.5 MiB, and a status that
+grew with the work is a known failure of comparable operators.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from retrodiction.api.status import Phase
-from retrodiction.controller.conditions import cap_message, set_condition
+from retrodiction.api.report import DriverReport
+from retrodiction.api.status import BatchCounts, Phase, RetrodictionTrainingStatus, RunStatusPatch
+from retrodiction.controller.conditions import cap_message, get_condition, set_condition
 from retrodiction.identity import RunCondition
-from retrodiction.times import rfc3339
 
 # Far above anything the helpers produce (see test_controller_status); a budget to assert against, not a limit
 # the API server enforces.
@@ -58,9 +57,15 @@ def _desired(phase: Phase) -> dict[RunCondition, bool]:
     }
 
 
-def current_phase(status: Mapping[str, Any]) -> Phase | None:
-    phase = status.get("phase")
-    return None if phase is None else Phase(phase)
+def read_status(raw: Mapping[str, Any] | None) -> RetrodictionTrainingStatus:
+    """A run's stored status as the model: the API server prunes what the CRD's schema does not describe, so a status
+    the operator wrote always parses; anything else raises ValidationError."""
+    return RetrodictionTrainingStatus.model_validate(dict(raw or {}))
+
+
+def apply_patch(status: RetrodictionTrainingStatus, patch: RunStatusPatch) -> RetrodictionTrainingStatus:
+    """The status after a merge patch: the fields the patch sets replace the stored ones."""
+    return status.model_copy(update={name: getattr(patch, name) for name in patch.model_fields_set})
 
 
 def can_transition(from_phase: Phase | None, to: Phase) -> bool:
@@ -69,68 +74,61 @@ def can_transition(from_phase: Phase | None, to: Phase) -> bool:
 
 
 def transition(
-    status: Mapping[str, Any],
+    status: RetrodictionTrainingStatus,
     to: Phase,
     *,
     reason: str,
     message: str,
     now: datetime,
     generation: int | None,
-) -> dict[str, Any]:
+) -> RunStatusPatch:
     """The status patch that moves a run from its current phase to `to`; raises ValueError when not allowed.
 
     The conditions come back whole (a merge patch replaces lists) and consistent with the phase. The primary
     condition of the new phase carries the reason and message; the others are only touched when their status
     flips, so an unchanged condition keeps its own reason and transition time.
     """
-    from_phase = current_phase(status)
+    from_phase = status.phase
     if not can_transition(from_phase, to):
         raise ValueError(f"illegal phase transition {from_phase or 'None'} -> {to}")
     message = cap_message(message)
-    conditions: list[dict[str, Any]] = [dict(c) for c in status.get("conditions") or ()]
+    conditions = list(status.conditions)
     primary = _PRIMARY[to]
     for condition_type, wanted in _desired(to).items():
-        existing = next((c for c in conditions if c.get("type") == condition_type), None)
-        wanted_text = "True" if wanted else "False"
+        existing = get_condition(conditions, condition_type)
         if condition_type is primary:
             conditions = set_condition(conditions, condition_type, wanted, reason, message, now, generation)
-        elif existing is None or existing.get("status") != wanted_text:
+        elif existing is None or existing.status != ("True" if wanted else "False"):
             conditions = set_condition(conditions, condition_type, wanted, reason, f"run is {to}", now, generation)
-    patch: dict[str, Any] = {
-        "phase": str(to),
-        "reason": reason,
-        "message": message,
-        "observedGeneration": generation,
-        "conditions": conditions,
-    }
-    if to is Phase.RUNNING and not status.get("startTime"):
-        patch["startTime"] = rfc3339(now)
-    if to in _FINISHED and not status.get("completionTime"):
-        patch["completionTime"] = rfc3339(now)
+    patch = RunStatusPatch(
+        phase=to, reason=reason, message=message, observed_generation=generation, conditions=conditions
+    )
+    if to is Phase.RUNNING and status.start_time is None:
+        patch.start_time = now
+    if to in _FINISHED and status.completion_time is None:
+        patch.completion_time = now
     return patch
 
 
-def progress_patch(progress: Mapping[str, Any], *, running: int, now: datetime) -> dict[str, Any]:
-    """Counters from `Progress.as_dict()`; a fixed set of scalars whatever the number of batches."""
-    total = int(progress["total"])
-    succeeded = int(progress["succeeded"])
-    failed = int(progress["failed"])
-    resumed = int(progress.get("resumed", 0))
-    eta = progress.get("estimated_remaining_seconds")
-    return {
-        "batches": {
-            "total": total,
-            "succeeded": succeeded,
-            "failed": failed,
-            "running": max(0, int(running)),
-            "resumed": resumed,
-        },
-        "progress": f"{succeeded + failed}/{total}",
-        "completedPercentage": float(progress["completed_percentage"]),
+def progress_patch(report: DriverReport, *, now: datetime, finished: bool = False) -> RunStatusPatch:
+    """Counters from the driver's report; a fixed set of scalars whatever the number of batches. Once the run is
+    `finished` nothing runs and nothing remains."""
+    counts = report.batches
+    eta = report.estimated_remaining_seconds
+    return RunStatusPatch(
+        batches=BatchCounts(
+            total=counts.total,
+            succeeded=counts.succeeded,
+            failed=counts.failed,
+            running=0 if finished else counts.running,
+            resumed=counts.resumed,
+        ),
+        progress=f"{counts.succeeded + counts.failed}/{counts.total}",
+        completed_percentage=report.completed_percentage,
         # null removes a stale estimate under a merge patch, which is right: there is no estimate yet.
-        "estimatedRemainingSeconds": None if eta is None else max(0, math.ceil(float(eta))),
-        "lastProgressTime": rfc3339(now),
-    }
+        estimated_remaining_seconds=0 if finished else eta,
+        last_progress_time=now,
+    )
 
 
 def status_size(status: Mapping[str, Any]) -> int:
