@@ -24,11 +24,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "worker_image" / "Dockerfile"
 VENV = "/opt/venv"
-# Each final target: the stage that makes its venv, the lock synced there and the extra it installs the wheel with.
-TARGETS = {
-    "operator": ("operator-venv", "requirements/operator.txt", "operator"),
-    "worker": ("worker-venv", "requirements/worker.txt", "worker"),
-}
+# Each final target: the lock its venv is made from and the extra it installs the wheel with.
+TARGETS = {"operator": ("requirements/operator.txt", "operator"), "worker": ("requirements/worker.txt", "worker")}
+VENVS = "venvs"  # the stage that makes them, each at VENV and then moved to /opt/venvs/TARGET
 WHEELS = "/dist"
 VALUED_OPTIONS = {"--python", "-p", "--target", "--prefix", "--index-url", "--find-links"}
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.\-]*)==([A-Za-z0-9_.+!\-]+)$")
@@ -101,9 +99,22 @@ def parse(text: str) -> Dockerfile:
     return Dockerfile(global_args, stages)
 
 
+LOOP = re.compile(r"for (\w+) in ([^;]+); do (.*?);\s*done")
+
+
+def unrolled(run: str) -> str:
+    """A RUN line with each `for NAME in A B; do BODY; done` written out: BODY once per value, NAME replaced."""
+
+    def bodies(loop: re.Match[str]) -> str:
+        name, values, body = loop[1], loop[2].split(), loop[3]
+        return " ; ".join(re.sub(rf"\$\{{{name}\}}|\${name}\b", value, body) for value in values)
+
+    return LOOP.sub(bodies, run)
+
+
 def commands(run: str) -> list[list[str]]:
-    """The simple commands of a RUN line (split on && ; ||), each as words."""
-    return [shlex.split(part) for part in re.split(r"&&|\|\||;", run) if part.strip()]
+    """The simple commands of a RUN line (loops unrolled, split on && ; ||), each as words."""
+    return [shlex.split(part) for part in re.split(r"&&|\|\||;", unrolled(run)) if part.strip()]
 
 
 def installs(dockerfile: Dockerfile) -> list[tuple[str, list[str]]]:
@@ -167,30 +178,52 @@ def test_hadolint_does_fail_an_unpinned_install() -> None:
 
 def test_the_parser_sees_every_install() -> None:
     text = DOCKERFILE.read_text()
-    mentions = len(re.findall(r"\bpip (?:install|sync)\b", "\n".join(args for _, args in instructions(text))))
+    runs = "\n".join(unrolled(args) for _, args in instructions(text))
+    mentions = len(re.findall(r"\bpip (?:install|sync)\b", runs))
     assert len(installs(parse(text))) == mentions > 0
+
+
+def venv_steps(dockerfile: Dockerfile, target: str) -> list[list[str]]:
+    """The commands of the venvs stage that work on `target`'s venv: each run of commands that ends in moving the
+    venv at VENV to /opt/venvs/TARGET."""
+    steps: list[list[str]] = []
+    current: list[list[str]] = []
+    for run in dockerfile.stages[VENVS].all("RUN"):
+        for words in commands(dockerfile.expand(run)):
+            current.append(words)
+            if words[:2] == ["mv", VENV]:
+                steps += current if words[2] == f"/opt/venvs/{target}" else []
+                current = []
+    return steps
+
+
+def _uv_pip(steps: list[list[str]], verb: str) -> list[list[str]]:
+    return [words[3:] for words in steps if words[:3] == ["uv", "pip", verb]]
 
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_each_target_runs_a_venv_made_from_its_own_lock_and_extra(dockerfile: Dockerfile, target: str) -> None:
-    stage_name, lock, extra = TARGETS[target]
-    stage = dockerfile.stages[stage_name]
-    assert stage.base == "uv", "the venv stage starts from the installer, not from another venv"
-    assert [args for args in stage.all("COPY") if not args.startswith("--from=")] == [f"{lock} {lock}"]
-    syncs = [words for name, words in installs(dockerfile) if name == stage_name and words[0] == "sync"]
-    assert len(syncs) == 1, f"{stage_name}: one `uv pip sync` of its lock"
-    assert syncs[0][-1] == lock, syncs
-    assert syncs[0][syncs[0].index("--python") + 1] == f"{VENV}/bin/python", syncs
-    wheel = [words for name, words in installs(dockerfile) if name == stage_name and words[0] == "install"]
-    assert len(wheel) == 1, f"{stage_name}: one install, of the project's wheel"
-    assert wheel[0][-1] == f"retrodiction-operator[{extra}]", wheel
-    assert {"--no-index", "--find-links"} <= set(wheel[0]), "nothing but the wheel may be fetched"
-    assert wheel[0][wheel[0].index("--find-links") + 1] == WHEELS
-    checks = [words for run in stage.all("RUN") for words in commands(run) if words[:3] == ["uv", "pip", "check"]]
-    assert checks, f"{stage_name}: `uv pip check` proves the venv complete"
+    lock, extra = TARGETS[target]
+    steps = venv_steps(dockerfile, target)
+    syncs, wheels = _uv_pip(steps, "sync"), _uv_pip(steps, "install")
+    assert [words[-1] for words in syncs] == [lock], f"{target}: one `uv pip sync`, of its lock"
+    assert [words[-1] for words in wheels] == [f"retrodiction-operator[{extra}]"], f"{target}: its extra, once"
+    for words in syncs + wheels + _uv_pip(steps, "check"):
+        assert words[words.index("--python") + 1] == f"{VENV}/bin/python", words
+    assert {"--no-index", "--find-links"} <= set(wheels[0]), "nothing but the wheel may be fetched"
+    assert wheels[0][wheels[0].index("--find-links") + 1] == WHEELS
+    assert _uv_pip(steps, "check"), f"{target}: `uv pip check` proves the venv complete"
+    assert ["mv", f"/opt/venvs/{target}", VENV] in steps, "the wheel goes into the venv at the path it runs from"
     final = dockerfile.stages[target]
     assert final.base == "runtime"
-    assert final.all("COPY") == [f"--from={stage_name} {VENV} {VENV}"], f"{target} gets its venv and nothing else"
+    assert final.all("COPY") == [f"--from={VENVS} /opt/venvs/{target} {VENV}"], f"{target} gets its venv only"
+
+
+def test_the_locks_are_copied_into_the_stage_that_makes_the_venvs(dockerfile: Dockerfile) -> None:
+    stage = dockerfile.stages[VENVS]
+    assert stage.base == "uv", "the venvs start from the installer, not from another venv"
+    copied = [args.split()[:-1] for args in stage.all("COPY") if not args.startswith("--from=")]
+    assert copied == [[lock for lock, _ in TARGETS.values()]]
 
 
 def test_the_shared_runtime_holds_no_venv(dockerfile: Dockerfile) -> None:
@@ -200,8 +233,15 @@ def test_the_shared_runtime_holds_no_venv(dockerfile: Dockerfile) -> None:
 
 
 def test_every_lock_the_dockerfile_installs_is_an_image_lock(dockerfile: Dockerfile) -> None:
-    synced = {words[-1] for _, words in installs(dockerfile) if words[0] == "sync"}
-    assert synced == {lock for _, lock, _ in TARGETS.values()}
+    synced = [words[-1] for _, words in installs(dockerfile) if words[0] == "sync"]
+    assert sorted(synced) == sorted(lock for lock, _ in TARGETS.values())
+
+
+def test_loops_are_unrolled_with_their_variable_replaced() -> None:
+    run = 'mkdir /x && for i in a b; do echo "${i}" $i && rm "/x/${i}" || exit 1; done'
+    each = [["echo", "{}", "{}"], ["rm", "/x/{}"], ["exit", "1"]]
+    expected = [["mkdir", "/x"]] + [[word.format(value) for word in words] for value in "ab" for words in each]
+    assert commands(run) == expected
 
 
 def test_every_other_install_is_pinned_and_brings_no_dependencies(dockerfile: Dockerfile) -> None:
@@ -246,13 +286,12 @@ def deleted_from_the_venvs(dockerfile: Dockerfile) -> set[str]:
     """What the venv stages delete from site-packages after installing a lock: module names (kubernetes/aio ->
     kubernetes.aio), and `*.tests` for the `find -name tests` that deletes the libraries' test suites."""
     deleted: set[str] = set()
-    for stage_name, _, _ in TARGETS.values():
-        for run in dockerfile.stages[stage_name].all("RUN"):
-            for words in commands(run):
-                if words[:2] == ["rm", "-rf"]:
-                    deleted |= {path.split("/site-packages/")[1].replace("/", ".") for path in words[2:]}
-                elif words[0] == "find" and "-name" in words:
-                    deleted.add(f"*.{words[words.index('-name') + 1]}")
+    for target in TARGETS:
+        for words in venv_steps(dockerfile, target):
+            if words[:2] == ["rm", "-rf"]:
+                deleted |= {path.split("/site-packages/")[1].replace("/", ".") for path in words[2:]}
+            elif words[0] == "find" and "-name" in words:
+                deleted.add(f"*.{words[words.index('-name') + 1]}")
     return deleted
 
 
