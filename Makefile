@@ -71,10 +71,13 @@ bench: install
 	$(BIN)/python benchmarks/local_cluster.py
 	$(BIN)/python -m benchmarks.operator_overhead
 
-# lock.txt pins everything the tests use; runtime.txt is the image's subset, constrained to the same versions.
+# lock.txt pins everything the tests use (the `test` extra holds every other); operator.txt and worker.txt are what
+# each image installs (its extra of pyproject.toml), constrained to the same versions.
+IMAGE_LOCKS := operator worker
 lock: $(BIN)/uv
 	$(BIN)/uv pip compile pyproject.toml --extra test --extra bench --python-version 3.11 -o requirements/lock.txt
-	$(BIN)/uv pip compile pyproject.toml -c requirements/lock.txt --python-version 3.11 -o requirements/runtime.txt
+	$(foreach image,$(IMAGE_LOCKS),$(BIN)/uv pip compile pyproject.toml --extra $(image) -c requirements/lock.txt \
+		--python-version 3.11 -o requirements/$(image).txt &&) true
 
 # A new version, written everywhere it is kept (pyproject.toml, Chart.yaml's version and appVersion; see
 # hack/release/version.py), then the editable install refreshed so that `retrodiction --version` reports it.

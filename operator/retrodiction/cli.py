@@ -10,29 +10,33 @@ import re
 import signal
 import sys
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
-from typing import Any
-
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from typing import TYPE_CHECKING, Any
 
 from retrodiction import __version__
 from retrodiction.api.training import RetrodictionTraining
 from retrodiction.data.errors import DataError
 from retrodiction.manifest import ManifestError, load_training
 
-EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+if TYPE_CHECKING:
+    from rich.console import Console
 
-err_console = Console(stderr=True)
-console = Console()
+EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+PACKAGE = "retrodiction-operator"
+
+
+@cache
+def _console(*, stderr: bool = False) -> Console:
+    """rich's console, imported on first use: only the laptop's commands (the `cli` extra) print with it; the
+    operator and a run's driver print plain lines and run in images without rich."""
+    from rich.console import Console
+
+    return Console(stderr=stderr)
+
+
+def _error(message: str) -> None:
+    print(message, file=sys.stderr)
 
 
 class BadInputError(Exception):
@@ -130,7 +134,7 @@ def _train(args: argparse.Namespace) -> int:
     training = load_training(Path(args.manifest))
     spec = training.spec
     if spec.data.credentials_secret_ref is not None:
-        err_console.print(
+        _console(stderr=True).print(
             "[yellow]note:[/] spec.data.credentialsSecretRef is read by the operator only; the CLI takes "
             "credentials from the environment (e.g. AWS_ACCESS_KEY_ID) or spec.data.storageOptions"
         )
@@ -152,20 +156,22 @@ def _train(args: argparse.Namespace) -> int:
         coordinator.checkpoint = FsspecCheckpoint(f"{args.checkpoint.rstrip('/')}/{coordinator.fingerprint()}")
     where = scheduler or f"a local Dask cluster of {coordinator.max_workers} worker process(es)"
     if not args.quiet:
-        err_console.print(f"{training.metadata.name}: {len(batches)} batches on {where}")
+        _console(stderr=True).print(f"{training.metadata.name}: {len(batches)} batches on {where}")
 
     summary = _run_with_progress(coordinator, quiet=args.quiet)
     save_error = _save_summary(coordinator, output, training.metadata.name)
     if args.report:
         write_html_report(summary, args.report)
     if not args.quiet:
-        console.print(trust_table(summary, limit=args.top))
-        err_console.print(f"summary: {output}" + (f"  report: {args.report}" if args.report else ""))
+        _console().print(trust_table(summary, limit=args.top))
+        _console(stderr=True).print(f"summary: {output}" + (f"  report: {args.report}" if args.report else ""))
     if save_error:
-        err_console.print(f"error: --output: {save_error}", markup=False)
+        _console(stderr=True).print(f"error: --output: {save_error}", markup=False)
         return EXIT_RUN_FAILED
     if coordinator.state != "completed":
-        err_console.print(f"[red]error:[/] run {coordinator.state}: {coordinator.failure_reason or ''}".rstrip(": "))
+        _console(stderr=True).print(
+            f"[red]error:[/] run {coordinator.state}: {coordinator.failure_reason or ''}".rstrip(": ")
+        )
         return EXIT_RUN_FAILED
     return EXIT_OK
 
@@ -205,6 +211,16 @@ def _run_with_progress(coordinator: Any, *, quiet: bool) -> dict[str, Any]:
     if quiet:
         summary: dict[str, Any] = coordinator.start_training()
         return summary
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
     columns = (
         TextColumn("[bold]batches"),
         BarColumn(),
@@ -214,7 +230,7 @@ def _run_with_progress(coordinator: Any, *, quiet: bool) -> dict[str, Any]:
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=err_console, transient=False) as bar:
+    with Progress(*columns, console=_console(stderr=True), transient=False) as bar:
         task = bar.add_task("batches", total=len(coordinator.batches), failed=0)
 
         def update(progress: dict[str, Any]) -> None:
@@ -260,7 +276,7 @@ def _datasets() -> int:
     from retrodiction.data import builtin_datasets
 
     for name, description in sorted(builtin_datasets().items()):
-        console.print(f"builtin://{name}\t{description}")
+        _console().print(f"builtin://{name}\t{description}")
     return EXIT_OK
 
 
@@ -276,11 +292,30 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _tls(args)
         return _train(args)
     except (ManifestError, DataError, BadInputError) as err:
-        err_console.print(f"error: {err}", markup=False, highlight=False, soft_wrap=True)
+        _error(f"error: {err}")
+        return EXIT_BAD_INPUT
+    except ModuleNotFoundError as err:
+        if err.name is None or err.name.partition(".")[0] == "retrodiction":
+            raise
+        extra = _extra(args)
+        _error(
+            f"error: `retrodiction {args.command}` needs {err.name}, which is not installed here: it comes with "
+            f"the {extra!r} extra (pip install '{PACKAGE}[{extra}]')"
+        )
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        err_console.print("interrupted", markup=False)
+        _error("interrupted")
         return EXIT_INTERRUPTED
+
+
+def _extra(args: argparse.Namespace) -> str:
+    """The extra of pyproject.toml that holds what a command imports: each image installs one (worker_image/
+    Dockerfile), and the base install holds only the manifest's models."""
+    if args.command == "operator":
+        return "operator"
+    if args.command == "tls" or (args.command == "train" and _run_name(args.manifest) is not None):
+        return "worker"  # a run's driver and its init container, in the worker image
+    return "cli"
 
 
 if __name__ == "__main__":

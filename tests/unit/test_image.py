@@ -1,12 +1,15 @@
 """worker_image/Dockerfile, checked the way it can be without a Docker engine: hadolint, and what it installs.
 
-The images must hold what the tests ran against: the Dockerfile installs requirements/runtime.txt (with `uv pip
-sync`, so exactly that) and otherwise only pinned packages without their dependencies. That every runtime.txt pin
-is the version in requirements/lock.txt, which the test suite installs, is proven by tests/unit/test_locks.py.
+The images must hold what the tests ran against: each target's venv is made from its own lock (requirements/
+operator.txt or requirements/worker.txt, with `uv pip sync`, so exactly that), then gets the project's wheel with
+that image's extra from the wheel's folder alone, and otherwise only pinned packages without their dependencies.
+That every image pin is the version in requirements/lock.txt, which the test suite installs, and that each lock
+leaves out what its image never imports, is proven by tests/unit/test_locks.py.
 """
 
 from __future__ import annotations
 
+import ast
 import itertools
 import re
 import shlex
@@ -20,8 +23,11 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "worker_image" / "Dockerfile"
-RUNTIME_LOCK = "requirements/runtime.txt"
 VENV = "/opt/venv"
+# Each final target: the lock its venv is made from and the extra it installs the wheel with.
+TARGETS = {"operator": ("requirements/operator.txt", "operator"), "worker": ("requirements/worker.txt", "worker")}
+VENVS = "venvs"  # the stage that makes them, each at VENV and then moved to /opt/venvs/TARGET
+WHEELS = "/dist"
 VALUED_OPTIONS = {"--python", "-p", "--target", "--prefix", "--index-url", "--find-links"}
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.\-]*)==([A-Za-z0-9_.+!\-]+)$")
 
@@ -93,9 +99,22 @@ def parse(text: str) -> Dockerfile:
     return Dockerfile(global_args, stages)
 
 
+LOOP = re.compile(r"for (\w+) in ([^;]+); do (.*?);\s*done")
+
+
+def unrolled(run: str) -> str:
+    """A RUN line with each `for NAME in A B; do BODY; done` written out: BODY once per value, NAME replaced."""
+
+    def bodies(loop: re.Match[str]) -> str:
+        name, values, body = loop[1], loop[2].split(), loop[3]
+        return " ; ".join(re.sub(rf"\$\{{{name}\}}|\${name}\b", value, body) for value in values)
+
+    return LOOP.sub(bodies, run)
+
+
 def commands(run: str) -> list[list[str]]:
-    """The simple commands of a RUN line (split on && ; ||), each as words."""
-    return [shlex.split(part) for part in re.split(r"&&|\|\||;", run) if part.strip()]
+    """The simple commands of a RUN line (loops unrolled, split on && ; ||), each as words."""
+    return [shlex.split(part) for part in re.split(r"&&|\|\||;", unrolled(run)) if part.strip()]
 
 
 def installs(dockerfile: Dockerfile) -> list[tuple[str, list[str]]]:
@@ -159,22 +178,70 @@ def test_hadolint_does_fail_an_unpinned_install() -> None:
 
 def test_the_parser_sees_every_install() -> None:
     text = DOCKERFILE.read_text()
-    mentions = len(re.findall(r"\bpip (?:install|sync)\b", "\n".join(args for _, args in instructions(text))))
+    runs = "\n".join(unrolled(args) for _, args in instructions(text))
+    mentions = len(re.findall(r"\bpip (?:install|sync)\b", runs))
     assert len(installs(parse(text))) == mentions > 0
 
 
-def test_the_runtime_lock_is_copied_and_synced_into_the_venv_the_images_run(dockerfile: Dockerfile) -> None:
-    build = dockerfile.stages["build"]
-    assert any(args.split()[0] == RUNTIME_LOCK for args in build.all("COPY")), "runtime.txt is not copied"
-    syncs = [words for stage, words in installs(dockerfile) if words[0] == "sync"]
-    assert syncs, "nothing is installed with `uv pip sync`"
-    for words in syncs:
-        assert words[-1] == RUNTIME_LOCK, words
+def venv_steps(dockerfile: Dockerfile, target: str) -> list[list[str]]:
+    """The commands of the venvs stage that work on `target`'s venv: each run of commands that ends in moving the
+    venv at VENV to /opt/venvs/TARGET."""
+    steps: list[list[str]] = []
+    current: list[list[str]] = []
+    for run in dockerfile.stages[VENVS].all("RUN"):
+        for words in commands(dockerfile.expand(run)):
+            current.append(words)
+            if words[:2] == ["mv", VENV]:
+                steps += current if words[2] == f"/opt/venvs/{target}" else []
+                current = []
+    return steps
+
+
+def _uv_pip(steps: list[list[str]], verb: str) -> list[list[str]]:
+    return [words[3:] for words in steps if words[:3] == ["uv", "pip", verb]]
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_each_target_runs_a_venv_made_from_its_own_lock_and_extra(dockerfile: Dockerfile, target: str) -> None:
+    lock, extra = TARGETS[target]
+    steps = venv_steps(dockerfile, target)
+    syncs, wheels = _uv_pip(steps, "sync"), _uv_pip(steps, "install")
+    assert [words[-1] for words in syncs] == [lock], f"{target}: one `uv pip sync`, of its lock"
+    assert [words[-1] for words in wheels] == [f"retrodiction-operator[{extra}]"], f"{target}: its extra, once"
+    for words in syncs + wheels + _uv_pip(steps, "check"):
         assert words[words.index("--python") + 1] == f"{VENV}/bin/python", words
+    assert {"--no-index", "--find-links"} <= set(wheels[0]), "nothing but the wheel may be fetched"
+    assert wheels[0][wheels[0].index("--find-links") + 1] == WHEELS
+    assert _uv_pip(steps, "check"), f"{target}: `uv pip check` proves the venv complete"
+    assert ["mv", f"/opt/venvs/{target}", VENV] in steps, "the wheel goes into the venv at the path it runs from"
+    final = dockerfile.stages[target]
+    assert final.base == "runtime"
+    assert final.all("COPY") == [f"--from={VENVS} /opt/venvs/{target} {VENV}"], f"{target} gets its venv only"
+
+
+def test_the_locks_are_copied_into_the_stage_that_makes_the_venvs(dockerfile: Dockerfile) -> None:
+    stage = dockerfile.stages[VENVS]
+    assert stage.base == "uv", "the venvs start from the installer, not from another venv"
+    copied = [args.split()[:-1] for args in stage.all("COPY") if not args.startswith("--from=")]
+    assert copied == [[lock for lock, _ in TARGETS.values()]]
+
+
+def test_the_shared_runtime_holds_no_venv(dockerfile: Dockerfile) -> None:
     runtime = dockerfile.stages["runtime"]
-    assert runtime.all("COPY") == [f"--from=build {VENV} {VENV}"], "the images get the build's venv and nothing else"
-    env = " ".join(runtime.all("ENV"))
-    assert f"PATH={VENV}/bin:$PATH" in env
+    assert runtime.all("COPY") == [], "each target copies its own venv"
+    assert f"PATH={VENV}/bin:$PATH" in " ".join(runtime.all("ENV"))
+
+
+def test_every_lock_the_dockerfile_installs_is_an_image_lock(dockerfile: Dockerfile) -> None:
+    synced = [words[-1] for _, words in installs(dockerfile) if words[0] == "sync"]
+    assert sorted(synced) == sorted(lock for lock, _ in TARGETS.values())
+
+
+def test_loops_are_unrolled_with_their_variable_replaced() -> None:
+    run = 'mkdir /x && for i in a b; do echo "${i}" $i && rm "/x/${i}" || exit 1; done'
+    each = [["echo", "{}", "{}"], ["rm", "/x/{}"], ["exit", "1"]]
+    expected = [["mkdir", "/x"]] + [[word.format(value) for word in words] for value in "ab" for words in each]
+    assert commands(run) == expected
 
 
 def test_every_other_install_is_pinned_and_brings_no_dependencies(dockerfile: Dockerfile) -> None:
@@ -185,8 +252,8 @@ def test_every_other_install_is_pinned_and_brings_no_dependencies(dockerfile: Do
         )
     }
     for stage, words in installs(dockerfile):
-        if words[0] == "sync":
-            continue
+        if words[0] == "sync" or "--no-index" in words:
+            continue  # a lock, or the project's wheel from /dist alone (both checked above)
         assert "--no-deps" in words, f"{stage}: dependencies would be resolved, unpinned: {words}"
         assert not {"-r", "--requirement", "-e", "--editable", "-c", "--constraint"} & set(words), words
         operands = [
@@ -196,8 +263,6 @@ def test_every_other_install_is_pinned_and_brings_no_dependencies(dockerfile: Do
         ]
         assert operands, words
         for operand in operands:
-            if operand.startswith("/dist/") and operand.endswith(".whl"):
-                continue  # the project's own wheel, built in this file
             pin = PIN.match(operand)
             assert pin, f"{stage}: `{operand}` is not pinned with =="
             name, version = pin[1].lower(), pin[2]
@@ -208,13 +273,53 @@ def test_every_other_install_is_pinned_and_brings_no_dependencies(dockerfile: Do
 def test_the_wheel_is_built_from_this_checkout_without_fetching_a_build_backend(dockerfile: Dockerfile) -> None:
     builds = [
         words
-        for run in dockerfile.stages["build"].all("RUN")
+        for run in dockerfile.stages["wheel"].all("RUN")
         for words in commands(run)
         if words[:2] == ["uv", "build"] or "wheel" in words[:4]
     ]
     assert builds, "the project wheel is not built"
     for words in builds:
         assert "--no-build-isolation" in words, f"an isolated build would download an unpinned backend: {words}"
+
+
+def deleted_from_the_venvs(dockerfile: Dockerfile) -> set[str]:
+    """What the venv stages delete from site-packages after installing a lock: module names (kubernetes/aio ->
+    kubernetes.aio), and `*.tests` for the `find -name tests` that deletes the libraries' test suites."""
+    deleted: set[str] = set()
+    for target in TARGETS:
+        for words in venv_steps(dockerfile, target):
+            if words[:2] == ["rm", "-rf"]:
+                deleted |= {path.split("/site-packages/")[1].replace("/", ".") for path in words[2:]}
+            elif words[0] == "find" and "-name" in words:
+                deleted.add(f"*.{words[words.index('-name') + 1]}")
+    return deleted
+
+
+def package_imports() -> set[str]:
+    """Every module name an import statement of the package names (`from a import b` as a and a.b)."""
+    names: set[str] = set()
+    for path in (REPO / "operator" / "retrodiction").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names |= {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
+    return names
+
+
+def test_what_the_venvs_lose_is_never_imported_by_the_package(dockerfile: Dockerfile) -> None:
+    deleted = deleted_from_the_venvs(dockerfile)
+    assert {"kubernetes.aio", "*.tests"} <= deleted
+    for name in package_imports():
+        for gone in deleted:
+            if gone.startswith("*."):
+                assert f".{gone[2:]}." not in f".{name}.", f"{name} is deleted from the images"
+            else:
+                assert name != gone and not name.startswith(f"{gone}."), f"{name} is deleted from the images"
+
+
+def test_the_import_scan_sees_the_clients_the_package_does_import() -> None:
+    assert {"kubernetes.client", "kubernetes.config", "kopf", "distributed"} <= package_imports()
 
 
 def test_uv_is_the_version_the_makefile_installs(dockerfile: Dockerfile) -> None:
@@ -241,7 +346,7 @@ def test_two_targets_share_one_runtime_stage_run_as_a_numeric_non_root_user(dock
     assert stages["runtime"].all("USER") == ["10001:10001"]
     for name in ("operator", "worker"):
         assert not stages[name].all("USER"), f"{name} must not change the user"
-        assert not stages[name].all("RUN"), f"{name} must add nothing to the shared runtime"
+        assert not stages[name].all("RUN"), f"{name} must add nothing to the shared runtime but its venv"
     assert stages["operator"].all("ENTRYPOINT") == ['["retrodiction", "operator"]']
     assert stages["worker"].all("ENTRYPOINT") == ["[]"], "the DaskCluster pod spec gives the dask command"
 
@@ -251,7 +356,7 @@ def test_nothing_is_written_outside_tmp_at_run_time(dockerfile: Dockerfile) -> N
     env = dict(pair.split("=", 1) for line in dockerfile.stages["runtime"].all("ENV") for pair in shlex.split(line))
     assert env["HOME"] == env["TMPDIR"] == "/tmp"
     assert env["PYTHONDONTWRITEBYTECODE"] == "1"
-    for key in ("XDG_CACHE_HOME", "XDG_CONFIG_HOME", "MPLCONFIGDIR"):
+    for key in ("XDG_CACHE_HOME", "XDG_CONFIG_HOME"):
         assert env[key].startswith("/tmp/"), key
 
 

@@ -22,6 +22,8 @@ from tests.e2e.harness.realnode.product import node_unavailable
 _HERE = Path(__file__).parent
 LAST = "test_machine_afterwards.py"
 _BEFORE = pytest.StashKey[dict[str, str]]()
+# Lines about the product images' sizes (test_image_sizes.py), printed after the session.
+IMAGE_SIZES = pytest.StashKey[list[str]]()
 
 
 def require_node() -> None:
@@ -38,6 +40,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     ordered = sorted(ours, key=lambda item: item.path.name == LAST)  # stable: the rest keep their order
     for index, item in zip(positions, ordered, strict=True):
         items[index] = item
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    lines = config.stash.get(IMAGE_SIZES, [])
+    if lines:
+        terminalreporter.section("image sizes")
+        for line in lines:
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="package", autouse=True)

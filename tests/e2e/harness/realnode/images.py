@@ -8,7 +8,8 @@
 2. worker_image/Dockerfile, unchanged, built by podman for its `operator` and `worker` targets with
    PYTHON_IMAGE pointing at that base. RUN steps reach the package index through this machine's TLS setup: its CA
    bundle is mounted over the image's for the build only.
-3. Each image saved as an OCI archive for `ctr images import`.
+3. Each image saved as an OCI archive for `ctr images import`, and its size measured (tests/e2e/realnode/
+   test_image_sizes.py bounds them).
 
 podman's configuration, storage and temporary files live under the node's cache directory (CONTAINERS_CONF,
 CONTAINERS_STORAGE_CONF, CONTAINERS_REGISTRIES_CONF point there): nothing under /etc/containers, and the one
@@ -24,7 +25,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.e2e.harness.binaries import REPO_ROOT
@@ -45,7 +46,14 @@ ENV LANG=C.UTF-8 SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
 """
 # The inputs of the product images: the Dockerfile's context as its .dockerignore leaves it would be exact; these
 # are what the Dockerfile copies.
-IMAGE_INPUTS = ("worker_image/Dockerfile", "requirements/runtime.txt", "pyproject.toml", "README.md", "LICENSE")
+IMAGE_INPUTS = (
+    "worker_image/Dockerfile",
+    "requirements/operator.txt",
+    "requirements/worker.txt",
+    "pyproject.toml",
+    "README.md",
+    "LICENSE",
+)
 
 
 def _digest(parts: Iterable[bytes]) -> str:
@@ -172,6 +180,14 @@ def build_product_images(
     return archives
 
 
+def image_size(podman: Podman, image: str, archive: Path) -> int:
+    """The image's size in bytes as `podman image ls` reports it (its layers unpacked, the base's included),
+    loading it from its archive when an earlier run's podman storage no longer holds it."""
+    if not podman.run("images", "-q", image).strip():
+        podman.run("load", "-i", str(archive))
+    return int(podman.run("image", "inspect", "--format", "{{.Size}}", image).strip())
+
+
 def _prune(podman: Podman, cache: Path, pattern: str, archive: Path, repository: str, image: str) -> None:
     """Drop the archives and podman tags of earlier builds (their layers stay while a newer image shares them):
     the cache holds one build of each image, not one per commit."""
@@ -242,6 +258,7 @@ class NodeImages:
     worker: str
     dask_controller: str
     archives: dict[str, Path]  # image name -> OCI archive
+    sizes: dict[str, int] = field(default_factory=dict)  # the product images' names -> bytes
 
     @property
     def tag(self) -> str:
@@ -258,4 +275,5 @@ def build_node_images(cache: Path) -> NodeImages:
     controller, controller_archive = build_dask_controller_image(podman, cache)
     operator, worker = (f"localhost/retrodiction-{target}:{tag}" for target in ("operator", "worker"))
     archives = {operator: products["operator"], worker: products["worker"], controller: controller_archive}
-    return NodeImages(operator, worker, controller, archives)
+    sizes = {image: image_size(podman, image, archives[image]) for image in (operator, worker)}
+    return NodeImages(operator, worker, controller, archives, sizes)
