@@ -18,7 +18,7 @@ from lupa import lua51
 
 from retrodiction.api.report import DriverReport, DriverState, ReportedBatches
 from retrodiction.api.status import Phase
-from retrodiction.controller.status import progress_patch, read_status, transition
+from retrodiction.controller.status import PhaseChange, progress_patch, read_status, transition
 from tests.unit.fake_kube import merge_patch
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "argocd"
@@ -64,7 +64,7 @@ def training(status: Mapping[str, Any] | None = None, generation: int = 1) -> di
 
 
 def advance(status: Mapping[str, Any], to: Phase, reason: str, message: str, generation: int = 1) -> dict[str, Any]:
-    patch = transition(read_status(status), to, reason=reason, message=message, now=NOW, generation=generation)
+    patch = transition(read_status(status), PhaseChange(to, reason, message, generation), NOW)
     return merge_patch(status, patch.to_patch())
 
 

@@ -5,7 +5,14 @@ from typing import Any
 import pytest
 
 from retrodiction.api.status import Condition
-from retrodiction.controller.conditions import MAX_MESSAGE_CHARS, cap_message, get_condition, is_true, set_condition
+from retrodiction.controller.conditions import (
+    MAX_MESSAGE_CHARS,
+    ConditionUpdate,
+    cap_message,
+    get_condition,
+    is_true,
+    set_condition,
+)
 from retrodiction.times import rfc3339
 
 
@@ -19,7 +26,7 @@ T1 = T0 + timedelta(minutes=5)
 
 
 def test_a_new_condition_is_appended_with_its_transition_time() -> None:
-    conditions = set_condition([], "Running", "True", "RunStarted", "go", T0, 3)
+    conditions = set_condition([], ConditionUpdate("Running", "True", "RunStarted", "go", 3), T0)
     assert wire(conditions) == [
         {
             "type": "Running",
@@ -33,8 +40,8 @@ def test_a_new_condition_is_appended_with_its_transition_time() -> None:
 
 
 def test_transition_time_stays_when_status_is_unchanged_but_reason_and_message_follow() -> None:
-    first = set_condition([], "Running", True, "RunStarted", "go", T0, 1)
-    second = set_condition(first, "Running", True, "StillRunning", "12/40", T1, 2)
+    first = set_condition([], ConditionUpdate("Running", True, "RunStarted", "go", 1), T0)
+    second = set_condition(first, ConditionUpdate("Running", True, "StillRunning", "12/40", 2), T1)
     assert wire(second)[0]["lastTransitionTime"] == rfc3339(T0)
     assert (wire(second)[0]["reason"], wire(second)[0]["message"], wire(second)[0]["observedGeneration"]) == (
         "StillRunning",
@@ -44,48 +51,51 @@ def test_transition_time_stays_when_status_is_unchanged_but_reason_and_message_f
 
 
 def test_transition_time_moves_when_status_flips() -> None:
-    first = set_condition([], "Running", True, "RunStarted", "", T0, 1)
-    second = set_condition(first, "Running", False, "RunSucceeded", "", T1, 1)
+    first = set_condition([], ConditionUpdate("Running", True, "RunStarted", "", 1), T0)
+    second = set_condition(first, ConditionUpdate("Running", False, "RunSucceeded", "", 1), T1)
     assert wire(second)[0]["status"] == "False"
     assert wire(second)[0]["lastTransitionTime"] == rfc3339(T1)
 
 
 def test_updating_a_condition_keeps_the_order_and_leaves_the_input_alone() -> None:
-    conditions = set_condition([], "ClusterReady", True, "ClusterReady", "", T0)
-    conditions = set_condition(conditions, "Running", True, "RunStarted", "", T0)
-    conditions = set_condition(conditions, "Complete", False, "RunStarted", "", T0)
+    conditions = set_condition([], ConditionUpdate("ClusterReady", True, "ClusterReady", ""), T0)
+    conditions = set_condition(conditions, ConditionUpdate("Running", True, "RunStarted", ""), T0)
+    conditions = set_condition(conditions, ConditionUpdate("Complete", False, "RunStarted", ""), T0)
     before = wire(conditions)
-    updated = set_condition(conditions, "Running", False, "RunSucceeded", "", T1)
+    updated = set_condition(conditions, ConditionUpdate("Running", False, "RunSucceeded", ""), T1)
     assert [c.type for c in updated] == ["ClusterReady", "Running", "Complete"]
     assert wire(conditions) == before
 
 
 def test_a_long_message_is_capped() -> None:
-    conditions = set_condition([], "Failed", True, "RunFailed", "x" * 100_000, T0)
+    conditions = set_condition([], ConditionUpdate("Failed", True, "RunFailed", "x" * 100_000), T0)
     assert len(wire(conditions)[0]["message"]) == MAX_MESSAGE_CHARS
     assert wire(conditions)[0]["message"].endswith("…")
     assert cap_message("short") == "short"
 
 
 def test_observed_generation_none_removes_a_stale_one() -> None:
-    conditions = set_condition([], "Running", True, "RunStarted", "", T0, 4)
-    assert "observedGeneration" not in wire(set_condition(conditions, "Running", True, "RunStarted", "", T0, None))[0]
+    conditions = set_condition([], ConditionUpdate("Running", True, "RunStarted", "", 4), T0)
+    assert (
+        "observedGeneration"
+        not in wire(set_condition(conditions, ConditionUpdate("Running", True, "RunStarted", "", None), T0))[0]
+    )
 
 
 @pytest.mark.parametrize("reason", ["", "has space", "1Leading", "trailing-dash", "x" * 1025])
 def test_a_reason_that_metav1_would_reject_raises(reason: str) -> None:
     with pytest.raises(ValueError, match="reason"):
-        set_condition([], "Running", True, reason, "", T0)
+        set_condition([], ConditionUpdate("Running", True, reason, ""), T0)
 
 
 def test_a_status_outside_true_false_unknown_raises() -> None:
     with pytest.raises(ValueError, match="status"):
-        set_condition([], "Running", "yes", "RunStarted", "", T0)  # type: ignore[arg-type]
+        set_condition([], ConditionUpdate("Running", "yes", "RunStarted", ""), T0)  # type: ignore[arg-type]
 
 
 def test_get_condition_and_is_true_read_by_type() -> None:
-    conditions = set_condition([], "Complete", "True", "RunSucceeded", "", T0)
-    conditions = set_condition(conditions, "Failed", "Unknown", "Checking", "", T0)
+    conditions = set_condition([], ConditionUpdate("Complete", "True", "RunSucceeded", ""), T0)
+    conditions = set_condition(conditions, ConditionUpdate("Failed", "Unknown", "Checking", ""), T0)
     found = get_condition(conditions, "Complete")
     assert found is not None
     assert found.reason == "RunSucceeded"

@@ -9,6 +9,7 @@ from retrodiction.api.status import Phase, RetrodictionTrainingStatus
 from retrodiction.controller.conditions import MAX_MESSAGE_CHARS
 from retrodiction.controller.status import (
     MAX_STATUS_BYTES,
+    PhaseChange,
     StatusThrottle,
     can_transition,
     progress_patch,
@@ -26,9 +27,11 @@ def _apply(status: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any
     return merge_patch(status, patch)
 
 
-def _transition(status: Mapping[str, Any], to: Phase, **changes: Any) -> dict[str, Any]:
+def _transition(
+    status: Mapping[str, Any], to: Phase, *, reason: str, message: str, now: datetime, generation: int | None
+) -> dict[str, Any]:
     """The patch as it goes on the wire, from a status as the API server stores it."""
-    return transition(read_status(status), to, **changes).to_patch()
+    return transition(read_status(status), PhaseChange(to, reason, message, generation), now).to_patch()
 
 
 def _condition(conditions: list[dict[str, Any]], type: str) -> dict[str, Any] | None:

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from retrodiction.api.cron import NEVER_FIRES_RULE, Cron, CronError
 from retrodiction.api.schedule import RetrodictionScheduleSpec
-from retrodiction.controller.schedule_times import after_starts, decide, next_slot, slots_between
+from retrodiction.controller.schedule_times import SlotState, after_starts, decide, next_slot, slots_between
 from tests.unit.schedule_api import FakeApi, schedule, tick, utc
 
 
@@ -103,10 +103,12 @@ def test_a_fixed_slot_in_the_first_pass_of_a_repeated_hour_is_seen_from_the_seco
     body = schedule(schedule=expression, timeZone=zone)
     decision = decide(
         RetrodictionScheduleSpec.model_validate(body["spec"]),
-        handled_through=day_before,
-        created=day_before,
-        now=now,
-        active=0,
+        SlotState(
+            handled_through=day_before,
+            created=day_before,
+            now=now,
+            active=0,
+        ),
     )
     assert decision.start == (slot,) and decision.missed == 0
     assert between(expression, zone, slot, slot + timedelta(hours=6)) == ()  # the second pass does not run it again
@@ -213,10 +215,12 @@ def test_a_refused_slot_is_missed_once_its_deadline_passes() -> None:
 def test_a_refused_create_keeps_every_older_missed_slot_counted_once() -> None:
     decision = decide(
         RetrodictionScheduleSpec.model_validate(schedule(timeZone="Etc/UTC")["spec"]),
-        handled_through=utc("2026-06-01T02:00"),
-        created=utc("2026-06-01T00:00"),
-        now=utc("2026-06-04T02:00:05"),
-        active=0,
+        SlotState(
+            handled_through=utc("2026-06-01T02:00"),
+            created=utc("2026-06-01T00:00"),
+            now=utc("2026-06-04T02:00:05"),
+            active=0,
+        ),
     )
     assert decision.start == (utc("2026-06-04T02:00"),) and decision.missed == 2
     refused = after_starts(decision, failed=utc("2026-06-04T02:00"))

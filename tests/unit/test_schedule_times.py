@@ -12,7 +12,15 @@ import pytest
 from retrodiction.api.cron import Cron
 from retrodiction.api.schedule import Alignment, RetrodictionScheduleSpec
 from retrodiction.controller import schedule_times
-from retrodiction.controller.schedule_times import Slots, decide, next_slot, run_window, slots_between, window_end
+from retrodiction.controller.schedule_times import (
+    Slots,
+    SlotState,
+    decide,
+    next_slot,
+    run_window,
+    slots_between,
+    window_end,
+)
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -133,25 +141,25 @@ def days_later(days: int, hours: float = 0) -> datetime:
 
 
 def test_nothing_is_due_before_the_first_slot_and_the_next_one_is_known() -> None:
-    decision = decide(spec(), handled_through=None, created=CREATED, now=utc("2026-06-01T01:00"), active=0)
+    decision = decide(spec(), SlotState(handled_through=None, created=CREATED, now=utc("2026-06-01T01:00"), active=0))
     assert decision.start == () and decision.missed == 0
     assert decision.next_time == utc("2026-06-01T02:00")
 
 
 def test_a_slot_seen_on_time_starts_and_is_handled() -> None:
-    decision = decide(spec(), handled_through=None, created=CREATED, now=days_later(0, 0.01), active=0)
+    decision = decide(spec(), SlotState(handled_through=None, created=CREATED, now=days_later(0, 0.01), active=0))
     assert decision.start == (days_later(0),)
     assert decision.handled_through == days_later(0)
     assert decision.next_time == days_later(1)
 
 
 def test_a_handled_slot_never_starts_again_after_a_restart() -> None:
-    decision = decide(spec(), handled_through=days_later(0), created=CREATED, now=days_later(0, 5), active=0)
+    decision = decide(spec(), SlotState(handled_through=days_later(0), created=CREATED, now=days_later(0, 5), active=0))
     assert decision.start == () and decision.missed == 0
 
 
 def test_catch_up_latest_starts_only_the_newest_missed_slot() -> None:
-    decision = decide(spec(), handled_through=days_later(0), created=CREATED, now=days_later(5, 3), active=0)
+    decision = decide(spec(), SlotState(handled_through=days_later(0), created=CREATED, now=days_later(5, 3), active=0))
     assert decision.start == (days_later(5),)
     assert decision.missed == 4 and decision.reasons == {"NotLatest": 4}
     assert decision.last_missed == days_later(4)
@@ -160,7 +168,9 @@ def test_catch_up_latest_starts_only_the_newest_missed_slot() -> None:
 
 def test_catch_up_all_starts_every_missed_slot_up_to_the_limit_each_over_its_own_window() -> None:
     schedule = spec(catchUp={"policy": "All", "limit": 3})
-    decision = decide(schedule, handled_through=days_later(0), created=CREATED, now=days_later(5, 3), active=0)
+    decision = decide(
+        schedule, SlotState(handled_through=days_later(0), created=CREATED, now=days_later(5, 3), active=0)
+    )
     assert decision.start == (days_later(3), days_later(4), days_later(5))
     assert decision.reasons == {"CatchUpLimit": 2}
     windows = [run_window(schedule, slot) for slot in decision.start]
@@ -169,15 +179,19 @@ def test_catch_up_all_starts_every_missed_slot_up_to_the_limit_each_over_its_own
 
 def test_catch_up_none_skips_slots_the_operator_did_not_see_in_time() -> None:
     schedule = spec(catchUp={"policy": "None"})
-    late = decide(schedule, handled_through=days_later(0), created=CREATED, now=days_later(3, 0.5), active=0)
+    late = decide(schedule, SlotState(handled_through=days_later(0), created=CREATED, now=days_later(3, 0.5), active=0))
     assert late.start == () and late.missed == 3 and late.handled_through == days_later(3)
-    on_time = decide(schedule, handled_through=days_later(0), created=CREATED, now=days_later(3, 0.01), active=0)
+    on_time = decide(
+        schedule, SlotState(handled_through=days_later(0), created=CREATED, now=days_later(3, 0.01), active=0)
+    )
     assert on_time.start == (days_later(3),) and on_time.missed == 2
 
 
 def test_a_slot_past_its_starting_deadline_is_missed_not_started() -> None:
     schedule = spec(startingDeadlineSeconds=600)
-    decision = decide(schedule, handled_through=days_later(0), created=CREATED, now=days_later(1, 0.5), active=0)
+    decision = decide(
+        schedule, SlotState(handled_through=days_later(0), created=CREATED, now=days_later(1, 0.5), active=0)
+    )
     assert decision.start == ()
     assert decision.reasons == {"StartingDeadlineExceeded": 1}
     assert decision.handled_through == days_later(1)
@@ -185,32 +199,38 @@ def test_a_slot_past_its_starting_deadline_is_missed_not_started() -> None:
 
 def test_forbid_holds_a_slot_while_a_run_is_active_then_starts_it() -> None:
     schedule = spec(concurrencyPolicy="Forbid")
-    busy = decide(schedule, handled_through=days_later(0), created=CREATED, now=days_later(1, 0.1), active=1)
+    busy = decide(schedule, SlotState(handled_through=days_later(0), created=CREATED, now=days_later(1, 0.1), active=1))
     assert busy.start == () and busy.waiting == days_later(1) and busy.missed == 0
     assert busy.handled_through == days_later(0)
-    idle = decide(schedule, handled_through=busy.handled_through, created=CREATED, now=days_later(1, 0.2), active=0)
+    idle = decide(
+        schedule, SlotState(handled_through=busy.handled_through, created=CREATED, now=days_later(1, 0.2), active=0)
+    )
     assert idle.start == (days_later(1),)
 
 
 def test_forbid_backfills_missed_slots_one_at_a_time_oldest_first() -> None:
     schedule = spec(concurrencyPolicy="Forbid", catchUp={"policy": "All"})
-    first = decide(schedule, handled_through=days_later(0), created=CREATED, now=days_later(3, 1), active=0)
+    first = decide(schedule, SlotState(handled_through=days_later(0), created=CREATED, now=days_later(3, 1), active=0))
     assert first.start == (days_later(1),) and first.waiting == days_later(2)
     assert first.handled_through == days_later(1)
-    second = decide(schedule, handled_through=first.handled_through, created=CREATED, now=days_later(3, 2), active=1)
+    second = decide(
+        schedule, SlotState(handled_through=first.handled_through, created=CREATED, now=days_later(3, 2), active=1)
+    )
     assert second.start == () and second.waiting == days_later(2)
 
 
 def test_replace_starts_the_newest_slot_and_replaces_the_active_run() -> None:
     schedule = spec(concurrencyPolicy="Replace", catchUp={"policy": "All"})
-    decision = decide(schedule, handled_through=days_later(0), created=CREATED, now=days_later(2, 1), active=1)
+    decision = decide(
+        schedule, SlotState(handled_through=days_later(0), created=CREATED, now=days_later(2, 1), active=1)
+    )
     assert decision.start == (days_later(2),) and decision.replace_active
     assert decision.reasons == {"Replaced": 1}
 
 
 def test_a_suspended_schedule_starts_nothing_and_records_its_slots_as_missed() -> None:
     decision = decide(
-        spec(suspend=True), handled_through=days_later(0), created=CREATED, now=days_later(2, 1), active=0
+        spec(suspend=True), SlotState(handled_through=days_later(0), created=CREATED, now=days_later(2, 1), active=0)
     )
     assert decision.start == () and decision.missed == 2 and decision.reasons == {"Suspended": 2}
     assert decision.handled_through == days_later(2) and decision.next_time is None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,16 +32,21 @@ from retrodiction.identity import (
 )
 
 
-def _crd(
-    *,
-    kind: str,
-    plural: str,
-    short_names: list[str],
-    spec: type[BaseModel],
-    status: type[BaseModel],
-    columns: list[dict[str, Any]],
-    description: str,
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Resource:
+    """One custom resource of the project: its names, the models of its spec and status, its printer columns."""
+
+    kind: str
+    plural: str
+    short_names: tuple[str, ...]
+    spec: type[BaseModel]
+    status: type[BaseModel]
+    description: str
+    columns: tuple[dict[str, Any], ...] = field(default=())
+
+
+def _crd(resource: Resource) -> dict[str, Any]:
+    kind, plural = resource.kind, resource.plural
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
@@ -53,7 +59,7 @@ def _crd(
                 "listKind": f"{kind}List",
                 "plural": plural,
                 "singular": kind.lower(),
-                "shortNames": short_names,
+                "shortNames": list(resource.short_names),
                 "categories": [CATEGORY],
             },
             "versions": [
@@ -62,18 +68,18 @@ def _crd(
                     "served": True,
                     "storage": True,
                     "subresources": {"status": {}},
-                    "additionalPrinterColumns": columns,
+                    "additionalPrinterColumns": list(resource.columns),
                     "schema": {
                         "openAPIV3Schema": {
                             "type": "object",
-                            "description": description,
+                            "description": resource.description,
                             "required": ["spec"],
                             "properties": {
                                 "apiVersion": {"type": "string"},
                                 "kind": {"type": "string"},
                                 "metadata": {"type": "object"},
-                                "spec": structural_schema(spec),
-                                "status": structural_schema(status),
+                                "spec": structural_schema(resource.spec),
+                                "status": structural_schema(resource.status),
                             },
                         }
                     },
@@ -85,44 +91,48 @@ def _crd(
 
 def training_crd() -> dict[str, Any]:
     return _crd(
-        kind=TRAINING_KIND,
-        plural=TRAININGS,
-        short_names=list(TRAINING_SHORT_NAMES),
-        spec=RetrodictionTrainingSpec,
-        status=RetrodictionTrainingStatus,
-        description="A retrodiction training run: history replayed in batches on Dask to score forecasting rules.",
-        columns=[
-            {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
-            {"name": "Progress", "type": "string", "jsonPath": ".status.progress"},
-            {"name": "%", "type": "number", "jsonPath": ".status.completedPercentage"},
-            {
-                "name": "ETA",
-                "type": "integer",
-                "jsonPath": ".status.estimatedRemainingSeconds",
-                "description": "Estimated seconds until the last batch finishes",
-            },
-            {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
-        ],
+        Resource(
+            kind=TRAINING_KIND,
+            plural=TRAININGS,
+            short_names=TRAINING_SHORT_NAMES,
+            spec=RetrodictionTrainingSpec,
+            status=RetrodictionTrainingStatus,
+            description="A retrodiction training run: history replayed in batches on Dask to score forecasting rules.",
+            columns=(
+                {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
+                {"name": "Progress", "type": "string", "jsonPath": ".status.progress"},
+                {"name": "%", "type": "number", "jsonPath": ".status.completedPercentage"},
+                {
+                    "name": "ETA",
+                    "type": "integer",
+                    "jsonPath": ".status.estimatedRemainingSeconds",
+                    "description": "Estimated seconds until the last batch finishes",
+                },
+                {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+            ),
+        )
     )
 
 
 def schedule_crd() -> dict[str, Any]:
     return _crd(
-        kind=SCHEDULE_KIND,
-        plural=SCHEDULES,
-        short_names=list(SCHEDULE_SHORT_NAMES),
-        spec=RetrodictionScheduleSpec,
-        status=RetrodictionScheduleStatus,
-        description="Recurring RetrodictionTrainings on a cron schedule, each scoring the history before its slot.",
-        columns=[
-            {"name": "Schedule", "type": "string", "jsonPath": ".spec.schedule"},
-            {"name": "Timezone", "type": "string", "jsonPath": ".spec.timeZone", "priority": 1},
-            {"name": "Suspend", "type": "boolean", "jsonPath": ".spec.suspend"},
-            {"name": "Active", "type": "integer", "jsonPath": ".status.activeCount"},
-            {"name": "Last", "type": "date", "jsonPath": ".status.lastScheduleTime"},
-            {"name": "Next", "type": "date", "jsonPath": ".status.nextScheduleTime"},
-            {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
-        ],
+        Resource(
+            kind=SCHEDULE_KIND,
+            plural=SCHEDULES,
+            short_names=SCHEDULE_SHORT_NAMES,
+            spec=RetrodictionScheduleSpec,
+            status=RetrodictionScheduleStatus,
+            description="Recurring RetrodictionTrainings on a cron schedule, each scoring the history before its slot.",
+            columns=(
+                {"name": "Schedule", "type": "string", "jsonPath": ".spec.schedule"},
+                {"name": "Timezone", "type": "string", "jsonPath": ".spec.timeZone", "priority": 1},
+                {"name": "Suspend", "type": "boolean", "jsonPath": ".spec.suspend"},
+                {"name": "Active", "type": "integer", "jsonPath": ".status.activeCount"},
+                {"name": "Last", "type": "date", "jsonPath": ".status.lastScheduleTime"},
+                {"name": "Next", "type": "date", "jsonPath": ".status.nextScheduleTime"},
+                {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+            ),
+        )
     )
 
 

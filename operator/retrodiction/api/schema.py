@@ -8,6 +8,7 @@ the models stay the single source of truth for the CLI, the operator and the CRD
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel
@@ -51,41 +52,56 @@ def _resolve(node: dict[str, Any], definitions: dict[str, Any]) -> dict[str, Any
     return target
 
 
-def _convert(node: dict[str, Any], definitions: dict[str, Any]) -> dict[str, Any]:
-    node = _resolve(node, definitions)
+def _nullable_merged(node: dict[str, Any], definitions: dict[str, Any]) -> dict[str, Any]:
+    """`X | None` (anyOf with a null) as X with `nullable: true`; any other anyOf cannot be structural."""
     variants = node.get("anyOf")
-    if variants is not None:
-        concrete = [v for v in variants if v.get("type") != "null"]
-        if len(concrete) != 1:
-            raise ValueError(f"cannot express anyOf with {len(concrete)} non-null variants structurally: {node}")
-        merged = {**_resolve(concrete[0], definitions), **{k: v for k, v in node.items() if k != "anyOf"}}
-        if len(concrete) < len(variants):
-            merged["nullable"] = True
-        node = merged
+    if variants is None:
+        return node
+    concrete = [v for v in variants if v.get("type") != "null"]
+    if len(concrete) != 1:
+        raise ValueError(f"cannot express anyOf with {len(concrete)} non-null variants structurally: {node}")
+    merged = {**_resolve(concrete[0], definitions), **{k: v for k, v in node.items() if k != "anyOf"}}
+    if len(concrete) < len(variants):
+        merged["nullable"] = True
+    return merged
+
+
+def _additional_properties(value: Any, definitions: dict[str, Any]) -> dict[str, Any]:
+    if value is True:
+        return {"x-kubernetes-preserve-unknown-fields": True}
+    if isinstance(value, dict):
+        return {"additionalProperties": _convert(value, definitions)}
+    # `false` is the structural default (unknown fields are pruned) and is not allowed to be spelt out.
+    return {}
+
+
+Converter = Callable[[Any, dict[str, Any]], dict[str, Any]]
+
+# Keywords the structural schema spells differently (the rest pass through as they are).
+_CONVERTERS: dict[str, Converter] = {
+    # OpenAPI 3.0 bounds: a number and a flag.
+    "exclusiveMinimum": lambda value, _: {"minimum": value, "exclusiveMinimum": True},
+    "exclusiveMaximum": lambda value, _: {"maximum": value, "exclusiveMaximum": True},
+    "properties": lambda value, defs: {"properties": {name: _convert(child, defs) for name, child in value.items()}},
+    "items": lambda value, defs: {"items": _convert(value, defs)},
+    "additionalProperties": _additional_properties,
+    "const": lambda value, _: {"enum": [value]},
+}
+
+
+def _keyword(key: str, value: Any, definitions: dict[str, Any]) -> dict[str, Any]:
+    """One keyword of a JSON Schema node as the structural schema spells it (nothing when it has no place there)."""
+    if key in _DROPPED or (key == "default" and value is None):  # a null default is the same as no default
+        return {}
+    converter = _CONVERTERS.get(key)
+    return {key: value} if converter is None else converter(value, definitions)
+
+
+def _convert(node: dict[str, Any], definitions: dict[str, Any]) -> dict[str, Any]:
+    node = _nullable_merged(_resolve(node, definitions), definitions)
     out: dict[str, Any] = {}
     for key, value in node.items():
-        if key in _DROPPED:
-            continue
-        if key == "default" and value is None:
-            continue  # a null default is the same as no default
-        if key == "exclusiveMinimum":
-            out["minimum"], out["exclusiveMinimum"] = value, True
-        elif key == "exclusiveMaximum":
-            out["maximum"], out["exclusiveMaximum"] = value, True
-        elif key == "properties":
-            out["properties"] = {name: _convert(child, definitions) for name, child in value.items()}
-        elif key == "items":
-            out["items"] = _convert(value, definitions)
-        elif key == "additionalProperties":
-            if value is True:
-                out["x-kubernetes-preserve-unknown-fields"] = True
-            elif isinstance(value, dict):
-                out["additionalProperties"] = _convert(value, definitions)
-            # `false` is the structural default (unknown fields are pruned) and is not allowed to be spelt out.
-        elif key == "const":
-            out["enum"] = [value]
-        else:
-            out[key] = value
+        out.update(_keyword(key, value, definitions))
     if out.get("type") == "object" and "properties" not in out and "additionalProperties" not in out:
         out["x-kubernetes-preserve-unknown-fields"] = True
     return out

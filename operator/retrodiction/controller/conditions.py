@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from retrodiction.api.status import Condition, ConditionStatus
@@ -29,47 +30,47 @@ def _status_text(status: ConditionStatus | bool) -> ConditionStatus:
     return status
 
 
-def _condition(
-    type: str, status: ConditionStatus, reason: str, message: str, since: datetime, generation: int | None
-) -> Condition:
+@dataclass(frozen=True)
+class ConditionUpdate:
+    """What a condition should say now."""
+
+    type: str
+    status: ConditionStatus | bool
+    reason: str
+    message: str = ""
+    observed_generation: int | None = None
+
+
+def _condition(update: ConditionUpdate, status: ConditionStatus, since: datetime) -> Condition:
     # observedGeneration is left unset rather than null when unknown: a merge patch of the whole list then drops a
     # stale one, and the written condition compares equal to the one read back.
-    fields = {"type": type, "status": status, "reason": reason, "message": cap_message(message)}
-    if generation is None:
+    fields = {"type": update.type, "status": status, "reason": update.reason, "message": cap_message(update.message)}
+    if update.observed_generation is None:
         return Condition(**fields, last_transition_time=since)
-    return Condition(**fields, last_transition_time=since, observed_generation=generation)
+    return Condition(**fields, last_transition_time=since, observed_generation=update.observed_generation)
 
 
-def set_condition(
-    conditions: Sequence[Condition],
-    type: str,
-    status: ConditionStatus | bool,
-    reason: str,
-    message: str,
-    now: datetime,
-    observed_generation: int | None = None,
-) -> list[Condition]:
-    """A new list with condition `type` set; the input is left untouched.
+def set_condition(conditions: Sequence[Condition], update: ConditionUpdate, now: datetime) -> list[Condition]:
+    """A new list with condition `update.type` set; the input is left untouched.
 
     lastTransitionTime moves only when the status changes, so it tells when the condition last flipped; reason,
     message and observedGeneration always follow the latest call. An existing condition keeps its position and a
     new one is appended, so a status patch does not reorder what `kubectl describe` shows.
     """
-    if not _REASON.match(reason) or len(reason) > MAX_MESSAGE_CHARS:
-        raise ValueError(f"condition reason must be a CamelCase word, got {reason!r}")
-    text = _status_text(status)
+    if not _REASON.match(update.reason) or len(update.reason) > MAX_MESSAGE_CHARS:
+        raise ValueError(f"condition reason must be a CamelCase word, got {update.reason!r}")
+    text = _status_text(update.status)
     result: list[Condition] = []
     found = False
     for existing in conditions:
-        if existing.type != type:
+        if existing.type != update.type:
             result.append(existing)
             continue
         found = True
-        flipped = existing.status != text or existing.last_transition_time is None
-        since = now if flipped or existing.last_transition_time is None else existing.last_transition_time
-        result.append(_condition(type, text, reason, message, since, observed_generation))
+        kept = existing.last_transition_time
+        result.append(_condition(update, text, now if existing.status != text or kept is None else kept))
     if not found:
-        result.append(_condition(type, text, reason, message, now, observed_generation))
+        result.append(_condition(update, text, now))
     return result
 
 

@@ -42,7 +42,7 @@ from retrodiction.controller.kube import TooLargeError
 from retrodiction.controller.kube_api import RunApi
 from retrodiction.controller.report_reader import MAX_REPORT_OBJECT_BYTES, ReportError, parse_report
 from retrodiction.controller.settings import OperatorSettings
-from retrodiction.controller.status import StatusThrottle, progress_patch, read_status, transition
+from retrodiction.controller.status import PhaseChange, StatusThrottle, progress_patch, read_status, transition
 from retrodiction.identity import TLS_ANNOTATION, EventReason
 from retrodiction.ownership import NotOwnedError
 from retrodiction.times import parse_rfc3339
@@ -138,9 +138,7 @@ class RunLifecycle:
         before = self.status.phase
         if before == to and self.status.reason == reason and self.status.message == message:
             return
-        patch = transition(
-            self.status, to, reason=reason, message=message, now=self.ctx.now(), generation=self.generation
-        )
+        patch = transition(self.status, PhaseChange(to, reason, message, self.generation), self.ctx.now())
         if extra is not None:
             patch = extra.applied_to(patch)
         await self._write(patch, "phase")

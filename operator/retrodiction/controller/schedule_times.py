@@ -18,6 +18,7 @@ import heapq
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from retrodiction.api.cron import Cron
@@ -157,6 +158,18 @@ def run_window(spec: RetrodictionScheduleSpec, slot: datetime) -> tuple[datetime
 # --- which slots start ---------------------------------------------------------------------------------------------
 
 
+class MissReason(StrEnum):
+    """Why a slot was not run; the SlotsMissed Event counts missed slots by these."""
+
+    SUSPENDED = "Suspended"
+    CATCH_UP_LIMIT = "CatchUpLimit"  # catchUp All, beyond its limit
+    NOT_LATEST = "NotLatest"  # catchUp Latest/None: only the newest due slot may start
+    STARTING_DEADLINE_EXCEEDED = "StartingDeadlineExceeded"
+    LATE = "Late"  # catchUp None: not seen within the on-time limit
+    REPLACED = "Replaced"  # concurrencyPolicy Replace: a newer slot of the same pass replaces it
+    NAME_TAKEN = "NameTaken"  # its run name is held by an object the schedule does not own
+
+
 @dataclass(frozen=True)
 class Decision:
     start: tuple[datetime, ...] = ()  # slots to start now, oldest first
@@ -169,98 +182,127 @@ class Decision:
     handled_before: datetime | None = None  # handledThrough as the decision found it
     handled_through: datetime | None = None  # every slot at or before this is started or missed
     next_time: datetime | None = None
-    reasons: dict[str, int] = field(default_factory=dict)  # missed slots by why, for the Event
+    reasons: dict[MissReason, int] = field(default_factory=dict)  # missed slots by why, for the Event
 
 
-def decide(
-    spec: RetrodictionScheduleSpec,
-    *,
-    handled_through: datetime | None,
-    created: datetime,
-    now: datetime,
-    active: int,
-    existing: Collection[datetime] = (),
-) -> Decision:
-    """What to do at `now`, given the slots handled so far, the number of active runs of this schedule and the
-    slots whose runs exist. A due slot whose run exists was started by a pass whose status write was lost: it is
-    handled, never started again, waited for or replaced (the CronJob controller's "this started but went
+@dataclass(frozen=True)
+class SlotState:
+    """What a schedule's pass knows besides its spec: the slots handled so far, the clock, and its runs."""
+
+    handled_through: datetime | None
+    created: datetime
+    now: datetime
+    active: int  # runs of this schedule that have not finished
+    existing: Collection[datetime] = ()  # the slots whose runs exist
+
+
+@dataclass
+class _Misses:
+    counts: dict[MissReason, int] = field(default_factory=dict)
+
+    def add(self, count: int, why: MissReason) -> None:
+        if count:
+            self.counts[why] = self.counts.get(why, 0) + count
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+@dataclass(frozen=True)
+class _Starts:
+    start: tuple[datetime, ...] = ()
+    waiting: datetime | None = None
+    replace: bool = False
+
+
+def decide(spec: RetrodictionScheduleSpec, state: SlotState) -> Decision:
+    """What to do at `state.now`, given the slots handled so far, the number of active runs of this schedule and
+    the slots whose runs exist. A due slot whose run exists was started by a pass whose status write was lost: it
+    is handled, never started again, waited for or replaced (the CronJob controller's "this started but went
     missing" rows)."""
     cron, zone = Cron.parse(spec.schedule), ZoneInfo(spec.time_zone)
-    since = handled_through or created
+    since = state.handled_through or state.created
     keep = spec.catch_up.limit if spec.catch_up.policy is CatchUpPolicy.ALL else 1
-    due = slots_between(cron, zone, since, now, keep=keep)
+    due = slots_between(cron, zone, since, state.now, keep=keep)
     # After the clock steps back, the next slot is the first one not handled yet, not the first after `now`.
-    next_time = None if spec.suspend else next_slot(cron, zone, max(now, since))
+    next_time = None if spec.suspend else next_slot(cron, zone, max(state.now, since))
+    handled = state.handled_through
     if due.count == 0:
-        return Decision(handled_before=handled_through, handled_through=handled_through, next_time=next_time)
-    already = tuple(slot for slot in due.newest if slot in existing)
-    candidates = [slot for slot in due.newest if slot not in existing]
+        return Decision(handled_before=handled, handled_through=handled, next_time=next_time)
+    already = tuple(slot for slot in due.newest if slot in state.existing)
+    candidates = [slot for slot in due.newest if slot not in state.existing]
     older = due.count - len(due.newest)  # beyond what the policy would ever start
-    reasons: dict[str, int] = {}
-
-    def miss(count: int, why: str) -> None:
-        if count:
-            reasons[why] = reasons.get(why, 0) + count
-
+    misses = _Misses()
     if spec.suspend:
-        miss(older + len(candidates), "Suspended")
+        misses.add(older + len(candidates), MissReason.SUSPENDED)
         return Decision(
             already_started=already,
-            missed=sum(reasons.values()),
+            missed=misses.total,
             missed_is_lower_bound=due.count_is_lower_bound,
             last_missed=candidates[-1] if candidates else due.newest_not_kept,
-            handled_before=handled_through,
+            handled_before=handled,
             handled_through=due.newest[-1],
             next_time=None,
-            reasons=reasons,
+            reasons=misses.counts,
         )
-    miss(older, "CatchUpLimit" if spec.catch_up.policy is CatchUpPolicy.ALL else "NotLatest")
+    catching_up = spec.catch_up.policy is CatchUpPolicy.ALL
+    misses.add(older, MissReason.CATCH_UP_LIMIT if catching_up else MissReason.NOT_LATEST)
+    eligible = _within_deadline(spec, candidates, state.now, misses)
+    starts = _by_concurrency(spec.concurrency_policy, eligible, state.active, misses)
+    # Slots before the first waiting one are handled (started or missed); the waiting one and later stay due.
+    settled = [slot for slot in due.newest if starts.waiting is None or slot < starts.waiting]
+    missed_here = [slot for slot in settled if slot not in starts.start and slot not in already]
+    return Decision(
+        start=starts.start,
+        already_started=already,
+        missed=misses.total,
+        missed_is_lower_bound=due.count_is_lower_bound,
+        last_missed=missed_here[-1] if missed_here else due.newest_not_kept,
+        waiting=starts.waiting,
+        replace_active=starts.replace,
+        handled_before=handled,
+        handled_through=_handled_through(settled, due.newest, older, handled),
+        next_time=next_time,
+        reasons=misses.counts,
+    )
+
+
+def _within_deadline(
+    spec: RetrodictionScheduleSpec, candidates: list[datetime], now: datetime, misses: _Misses
+) -> list[datetime]:
     deadline = spec.starting_deadline_seconds
     if spec.catch_up.policy is CatchUpPolicy.NONE:
         deadline = min(deadline or ON_TIME_SECONDS, ON_TIME_SECONDS)
     eligible = [slot for slot in candidates if deadline is None or (now - slot).total_seconds() <= deadline]
-    miss(len(candidates) - len(eligible), "StartingDeadlineExceeded" if spec.starting_deadline_seconds else "Late")
+    why = MissReason.STARTING_DEADLINE_EXCEEDED if spec.starting_deadline_seconds else MissReason.LATE
+    misses.add(len(candidates) - len(eligible), why)
+    return eligible
 
-    start: list[datetime] = []
-    waiting: datetime | None = None
-    replace = False
-    if eligible:
-        policy = spec.concurrency_policy
-        if policy is ConcurrencyPolicy.ALLOW:
-            start = eligible
-        elif policy is ConcurrencyPolicy.REPLACE:
-            # Each start would replace the one before it: only the newest survives.
-            miss(len(eligible) - 1, "Replaced")
-            start, replace = [eligible[-1]], active > 0
-        elif active:
-            waiting = eligible[0]
-        else:  # Forbid and idle: one at a time, oldest first, so a backfill runs in order
-            start = [eligible[0]]
-            if len(eligible) > 1:
-                waiting = eligible[1]
 
-    # Slots before the first waiting one are handled (started or missed); the waiting one and later stay due.
-    settled = [slot for slot in due.newest if waiting is None or slot < waiting]
+def _by_concurrency(policy: ConcurrencyPolicy, eligible: list[datetime], active: int, misses: _Misses) -> _Starts:
+    if not eligible:
+        return _Starts()
+    if policy is ConcurrencyPolicy.ALLOW:
+        return _Starts(start=tuple(eligible))
+    if policy is ConcurrencyPolicy.REPLACE:
+        # Each start would replace the one before it: only the newest survives.
+        misses.add(len(eligible) - 1, MissReason.REPLACED)
+        return _Starts(start=(eligible[-1],), replace=active > 0)
+    if active:
+        return _Starts(waiting=eligible[0])
+    # Forbid and idle: one at a time, oldest first, so a backfill runs in order.
+    return _Starts(start=(eligible[0],), waiting=eligible[1] if len(eligible) > 1 else None)
+
+
+def _handled_through(
+    settled: list[datetime], newest: Sequence[datetime], older: int, handled: datetime | None
+) -> datetime | None:
     if settled:
-        through: datetime | None = settled[-1]
-    elif older:
-        through = due.newest[0] - timedelta(microseconds=1)  # no slot lies between the older ones and this
-    else:
-        through = handled_through
-    missed_here = [slot for slot in settled if slot not in start and slot not in already]
-    return Decision(
-        start=tuple(start),
-        already_started=already,
-        missed=sum(reasons.values()),
-        missed_is_lower_bound=due.count_is_lower_bound,
-        last_missed=missed_here[-1] if missed_here else due.newest_not_kept,
-        waiting=waiting,
-        replace_active=replace,
-        handled_before=handled_through,
-        handled_through=through,
-        next_time=next_time,
-        reasons=reasons,
-    )
+        return settled[-1]
+    if older:
+        return newest[0] - timedelta(microseconds=1)  # no slot lies between the older ones and this
+    return handled
 
 
 def after_starts(decision: Decision, *, taken: Sequence[datetime] = (), failed: datetime | None = None) -> Decision:
@@ -269,7 +311,7 @@ def after_starts(decision: Decision, *, taken: Sequence[datetime] = (), failed: 
     handled, so the next pass tries it again (while its deadline allows), as the CronJob controller requeues."""
     reasons = dict(decision.reasons)
     if taken:
-        reasons["NameTaken"] = reasons.get("NameTaken", 0) + len(taken)
+        reasons[MissReason.NAME_TAKEN] = reasons.get(MissReason.NAME_TAKEN, 0) + len(taken)
     last_missed = max((slot for slot in (decision.last_missed, *taken) if slot is not None), default=None)
     handled = decision.handled_through
     if failed is not None:

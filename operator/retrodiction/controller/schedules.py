@@ -11,6 +11,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from pydantic import ValidationError
@@ -25,11 +26,11 @@ from retrodiction.api.schedule import (
     ScheduleStatusPatch,
 )
 from retrodiction.api.status import Phase
-from retrodiction.controller.conditions import set_condition
+from retrodiction.controller.conditions import ConditionUpdate, set_condition
 from retrodiction.controller.kube import CreateRefusedError
 from retrodiction.controller.kube_api import ScheduleApi
 from retrodiction.controller.schedule_runs import owned_by_schedule, run_manifest, run_name, scheduled_time
-from retrodiction.controller.schedule_times import Decision, after_starts, decide
+from retrodiction.controller.schedule_times import Decision, SlotState, after_starts, decide
 from retrodiction.identity import TRIGGER_ANNOTATION, TRIGGERED_BY_ANNOTATION, EventReason, ScheduleCondition
 from retrodiction.times import parse_rfc3339, rfc3339
 
@@ -53,12 +54,18 @@ class ScheduleContext:
         return {"name": meta["name"], "namespace": meta["namespace"], "uid": meta["uid"]}
 
     @property
+    def generation(self) -> int | None:
+        generation = self.body["metadata"].get("generation")
+        return None if generation is None else int(generation)
+
+    @property
     def stored_status(self) -> dict[str, Any]:
         """The status as the API server holds it (what a patch is compared with)."""
         return dict(self.body.get("status") or {})
 
-    @property
+    @cached_property
     def status(self) -> RetrodictionScheduleStatus:
+        # One pass reads the status its body arrived with; what it writes goes to the API server.
         return RetrodictionScheduleStatus.model_validate(self.stored_status)
 
     def write_status(self, patch: ScheduleStatusPatch) -> bool:
@@ -71,15 +78,39 @@ class ScheduleContext:
 
 
 def reconcile_schedule(ctx: ScheduleContext) -> None:
-    status = ctx.status
-    generation = ctx.body["metadata"].get("generation")
+    spec = _valid_spec(ctx)
+    if spec is None:
+        return
+    # Children by owner, as the CronJob controller finds its Jobs: a label a user edited hides no run.
+    children = [run for run in ctx.api.list_runs(ctx.meta["namespace"]) if owned_by_schedule(run, ctx.meta["uid"])]
+    active = [run for run in children if _active(run)]
+    created = parse_rfc3339(ctx.body["metadata"].get("creationTimestamp")) or ctx.now
+    state = SlotState(ctx.status.handled_through, created, ctx.now, len(active), _slots_with_runs(children))
+    decision = decide(spec, state)
+    if decision.replace_active:
+        active = _replace(ctx, active, {run_name(ctx.meta["name"], slot) for slot in decision.start})
+    decision, started = _start_due(ctx, spec, decision)
+    handled_trigger, triggered = _start_triggered(ctx, spec)
+    _announce_missed(ctx, decision)
+    # History is trimmed whatever happened above: when a quota refuses new runs, deleting old ones frees it.
+    _trim_history(ctx, spec, children)
+    # A slot replayed after a crash is both listed and "started" again (the create was a conflict): count it once.
+    runs = [*active, *started, *triggered]
+    now_active = list({run["metadata"]["name"]: run for run in runs if _active(run)}.values())
+    outcome = PassOutcome(decision=decision, active=now_active, children=children, handled_trigger=handled_trigger)
+    ctx.write_status(_status_patch(ctx, spec, outcome))
+
+
+def _valid_spec(ctx: ScheduleContext) -> RetrodictionScheduleSpec | None:
+    """The spec, or None after recording why it is invalid."""
+    generation = ctx.generation
     raw_spec, legacy_deadline = _with_deadline_floor(ctx.body["spec"])
     try:
         spec = RetrodictionScheduleSpec.model_validate(raw_spec)
     except ValidationError as err:
         _write_invalid(ctx, format_validation_error(err, "spec"), generation)
-        return
-    if legacy_deadline is not None and status.observed_generation != generation:
+        return None
+    if legacy_deadline is not None and ctx.status.observed_generation != generation:
         ctx.api.event(
             ctx.body,
             "Warning",
@@ -87,21 +118,13 @@ def reconcile_schedule(ctx: ScheduleContext) -> None:
             f"spec.startingDeadlineSeconds: {legacy_deadline} is below {MIN_STARTING_DEADLINE_SECONDS}, which a "
             f"pass every few seconds cannot meet; treated as {MIN_STARTING_DEADLINE_SECONDS}",
         )
+    return spec
 
-    # Children by owner, as the CronJob controller finds its Jobs: a label a user edited hides no run.
-    children = [run for run in ctx.api.list_runs(ctx.meta["namespace"]) if owned_by_schedule(run, ctx.meta["uid"])]
-    active = [run for run in children if _active(run)]
-    created = parse_rfc3339(ctx.body["metadata"].get("creationTimestamp")) or ctx.now
-    decision = decide(
-        spec,
-        handled_through=status.handled_through,
-        created=created,
-        now=ctx.now,
-        active=len(active),
-        existing=_slots_with_runs(children),
-    )
-    if decision.replace_active:
-        active = _replace(ctx, active, {run_name(ctx.meta["name"], slot) for slot in decision.start})
+
+def _start_due(
+    ctx: ScheduleContext, spec: RetrodictionScheduleSpec, decision: Decision
+) -> tuple[Decision, list[Mapping[str, Any]]]:
+    """Start the decision's slots, oldest first; the decision as it stands afterwards, and the runs started."""
     started: list[Mapping[str, Any]] = []
     taken: list[datetime] = []
     failed: datetime | None = None
@@ -114,26 +137,29 @@ def reconcile_schedule(ctx: ScheduleContext) -> None:
             taken.append(slot)
         else:
             started.append(outcome.run)
-    decision = after_starts(decision, taken=taken, failed=failed)
+    return after_starts(decision, taken=taken, failed=failed), started
+
+
+def _start_triggered(
+    ctx: ScheduleContext, spec: RetrodictionScheduleSpec
+) -> tuple[str | None, list[Mapping[str, Any]]]:
+    """A run for a new value of the trigger annotation: the trigger now handled, and the run started."""
     trigger = (ctx.body["metadata"].get("annotations") or {}).get(TRIGGER_ANNOTATION)
-    handled_trigger = status.last_trigger
-    if trigger and trigger != handled_trigger:
-        outcome = _start(ctx, spec, ctx.now.replace(microsecond=0), trigger=trigger)
-        if not outcome.failed:
-            handled_trigger = trigger
-        if outcome.run is not None:
-            started.append(outcome.run)
-    if decision.missed:
-        why = ", ".join(f"{count} {reason}" for reason, count in sorted(decision.reasons.items()))
-        more = "at least " if decision.missed_is_lower_bound else ""
-        last = rfc3339(decision.last_missed) if decision.last_missed else "unknown"
-        message = f"{more}{decision.missed} slot(s) not run ({why}); the last at {last}"
-        ctx.api.event(ctx.body, "Warning", EventReason.SLOTS_MISSED, message)
-    # History is trimmed whatever happened above: when a quota refuses new runs, deleting old ones frees it.
-    _trim_history(ctx, spec, children)
-    # A slot replayed after a crash is both listed and "started" again (the create was a conflict): count it once.
-    now_active = list({run["metadata"]["name"]: run for run in [*active, *started] if _active(run)}.values())
-    ctx.write_status(_status_patch(ctx, spec, decision, now_active, children, handled_trigger, generation))
+    handled = ctx.status.last_trigger
+    if not trigger or trigger == handled:
+        return handled, []
+    outcome = _start(ctx, spec, ctx.now.replace(microsecond=0), trigger=trigger)
+    return (handled if outcome.failed else trigger), ([] if outcome.run is None else [outcome.run])
+
+
+def _announce_missed(ctx: ScheduleContext, decision: Decision) -> None:
+    if not decision.missed:
+        return
+    why = ", ".join(f"{count} {reason}" for reason, count in sorted(decision.reasons.items()))
+    more = "at least " if decision.missed_is_lower_bound else ""
+    last = rfc3339(decision.last_missed) if decision.last_missed else "unknown"
+    message = f"{more}{decision.missed} slot(s) not run ({why}); the last at {last}"
+    ctx.api.event(ctx.body, "Warning", EventReason.SLOTS_MISSED, message)
 
 
 def _with_deadline_floor(spec: Mapping[str, Any]) -> tuple[dict[str, Any], int | None]:
@@ -227,15 +253,17 @@ def _trim_history(ctx: ScheduleContext, spec: RetrodictionScheduleSpec, children
             )
 
 
-def _status_patch(
-    ctx: ScheduleContext,
-    spec: RetrodictionScheduleSpec,
-    decision: Decision,
-    active: list[Mapping[str, Any]],
-    children: list[dict[str, Any]],
-    handled_trigger: str | None,
-    generation: int | None,
-) -> ScheduleStatusPatch:
+@dataclass(frozen=True)
+class PassOutcome:
+    decision: Decision
+    active: list[Mapping[str, Any]]  # the schedule's unfinished runs after this pass
+    children: list[dict[str, Any]]  # every run the schedule owns, as listed at the start of the pass
+    handled_trigger: str | None
+
+
+def _status_patch(ctx: ScheduleContext, spec: RetrodictionScheduleSpec, outcome: PassOutcome) -> ScheduleStatusPatch:
+    decision, active, children = outcome.decision, outcome.active, outcome.children
+    generation = ctx.generation
     status = ctx.status
     last_schedule = _latest([*decision.start, *decision.already_started], status.last_schedule_time)
     last_success = _latest(
@@ -246,16 +274,15 @@ def _status_patch(
         ],
         status.last_successful_time,
     )
-    conditions = set_condition(status.conditions, ScheduleCondition.INVALID, False, "Valid", "", ctx.now, generation)
-    conditions = set_condition(
-        conditions,
+    valid = ConditionUpdate(ScheduleCondition.INVALID, False, "Valid", "", generation)
+    suspended = ConditionUpdate(
         ScheduleCondition.SUSPENDED,
         spec.suspend,
         "Suspended" if spec.suspend else "Scheduling",
         "spec.suspend is true: no run starts" if spec.suspend else "",
-        ctx.now,
         generation,
     )
+    conditions = set_condition(set_condition(status.conditions, valid, ctx.now), suspended, ctx.now)
     patch = ScheduleStatusPatch(
         observed_generation=generation,
         last_schedule_time=last_schedule,
@@ -276,8 +303,8 @@ def _status_patch(
     )
     if decision.last_missed:
         patch.last_missed_time = decision.last_missed
-    if handled_trigger:
-        patch.last_trigger = handled_trigger
+    if outcome.handled_trigger:
+        patch.last_trigger = outcome.handled_trigger
     return patch
 
 
@@ -287,15 +314,8 @@ def _latest(moments: Iterable[datetime | None], recorded: datetime | None) -> da
 
 
 def _write_invalid(ctx: ScheduleContext, message: str, generation: int | None) -> None:
-    conditions = set_condition(
-        ctx.status.conditions,
-        ScheduleCondition.INVALID,
-        True,
-        EventReason.INVALID_SCHEDULE,
-        message,
-        ctx.now,
-        generation,
-    )
+    invalid = ConditionUpdate(ScheduleCondition.INVALID, True, EventReason.INVALID_SCHEDULE, message, generation)
+    conditions = set_condition(ctx.status.conditions, invalid, ctx.now)
     patch = ScheduleStatusPatch(observed_generation=generation, conditions=conditions, next_schedule_time=None)
     if ctx.write_status(patch):
         ctx.api.event(ctx.body, "Warning", EventReason.INVALID_SCHEDULE, message)

@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from retrodiction.api.report import DriverReport
 from retrodiction.api.status import BatchCounts, Phase, RetrodictionTrainingStatus, RunStatusPatch
-from retrodiction.controller.conditions import cap_message, get_condition, set_condition
+from retrodiction.controller.conditions import ConditionUpdate, cap_message, get_condition, set_condition
 from retrodiction.identity import RunCondition
 
 # Far above anything the helpers produce (see test_controller_status); a budget to assert against, not a limit
@@ -73,35 +74,37 @@ def can_transition(from_phase: Phase | None, to: Phase) -> bool:
     return to == from_phase or to in _ALLOWED[from_phase]
 
 
-def transition(
-    status: RetrodictionTrainingStatus,
-    to: Phase,
-    *,
-    reason: str,
-    message: str,
-    now: datetime,
-    generation: int | None,
-) -> RunStatusPatch:
-    """The status patch that moves a run from its current phase to `to`; raises ValueError when not allowed.
+@dataclass(frozen=True)
+class PhaseChange:
+    """A run moving to phase `to`, why (a CamelCase reason and a message), as of the spec's `generation`."""
+
+    to: Phase
+    reason: str
+    message: str
+    generation: int | None = None
+
+
+def transition(status: RetrodictionTrainingStatus, change: PhaseChange, now: datetime) -> RunStatusPatch:
+    """The status patch that moves a run from its current phase to `change.to`; raises ValueError when not allowed.
 
     The conditions come back whole (a merge patch replaces lists) and consistent with the phase. The primary
     condition of the new phase carries the reason and message; the others are only touched when their status
     flips, so an unchanged condition keeps its own reason and transition time.
     """
-    from_phase = status.phase
+    to, from_phase = change.to, status.phase
     if not can_transition(from_phase, to):
         raise ValueError(f"illegal phase transition {from_phase or 'None'} -> {to}")
-    message = cap_message(message)
+    message = cap_message(change.message)
     conditions = list(status.conditions)
-    primary = _PRIMARY[to]
     for condition_type, wanted in _desired(to).items():
         existing = get_condition(conditions, condition_type)
-        if condition_type is primary:
-            conditions = set_condition(conditions, condition_type, wanted, reason, message, now, generation)
+        update = ConditionUpdate(condition_type, wanted, change.reason, message, change.generation)
+        if condition_type is _PRIMARY[to]:
+            conditions = set_condition(conditions, update, now)
         elif existing is None or existing.status != ("True" if wanted else "False"):
-            conditions = set_condition(conditions, condition_type, wanted, reason, f"run is {to}", now, generation)
+            conditions = set_condition(conditions, replace(update, message=f"run is {to}"), now)
     patch = RunStatusPatch(
-        phase=to, reason=reason, message=message, observed_generation=generation, conditions=conditions
+        phase=to, reason=change.reason, message=message, observed_generation=change.generation, conditions=conditions
     )
     if to is Phase.RUNNING and status.start_time is None:
         patch.start_time = now
