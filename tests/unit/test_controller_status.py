@@ -186,7 +186,7 @@ def test_progress_patch_is_counters_and_a_whole_second_eta() -> None:
 
 
 def test_progress_patch_accepts_the_trackers_dict_and_clears_an_unknown_eta() -> None:
-    doc = ProgressTracker(5000, clock=lambda: 0.0).snapshot().as_dict()
+    doc = ProgressTracker(5000, clock=lambda: 0.0).snapshot().to_dict()
     patch = progress_patch(doc, running=-1, now=T0)
     assert patch["estimatedRemainingSeconds"] is None
     assert patch["batches"]["running"] == 0
@@ -245,7 +245,7 @@ def test_the_biggest_realistic_status_of_a_5000_batch_run_stays_small() -> None:
     for phase in (Phase.PENDING, Phase.PROVISIONING, Phase.RUNNING, Phase.SUSPENDED, Phase.PROVISIONING, Phase.RUNNING):
         status = _apply(status, transition(status, phase, reason="A" * 60, message=huge, now=T0, generation=10**9))
     status = _apply(
-        status, progress_patch(ProgressTracker(5000, resumed=4000).snapshot().as_dict(), running=1000, now=T0)
+        status, progress_patch(ProgressTracker(5000, resumed=4000).snapshot().to_dict(), running=1000, now=T0)
     )
     status = _apply(
         status, transition(status, Phase.FAILED, reason="BatchesFailed", message=huge, now=T0, generation=10**9)

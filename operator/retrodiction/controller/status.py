@@ -109,7 +109,7 @@ def transition(
 
 
 def progress_patch(progress: Mapping[str, Any], *, running: int, now: datetime) -> dict[str, Any]:
-    """Counters from `Progress.as_dict()`; a fixed set of scalars whatever the number of batches."""
+    """Counters from `Progress.to_dict()`; a fixed set of scalars whatever the number of batches."""
     total = int(progress["total"])
     succeeded = int(progress["succeeded"])
     failed = int(progress["failed"])
