@@ -9,7 +9,7 @@ import pytest
 
 from retrodiction.coordinator import ParallelTrainingCoordinator
 from retrodiction.execution.task import run_batch
-from retrodiction.summary import RunInfo, SummaryAccumulator
+from retrodiction.summary import SummaryAccumulator
 
 
 def in_process_results(
@@ -21,7 +21,7 @@ def in_process_results(
         random.Random(shuffle_seed).shuffle(results)
     accumulator = SummaryAccumulator(coordinator._variables, coordinator.config.engine)
     accumulator.add_all(results)
-    return accumulator.document(RunInfo("x", "u", {}), len(results))["results"]
+    return [row.to_dict() for row in accumulator.results()]
 
 
 def assert_same_results(mine: list[dict[str, Any]], reference: list[dict[str, Any]]) -> None:

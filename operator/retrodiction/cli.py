@@ -12,15 +12,19 @@ import sys
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from retrodiction import __version__
 from retrodiction.api.training import RetrodictionTraining
 from retrodiction.data.errors import DataError
 from retrodiction.manifest import ManifestError, load_training
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the run's libraries load only when a run starts, so `retrodiction operator` stays light
     from rich.console import Console
+
+    from retrodiction.api.summary import RetrodictionSummary
+    from retrodiction.coordinator import ParallelTrainingCoordinator
+    from retrodiction.execution.progress import Progress as RunProgress
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 PACKAGE = "retrodiction-operator"
@@ -127,7 +131,7 @@ def _train(args: argparse.Namespace) -> int:
     if (run := _run_name(args.manifest)) is not None:
         return _drive(args, run)
     from retrodiction.config import TrainingConfig
-    from retrodiction.coordinator import ParallelTrainingCoordinator
+    from retrodiction.coordinator import CoordinatorState, ParallelTrainingCoordinator
     from retrodiction.execution.checkpoint import FsspecCheckpoint
     from retrodiction.report import trust_table, write_html_report
 
@@ -168,7 +172,7 @@ def _train(args: argparse.Namespace) -> int:
     if save_error:
         _console(stderr=True).print(f"error: --output: {save_error}", markup=False)
         return EXIT_RUN_FAILED
-    if coordinator.state != "completed":
+    if coordinator.state is not CoordinatorState.COMPLETED:
         _console(stderr=True).print(
             f"[red]error:[/] run {coordinator.state}: {coordinator.failure_reason or ''}".rstrip(": ")
         )
@@ -196,7 +200,7 @@ def _check_writable(target: str, option: str) -> None:
         raise BadInputError(f"{option}: cannot write to {target!r} ({type(err).__name__}: {err})") from None
 
 
-def _save_summary(coordinator: Any, output: str, name: str) -> str | None:
+def _save_summary(coordinator: ParallelTrainingCoordinator, output: str, name: str) -> str | None:
     """Write the summary; if the output fails now (it was checked before the run), keep it in a local file."""
     try:
         coordinator.save_results_to_file(output)
@@ -207,10 +211,9 @@ def _save_summary(coordinator: Any, output: str, name: str) -> str | None:
         return f"could not write {output} ({type(err).__name__}: {err}); the summary was saved to {fallback}"
 
 
-def _run_with_progress(coordinator: Any, *, quiet: bool) -> dict[str, Any]:
+def _run_with_progress(coordinator: ParallelTrainingCoordinator, *, quiet: bool) -> RetrodictionSummary:
     if quiet:
-        summary: dict[str, Any] = coordinator.start_training()
-        return summary
+        return coordinator.run_training()
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -233,13 +236,13 @@ def _run_with_progress(coordinator: Any, *, quiet: bool) -> dict[str, Any]:
     with Progress(*columns, console=_console(stderr=True), transient=False) as bar:
         task = bar.add_task("batches", total=len(coordinator.batches), failed=0)
 
-        def update(progress: dict[str, Any]) -> None:
+        def update(progress: RunProgress) -> None:
             if coordinator.dashboard_link and not bar.tasks[0].fields.get("announced"):
                 bar.console.print(f"Dask dashboard: {coordinator.dashboard_link}")
                 bar.update(task, announced=True)
-            bar.update(task, completed=progress["completed"], failed=progress["failed"])
+            bar.update(task, completed=progress.completed, failed=progress.failed)
 
-        return dict(coordinator.start_training(progress_callback=update))
+        return coordinator.run_training(update)
 
 
 def configure_operator_logging(level: str) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from retrodiction.api.summary import SummaryConfig, SummaryData, SummaryEngine
 from retrodiction.api.training import DataSpec, ExecutionSpec, RetrodictionSpec, RetrodictionTrainingSpec
 from retrodiction.data import DataSource
 from retrodiction.engine import EngineConfig
@@ -53,28 +54,24 @@ class TrainingConfig:
             variables_per_batch=int(config.get("variablesPerBatch", 50)),
         )
 
-    def describe(self) -> dict[str, Any]:
+    def summary_config(self) -> SummaryConfig:
         """The non-secret settings, as written into the summary document."""
-        return {
-            "data": {
-                "uri": self.source.uri,
-                "format": self.source.format,
-                "timeColumn": self.source.time_column,
-            },
-            "retrodiction": {
-                "models": list(self.engine.models),
-                "horizons": list(self.engine.horizons),
-                "seasonLength": self.engine.season_length,
-                "windowLength": self.engine.window_length,
-                "sesAlpha": self.engine.ses_alpha,
-                "tolerance": self.engine.tolerance,
-            },
-            "variablesPerBatch": self.variables_per_batch,
-        }
+        return SummaryConfig(
+            data=SummaryData(uri=self.source.uri, format=self.source.format, time_column=self.source.time_column),
+            retrodiction=SummaryEngine(
+                models=list(self.engine.models),
+                horizons=list(self.engine.horizons),
+                season_length=self.engine.season_length,
+                window_length=self.engine.window_length,
+                ses_alpha=self.engine.ses_alpha,
+                tolerance=self.engine.tolerance,
+            ),
+            variables_per_batch=self.variables_per_batch,
+        )
 
     def fingerprint(self, *extra: Any) -> str:
         """A short digest of everything that changes batch results; checkpoints are only reused under it."""
-        blob = json.dumps([self.describe(), *extra], sort_keys=True, default=str)
+        blob = json.dumps([self.summary_config().to_dict(), *extra], sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

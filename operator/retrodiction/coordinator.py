@@ -15,11 +15,13 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import replace
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 import fsspec
 from distributed import Client, Future, as_completed
 
+from retrodiction.api.summary import RetrodictionSummary, SummaryRun, SummaryWindow
 from retrodiction.api.training import RetrodictionTrainingSpec
 from retrodiction.batches import BatchPlan, TrainingBatch, plan_batches
 from retrodiction.config import TrainingConfig
@@ -27,14 +29,28 @@ from retrodiction.data import DataError, describe
 from retrodiction.engine import warmup_rows
 from retrodiction.execution.checkpoint import CheckpointStore
 from retrodiction.execution.clusters import local_cluster_client, scheduler_client
-from retrodiction.execution.progress import ProgressTracker
+from retrodiction.execution.progress import Progress, ProgressTracker
 from retrodiction.execution.task import BatchResult, BatchTask, run_batch
-from retrodiction.summary import RunInfo, SummaryAccumulator
-from retrodiction.times import as_utc, rfc3339
+from retrodiction.summary import SummaryAccumulator
+from retrodiction.times import as_utc
 
 log = logging.getLogger(__name__)
 
+# The seed API's callback: the counters as the dict `Progress.to_dict()` documents.
 ProgressCallback = Callable[[dict[str, Any]], None]
+ProgressListener = Callable[[Progress], None]
+ResultListener = Callable[[BatchResult], None]
+
+
+class CoordinatorState(StrEnum):
+    IDLE = "idle"
+    PREPARED = "prepared"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    # Stopped by stop_training(): cancelled, or (DETACHED) left running on the scheduler for the next coordinator.
+    STOPPED = "stopped"
+    DETACHED = "detached"
+    FAILED = "failed"
 
 
 def batch_key(run_uid: str, batch_id: str) -> str:
@@ -73,13 +89,13 @@ class ParallelTrainingCoordinator:
         self.publish_name = publish_name
         self.batches: list[TrainingBatch] = []
         self.plan: BatchPlan | None = None
-        self.state = "idle"
+        self.state = CoordinatorState.IDLE
         self.failure_reason: str | None = None
         self.start_time: datetime | None = None
         self.completion_time: datetime | None = None
         self.dashboard_link: str | None = None
         self._variables: list[str] = []
-        self._window: dict[str, Any] = {}
+        self._window: SummaryWindow | None = None
         self._accumulator: SummaryAccumulator | None = None
         self._futures: list[Future[BatchResult]] = []
         self._waiting: as_completed | None = None
@@ -112,20 +128,22 @@ class ParallelTrainingCoordinator:
             variables_per_batch=variables_per_batch or self.config.variables_per_batch,
             warmup_rows=warmup_rows(self.config.engine),
         )
+        window = SummaryWindow(start=start, end=end, batch_size_days=batch_size_days)
         if not plan.batches:
             first, last = (str(info.times[i])[:10] for i in (0, -1)) if len(info.times) else ("-", "-")
+            shown = window.to_dict()
             raise DataError(
                 "spec.window",
-                f"[{rfc3339(start)}, {rfc3339(end)}) holds no observation",
+                f"[{shown['start']}, {shown['end']}) holds no observation",
                 f"the data covers {first} .. {last}",
             )
         self.plan = plan
         self.batches = plan.batches
         self._variables = list(variables)
-        self._window = {"start": rfc3339(start), "end": rfc3339(end), "batchSizeDays": batch_size_days}
+        self._window = window
         self._accumulator = SummaryAccumulator(self._variables, self.config.engine)
         self._stop.clear()
-        self.state = "prepared"
+        self.state = CoordinatorState.PREPARED
         return self.batches
 
     def prepare_spec_batches(self, spec: RetrodictionTrainingSpec) -> list[TrainingBatch]:
@@ -140,35 +158,50 @@ class ParallelTrainingCoordinator:
 
     def fingerprint(self) -> str:
         """Identifies what this plan computes; a checkpoint made under another fingerprint is not reused."""
-        return self.config.fingerprint(self._variables, self._window)
+        window = None if self._window is None else self._window.to_dict()
+        return self.config.fingerprint(self._variables, window)
 
     # -- running --------------------------------------------------------------------------------------------
 
     def start_training(
         self,
         progress_callback: ProgressCallback | None = None,
-        result_callback: Callable[[BatchResult], None] | None = None,
+        result_callback: ResultListener | None = None,
     ) -> dict[str, Any]:
         """Run every batch not already checkpointed; blocks until done, stopped, or failed. Returns the summary.
 
         `progress_callback` gets the counters after each batch; `result_callback` each batch's own result.
         """
+        on_progress: ProgressListener | None = None
+        if progress_callback is not None:
+            callback = progress_callback
+
+            def on_progress(progress: Progress) -> None:
+                callback(progress.to_dict())
+
+        return self.run_training(on_progress, result_callback).to_dict()
+
+    def run_training(
+        self, on_progress: ProgressListener | None = None, on_result: ResultListener | None = None
+    ) -> RetrodictionSummary:
+        """start_training for callers in this package: progress as a `Progress`, the summary as its model."""
         if self._accumulator is None:
             raise RuntimeError("call prepare_training_batches() before start_training()")
         # The stop flag is cleared when a call ends, not here: a stop requested just before this call must count.
-        self.state = "running"
+        self.state = CoordinatorState.RUNNING
         self.start_time = self.start_time or datetime.now(UTC)
         try:
             with self._client() as client:
-                self._run(client, progress_callback, result_callback)
+                self._run(client, on_progress, on_result)
         except BaseException:
-            self.state = "failed" if self.state == "running" else self.state
+            if self.state is CoordinatorState.RUNNING:
+                self.state = CoordinatorState.FAILED
             raise
         finally:
             # A stop applies to this call only: start_training() again resumes (with a checkpoint, without redoing).
             self._stop.clear()
         self.completion_time = datetime.now(UTC)
-        return self.get_results_summary()
+        return self.summary()
 
     def stop_training(self, *, cancel: bool = True) -> None:
         """Stop the run; batches already merged stay in the summary (and in the checkpoint).
@@ -232,21 +265,16 @@ class ParallelTrainingCoordinator:
             restored += 1
         return restored
 
-    def _run(
-        self,
-        client: Client,
-        progress_callback: ProgressCallback | None,
-        result_callback: Callable[[BatchResult], None] | None,
-    ) -> None:
+    def _run(self, client: Client, on_progress: ProgressListener | None, on_result: ResultListener | None) -> None:
         accumulator = self._accumulator
         assert accumulator is not None
         resumed = self._restore()
         pending = [batch for batch in self.batches if not batch.processed and batch.error is None]
         tracker = ProgressTracker(len(self.batches), resumed=resumed)
-        if progress_callback is not None:
-            progress_callback(tracker.snapshot().as_dict())
+        if on_progress is not None:
+            on_progress(tracker.snapshot())
         if self._stop.is_set():
-            self.state = "stopped" if self._cancel_on_stop else "detached"
+            self.state = self._stopped_state()
             return
         by_key = {batch_key(self.run_uid, batch.batch_id): batch for batch in pending}
         # One map call sends every task to the scheduler in one message; a submit per batch costs about a
@@ -276,13 +304,13 @@ class ParallelTrainingCoordinator:
                 result = self._collect(future, batch)
                 future.release()
                 self._record(batch, result)
-                if result_callback is not None:
-                    result_callback(result)
-                progress = tracker.record(ok=result.ok)
-                if progress_callback is not None:
-                    progress_callback(progress.as_dict())
+                if on_result is not None:
+                    on_result(result)
+                progress = tracker.record(result.outcome)
+                if on_progress is not None:
+                    on_progress(progress)
                 if len(accumulator.failed) > self.config.max_failed_batches:
-                    self.state = "failed"
+                    self.state = CoordinatorState.FAILED
                     self.failure_reason = (
                         f"{len(accumulator.failed)} batch(es) failed, more than maxFailedBatches="
                         f"{self.config.max_failed_batches}; first: {next(iter(accumulator.failed.values()))}"
@@ -300,9 +328,11 @@ class ParallelTrainingCoordinator:
                     client.unpublish_dataset(self.publish_name)
             with self._lock:
                 self._futures, self._waiting = [], None
-        if self.state == "running":
-            stopped = "stopped" if self._cancel_on_stop else "detached"
-            self.state = stopped if self._stop.is_set() else "completed"
+        if self.state is CoordinatorState.RUNNING:
+            self.state = self._stopped_state() if self._stop.is_set() else CoordinatorState.COMPLETED
+
+    def _stopped_state(self) -> CoordinatorState:
+        return CoordinatorState.STOPPED if self._cancel_on_stop else CoordinatorState.DETACHED
 
     @staticmethod
     def _collect(future: Future[BatchResult], batch: TrainingBatch) -> BatchResult:
@@ -333,20 +363,23 @@ class ParallelTrainingCoordinator:
 
     # -- results --------------------------------------------------------------------------------------------
 
-    def get_results_summary(self) -> dict[str, Any]:
-        """The summary document (docs/architecture.md, "The summary document") of what has been merged so far."""
-        if self._accumulator is None:
+    def summary(self) -> RetrodictionSummary:
+        """The summary document for what has been merged so far."""
+        if self._accumulator is None or self._window is None:
             raise RuntimeError("no batches prepared")
-        run = RunInfo(
+        run = SummaryRun(
             name=self.run_name,
-            uid=self.run_uid,
             namespace=self.namespace,
+            uid=self.run_uid,
             window=self._window,
             start_time=self.start_time,
             completion_time=self.completion_time,
-            config=self.config.describe(),
         )
-        return self._accumulator.document(run, total_batches=len(self.batches))
+        return self._accumulator.summary(run, self.config.summary_config(), total_batches=len(self.batches))
+
+    def get_results_summary(self) -> dict[str, Any]:
+        """The summary document (see retrodiction/api/summary.py) as JSON-ready dicts."""
+        return self.summary().to_dict()
 
     def save_results_to_file(self, path: str, storage_options: Mapping[str, Any] | None = None) -> None:
         """Write the summary as JSON to a local path or any fsspec URI (s3://bucket/key.json, ...)."""

@@ -1,33 +1,28 @@
-"""Merging batch results, and the summary document other tools read (docs/architecture.md, "The summary document")."""
+"""Merging batch results into the summary document (its model and contract: retrodiction/api/summary.py)."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from retrodiction.api.summary import (
+    SUMMARY_API_VERSION,
+    BatchFailure,
+    RetrodictionSummary,
+    SummaryBatches,
+    SummaryConfig,
+    SummaryResult,
+    SummaryRun,
+    Trust,
+)
 from retrodiction.engine import EngineConfig, Scores, beta_trust, derive_metrics
 from retrodiction.execution.task import BatchResult
-from retrodiction.identity import API_VERSION, SUMMARY_KIND
-from retrodiction.times import optional_rfc3339
+from retrodiction.identity import SUMMARY_KIND
 
 # A summary names each failed batch; the error text is capped so thousands of failures stay readable.
 MAX_ERROR_CHARS = 500
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    name: str
-    uid: str
-    window: Mapping[str, Any]
-    namespace: str | None = None
-    start_time: datetime | None = None
-    completion_time: datetime | None = None
-    config: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _finite(value: float) -> float | None:
@@ -64,56 +59,44 @@ class SummaryAccumulator:
         for result in results:
             self.add(result)
 
-    def results(self) -> list[dict[str, Any]]:
+    def results(self) -> list[SummaryResult]:
         scores = self.scores
         metrics = derive_metrics(scores)
         successes, failures = scores.count("successes"), scores.count("failures")
         mean, lower, upper = beta_trust(successes, failures)
         n, skipped = scores.count("n"), scores.count("skipped")
-        rows: list[dict[str, Any]] = []
-        for v, variable in enumerate(self.variables):
-            for m, model in enumerate(self.engine.models):
-                for h, horizon in enumerate(self.engine.horizons):
-                    rows.append(
-                        {
-                            "variable": variable,
-                            "model": model,
-                            "horizon": horizon,
-                            "n": int(n[v, m, h]),
-                            "skipped": int(skipped[v, m, h]),
-                            "mae": _finite(metrics["mae"][v, m, h]),
-                            "rmse": _finite(metrics["rmse"][v, m, h]),
-                            "mase": _finite(metrics["mase"][v, m, h]),
-                            "directionalAccuracy": _finite(metrics["directional_accuracy"][v, m, h]),
-                            "successes": int(successes[v, m, h]),
-                            "failures": int(failures[v, m, h]),
-                            "trust": {
-                                "mean": float(mean[v, m, h]),
-                                "lower": float(lower[v, m, h]),
-                                "upper": float(upper[v, m, h]),
-                            },
-                        }
-                    )
-        return rows
+        return [
+            SummaryResult(
+                variable=variable,
+                model=model,
+                horizon=horizon,
+                n=int(n[v, m, h]),
+                skipped=int(skipped[v, m, h]),
+                mae=_finite(metrics["mae"][v, m, h]),
+                rmse=_finite(metrics["rmse"][v, m, h]),
+                mase=_finite(metrics["mase"][v, m, h]),
+                directional_accuracy=_finite(metrics["directional_accuracy"][v, m, h]),
+                successes=int(successes[v, m, h]),
+                failures=int(failures[v, m, h]),
+                trust=Trust(mean=float(mean[v, m, h]), lower=float(lower[v, m, h]), upper=float(upper[v, m, h])),
+            )
+            for v, variable in enumerate(self.variables)
+            for m, model in enumerate(self.engine.models)
+            for h, horizon in enumerate(self.engine.horizons)
+        ]
 
-    def document(self, run: RunInfo, total_batches: int) -> dict[str, Any]:
-        return {
-            "apiVersion": API_VERSION,
-            "kind": SUMMARY_KIND,
-            "run": {
-                "name": run.name,
-                "namespace": run.namespace,
-                "uid": run.uid,
-                "window": dict(run.window),
-                "startTime": optional_rfc3339(run.start_time),
-                "completionTime": optional_rfc3339(run.completion_time),
-            },
-            "config": dict(run.config),
-            "batches": {
-                "total": total_batches,
-                "succeeded": len(self.succeeded),
-                "failed": len(self.failed),
-                "failures": [{"id": key, "error": self.failed[key]} for key in sorted(self.failed)],
-            },
-            "results": self.results(),
-        }
+    def summary(self, run: SummaryRun, config: SummaryConfig, total_batches: int) -> RetrodictionSummary:
+        """The document for what has been merged so far."""
+        return RetrodictionSummary(
+            api_version=SUMMARY_API_VERSION,
+            kind=SUMMARY_KIND,
+            run=run,
+            config=config,
+            batches=SummaryBatches(
+                total=total_batches,
+                succeeded=len(self.succeeded),
+                failed=len(self.failed),
+                failures=[BatchFailure(batch_id=key, error=self.failed[key]) for key in sorted(self.failed)],
+            ),
+            results=self.results(),
+        )

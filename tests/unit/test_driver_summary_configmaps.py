@@ -10,12 +10,14 @@ from retrodiction.api.children import (
     CONFIGMAP_BUDGET,
     owner_reference,
 )
+from retrodiction.api.summary import RetrodictionSummary, SummaryError, parse_summary
 from retrodiction.driver.summary_configmaps import (
     SUMMARY_INLINE_MAX,
     SummaryTooLargeError,
     read_summary_configmaps,
     summary_configmaps,
 )
+from tests.unit.test_report_samples import make_summary
 
 RUN = {"name": "gdp", "namespace": "team-a", "uid": "0b6a3c1e-1111-2222-3333-444455556666"}
 MODELS = ("naive", "seasonal_naive", "window_average", "drift", "ses")
@@ -23,7 +25,7 @@ MODELS = ("naive", "seasonal_naive", "window_average", "drift", "ses")
 CONFIGMAP_LIMIT = 1024 * 1024
 
 
-def _summary(variables: int, seed: int = 7) -> dict[str, Any]:
+def _summary(variables: int, seed: int = 7) -> RetrodictionSummary:
     rng = random.Random(seed)
     results = []
     for v in range(variables):
@@ -46,17 +48,19 @@ def _summary(variables: int, seed: int = 7) -> dict[str, Any]:
                     "trust": {"mean": rng.random(), "lower": rng.random(), "upper": rng.random()},
                 }
             )
-    return {
-        "apiVersion": "training.retrodiction.dev/v1alpha1",
-        "kind": "RetrodictionSummary",
-        "run": {"name": "gdp", "namespace": "team-a", "uid": RUN["uid"]},
-        "batches": {"total": 5000, "succeeded": 4999, "failed": 1, "failures": [{"id": "b-1", "error": "é boom"}]},
-        "results": results,
+    document = make_summary(variables=(), models=MODELS, horizons=(1,))
+    document["run"].update(name="gdp", namespace="team-a", uid=RUN["uid"])
+    document["batches"] = {
+        "total": 5000,
+        "succeeded": 4999,
+        "failed": 1,
+        "failures": [{"id": "b-1", "error": "é boom"}],
     }
+    return parse_summary({**document, "results": results})
 
 
 @pytest.fixture(scope="module")
-def huge() -> dict[str, Any]:
+def huge() -> RetrodictionSummary:
     return _summary(20_000)
 
 
@@ -80,7 +84,7 @@ def test_a_small_summary_is_plain_json_in_one_configmap() -> None:
     summary = _summary(3)
     [configmap] = summary_configmaps(RUN, summary, name=None)
     assert configmap["metadata"]["name"] == "gdp-summary"
-    assert json.loads(configmap["data"]["summary.json"]) == summary
+    assert json.loads(configmap["data"]["summary.json"]) == summary.to_dict()
     assert "binaryData" not in configmap
     assert read_summary_configmaps([configmap]) == summary
 
@@ -92,7 +96,7 @@ def test_the_configured_name_is_used() -> None:
 
 def test_a_medium_summary_is_gzipped_in_one_configmap() -> None:
     summary = _summary(400)
-    assert len(json.dumps(summary)) > SUMMARY_INLINE_MAX
+    assert len(json.dumps(summary.to_dict())) > SUMMARY_INLINE_MAX
     [configmap] = summary_configmaps(RUN, summary, name=None)
     assert set(configmap["binaryData"]) == {"summary.json.gz"}
     assert "data" not in configmap
@@ -100,7 +104,7 @@ def test_a_medium_summary_is_gzipped_in_one_configmap() -> None:
     assert read_summary_configmaps([configmap]) == summary
 
 
-def test_a_20k_variable_summary_is_split_into_parts_and_comes_back_whole(huge: dict[str, Any]) -> None:
+def test_a_20k_variable_summary_is_split_into_parts_and_comes_back_whole(huge: RetrodictionSummary) -> None:
     configmaps = summary_configmaps(RUN, huge, name=None)
     index, *parts = configmaps
     assert len(parts) > 1
@@ -159,11 +163,6 @@ def test_reading_needs_exactly_one_summary_entry() -> None:
         read_summary_configmaps([])
 
 
-def test_nan_is_refused_because_json_has_none() -> None:
-    with pytest.raises(ValueError, match="JSON"):
-        summary_configmaps(RUN, {"results": [{"mae": float("nan")}]}, name=None)
-
-
 def test_part_names_stay_within_the_object_name_limit() -> None:
     run = {**RUN, "name": "r" * 253}
     index, *parts = summary_configmaps(run, _summary(2000), name=None, budget=64 * 1024)
@@ -171,3 +170,12 @@ def test_part_names_stay_within_the_object_name_limit() -> None:
     assert all(len(name) <= 253 for name in names)
     assert len(set(names)) == len(names)
     assert read_summary_configmaps([index, *parts]) == _summary(2000)
+
+
+def test_a_configmap_holding_another_document_is_refused_naming_the_field() -> None:
+    [configmap] = summary_configmaps(RUN, _summary(1), name=None)
+    foreign = json.loads(configmap["data"]["summary.json"])
+    del foreign["batches"]["total"]
+    configmap["data"]["summary.json"] = json.dumps(foreign)
+    with pytest.raises(SummaryError, match=r"^not a RetrodictionSummary: batches\.total: required field is missing$"):
+        read_summary_configmaps([configmap])

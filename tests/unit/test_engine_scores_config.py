@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import pickle
+from typing import get_args
 
 import numpy as np
 import pytest
 
+from retrodiction.api.crd import training_crd
+from retrodiction.api.training import ALL_MODELS, ModelName
 from retrodiction.engine import COUNT_FIELDS, MODEL_NAMES, SUM_FIELDS, EngineConfig, Scores, forecasts
 
 
@@ -69,6 +72,13 @@ def test_default_config_runs_every_model_at_horizon_one() -> None:
     config = EngineConfig()
     assert config.models == MODEL_NAMES
     assert config.horizons == (1,)
+
+
+def test_the_engine_and_the_api_name_the_same_models_in_the_same_order() -> None:
+    # Two lists because the API (imported by the operator) must not import the engine (numpy); this keeps them one.
+    assert get_args(ModelName) == ALL_MODELS == MODEL_NAMES
+    spec = training_crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    assert tuple(spec["properties"]["retrodiction"]["properties"]["models"]["items"]["enum"]) == MODEL_NAMES
 
 
 def test_config_accepts_lists_and_stays_hashable() -> None:

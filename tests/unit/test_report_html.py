@@ -12,7 +12,7 @@ import pytest
 
 from retrodiction.report import render_html_report, write_html_report
 from retrodiction.report.html_report import FIGURE_VARIABLES
-from tests.unit.test_report_samples import MACRO_VARIABLES, MODELS, make_result, make_summary
+from tests.unit.test_report_samples import MACRO_VARIABLES, MODELS, make_result, make_summary, summary_of
 
 FIGURES = 3
 VOID_ELEMENTS = {"meta", "input", "br", "hr", "img", "link", "col", "source", "wbr"}
@@ -165,7 +165,7 @@ def test_results_table_has_every_result_ranked_with_the_best_first(summary: dict
 
 
 def test_null_metrics_render_as_a_dash() -> None:
-    html = render_html_report({"results": [make_result("empty", "naive", 1, 0, 0)]})
+    html = render_html_report(summary_of(make_result("empty", "naive", 1, 0, 0)))
     [row] = parse(html).table_rows
     assert row[11:] == ["–", "–", "–", "–"]
 
@@ -196,8 +196,8 @@ def test_single_variable_and_model_renders_every_part() -> None:
     assert len(page.table_rows) == 1
 
 
-def test_summary_without_config_or_results_still_renders() -> None:
-    html = render_html_report({"run": {"name": "empty"}, "batches": {}, "results": []})
+def test_summary_without_results_still_renders() -> None:
+    html = render_html_report(summary_of())
     page = parse(html)
     assert page.errors == []
     assert page.counts.get("svg", 0) == 0

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from retrodiction.api.summary import SummaryResult
 from retrodiction.report import best_models
 from retrodiction.report.ranking import busiest_variables
-from tests.unit.test_report_samples import make_result
-
-
-def summary_of(*results: dict[str, Any]) -> dict[str, Any]:
-    return {"results": list(results)}
+from tests.unit.test_report_samples import make_result, summary_of
 
 
 def test_best_model_has_the_highest_trust_mean_per_variable_and_horizon() -> None:
@@ -56,11 +51,14 @@ def test_best_models_returns_the_full_result_row_as_a_copy() -> None:
 
 def test_busiest_variables_are_those_with_most_targets_kept_in_document_order() -> None:
     results = [
-        make_result("a", "naive", 1, 1, 1),
-        make_result("b", "naive", 1, 50, 50),
-        make_result("c", "naive", 1, 5, 5),
-        make_result("a", "ses", 1, 1, 1),
-        make_result("d", "naive", 1, 30, 30),
+        SummaryResult.model_validate(row)
+        for row in (
+            make_result("a", "naive", 1, 1, 1),
+            make_result("b", "naive", 1, 50, 50),
+            make_result("c", "naive", 1, 5, 5),
+            make_result("a", "ses", 1, 1, 1),
+            make_result("d", "naive", 1, 30, 30),
+        )
     ]
     assert busiest_variables(results, 2) == ["b", "d"]
     assert busiest_variables(results, 10) == ["a", "b", "c", "d"]

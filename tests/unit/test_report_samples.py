@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 from scipy.stats import beta
 
+from retrodiction.api.summary import parse_summary
+
 MODELS = ("naive", "seasonal_naive", "window_average", "drift", "ses")
 MACRO_VARIABLES = (
     "realgdp",
@@ -122,6 +124,7 @@ def make_summary(
                 "sesAlpha": 0.3,
                 "tolerance": 1.0,
             },
+            "variablesPerBatch": 50,
         },
         "batches": {
             "total": 40,
@@ -134,6 +137,11 @@ def make_summary(
         },
         "results": results,
     }
+
+
+def summary_of(*results: dict[str, Any]) -> dict[str, Any]:
+    """A valid summary around the given result rows."""
+    return {**make_summary(variables=()), "results": list(results)}
 
 
 def test_sample_counts_add_up_and_trust_is_the_beta_posterior() -> None:
@@ -149,3 +157,8 @@ def test_sample_covers_every_variable_model_and_horizon() -> None:
     summary = make_summary()
     keys = {(r["variable"], r["model"], r["horizon"]) for r in summary["results"]}
     assert len(keys) == len(summary["results"]) == len(MACRO_VARIABLES) * len(MODELS) * 2
+
+
+def test_samples_are_valid_summary_documents() -> None:
+    summary = make_summary(failed_batches=2)
+    assert parse_summary(summary).to_dict() == summary

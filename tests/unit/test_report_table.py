@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from typing import Any
 
 import pytest
 from rich.console import Console
@@ -11,7 +10,7 @@ from rich.table import Table
 
 from retrodiction.report import trust_table
 from retrodiction.report.table import BEST_STYLE
-from tests.unit.test_report_samples import MACRO_VARIABLES, MODELS, make_result, make_summary
+from tests.unit.test_report_samples import MACRO_VARIABLES, MODELS, make_result, make_summary, summary_of
 
 Row = list[str]
 
@@ -30,14 +29,6 @@ def rendered_rows(table: Table) -> list[Row]:
         if len(cells) == 9 and cells[0] != "Variable":
             rows.append(cells)
     return rows
-
-
-def summary_of(*results: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "run": {"name": "t"},
-        "batches": {"total": 1, "succeeded": 1, "failed": 0},
-        "results": list(results),
-    }
 
 
 def test_lists_every_variable_model_and_horizon_exactly_once() -> None:

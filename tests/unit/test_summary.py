@@ -1,13 +1,27 @@
 import json
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
 
+from retrodiction.api.summary import SummaryRun, SummaryWindow
+from retrodiction.config import TrainingConfig
 from retrodiction.engine import COUNT_FIELDS, SUM_FIELDS, EngineConfig
 from retrodiction.execution.task import BatchResult
-from retrodiction.summary import RunInfo, SummaryAccumulator
+from retrodiction.summary import SummaryAccumulator
 
 ENGINE = EngineConfig(models=("naive", "drift"), horizons=(1, 2))
+RUN = SummaryRun(
+    name="r",
+    namespace=None,
+    uid="u",
+    window=SummaryWindow(
+        start=datetime(2000, 1, 1, tzinfo=UTC), end=datetime(2001, 1, 1, tzinfo=UTC), batch_size_days=30
+    ),
+    start_time=None,
+    completion_time=None,
+)
+CONFIG = TrainingConfig(engine=ENGINE).summary_config()
 
 
 def _result(batch_id: str, variables: tuple[str, ...], seed: int) -> BatchResult:
@@ -42,12 +56,11 @@ def test_batches_merge_by_addition_into_their_variables_rows() -> None:
 
 def test_merge_order_does_not_change_the_document() -> None:
     parts = [_result(str(i), (("a", "b"), ("c",), ("b", "c", "a"))[i % 3], i) for i in range(12)]
-    run = RunInfo(name="r", uid="u", window={"start": "x"})
     docs = []
     for order in (parts, parts[::-1], parts[3:] + parts[:3]):
         acc = SummaryAccumulator(["a", "b", "c"], ENGINE)
         acc.add_all(order)
-        docs.append(acc.document(run, total_batches=12))
+        docs.append(acc.summary(RUN, CONFIG, total_batches=12).to_dict())
     for doc in docs[1:]:
         for mine, theirs in zip(doc["results"], docs[0]["results"], strict=True):
             for key in ("n", "successes", "failures", "skipped"):
@@ -67,7 +80,7 @@ def test_the_document_has_the_stable_shape_and_is_valid_json() -> None:
     acc = SummaryAccumulator(["a", "b"], ENGINE)
     acc.add(_result("1", ("a",), 3))
     acc.add(BatchResult("2", ("b",), None, None, error="DataError: boom"))
-    doc = acc.document(RunInfo(name="r", uid="u", window={}), total_batches=2)
+    doc = acc.summary(RUN, CONFIG, total_batches=2).to_dict()
     json.dumps(doc, allow_nan=False)
     assert doc["kind"] == "RetrodictionSummary"
     assert doc["batches"] == {
@@ -100,7 +113,7 @@ def test_the_document_has_the_stable_shape_and_is_valid_json() -> None:
 
 def test_checkpointed_results_round_trip_exactly() -> None:
     original = _result("7", ("a", "b"), 9)
-    restored = BatchResult.from_json(json.loads(json.dumps(original.to_json())))
+    restored = BatchResult.from_dict(json.loads(json.dumps(original.to_dict())))
     assert restored.counts is not None and restored.sums is not None
     assert original.counts is not None and original.sums is not None
     assert (restored.counts == original.counts).all()

@@ -45,7 +45,7 @@ def checkpoint_configmap_name(run_name: str, shard: int) -> str:
 def _encode_result(result: BatchResult) -> bytes:
     if not result.ok:
         raise ValueError(f"batch {result.batch_id} failed; only successful batches are checkpointed")
-    line = json.dumps(result.to_json(), separators=(",", ":"), allow_nan=False) + "\n"
+    line = json.dumps(result.to_dict(), separators=(",", ":"), allow_nan=False) + "\n"
     # One gzip member per result: concatenated members are one valid gzip stream, so a shard grows by appending
     # bytes and its size is known without compressing the whole shard again. Level 1: this runs as results
     # arrive, and is three times faster than level 6 for 3% more bytes on float-heavy JSON.
@@ -89,7 +89,7 @@ def checkpoint_configmap(
 
 def _decode_shard(configmap: Mapping[str, Any]) -> list[BatchResult]:
     blob = gzip.decompress(base64.b64decode((configmap.get("binaryData") or {})[CHECKPOINT_KEY]))
-    return [BatchResult.from_json(json.loads(line)) for line in blob.decode().splitlines() if line]
+    return [BatchResult.from_dict(json.loads(line)) for line in blob.decode().splitlines() if line]
 
 
 def _shard_index(configmap: Mapping[str, Any]) -> int | None:

@@ -18,6 +18,7 @@ from kubernetes.client.exceptions import ApiException
 from retrodiction.api.children import child_metadata, driver_report_name
 from retrodiction.api.report import REPORT_KEY, DriverReport, DriverState, ReportedBatches
 from retrodiction.driver.kube import DriverApi
+from retrodiction.execution.progress import Progress
 from retrodiction.identity import COMPONENT_DRIVER_REPORT, COMPONENT_LABEL
 
 log = logging.getLogger(__name__)
@@ -46,21 +47,21 @@ class ReportWriter:
         self._set(state=state, **fields)
         self._write()
 
-    def progress(self, progress: Mapping[str, Any], *, running: int) -> None:
+    def progress(self, progress: Progress, *, running: int) -> None:
         """Counters from the coordinator's progress callback; written at most every `interval` seconds."""
-        eta = progress.get("estimated_remaining_seconds")
+        eta = progress.estimated_remaining_seconds
         self._set(
             batches=ReportedBatches(
-                total=int(progress["total"]),
-                succeeded=int(progress["succeeded"]),
-                failed=int(progress["failed"]),
+                total=progress.total,
+                succeeded=progress.succeeded,
+                failed=progress.failed,
                 running=max(0, running),
-                resumed=int(progress.get("resumed", 0)),
+                resumed=progress.resumed,
             ),
-            completed_percentage=float(progress["completed_percentage"]),
-            estimated_remaining_seconds=None if eta is None else max(0, round(float(eta))),
+            completed_percentage=progress.completed_percentage,
+            estimated_remaining_seconds=None if eta is None else max(0, round(eta)),
         )
-        finished = int(progress["completed"]) == int(progress["total"])
+        finished = progress.completed == progress.total
         now = self._clock()
         if finished or self._last is None or now - self._last >= self.interval:
             self._write()

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from types import FrameType
 from typing import Any
 
@@ -33,9 +34,10 @@ from retrodiction.api.errors import format_validation_error
 from retrodiction.api.outputs import checkpoint_uri, summary_uri
 from retrodiction.api.policy import violations
 from retrodiction.api.report import DriverExit, DriverState
+from retrodiction.api.summary import RetrodictionSummary
 from retrodiction.api.training import RetrodictionTraining, RetrodictionTrainingSpec, SecretRef
 from retrodiction.config import TrainingConfig
-from retrodiction.coordinator import ParallelTrainingCoordinator
+from retrodiction.coordinator import CoordinatorState, ParallelTrainingCoordinator
 from retrodiction.data import DataError
 from retrodiction.data.credentials import credentials_from_environment, resolve_storage_options
 from retrodiction.driver.checkpoints import ConfigMapCheckpoint
@@ -45,6 +47,7 @@ from retrodiction.driver.settings import DriverSettings
 from retrodiction.driver.summary_configmaps import summary_configmaps
 from retrodiction.execution.checkpoint import CheckpointStore, FsspecCheckpoint
 from retrodiction.execution.clusters import connect, local_cluster_client
+from retrodiction.execution.progress import Progress
 from retrodiction.execution.task import BatchResult
 from retrodiction.ownership import NotOwnedError
 from retrodiction.times import parse_rfc3339
@@ -52,6 +55,13 @@ from retrodiction.times import parse_rfc3339
 log = logging.getLogger(__name__)
 
 SCHEDULER_PORT = 8786
+
+
+class StopReason(StrEnum):
+    """Why the driver stopped its coordinator before the batches were done."""
+
+    STOPPED = "stopped"  # SIGTERM: the work is left on the scheduler for the next driver
+    DEADLINE = "deadline"  # activeDeadlineSeconds passed: the batches are cancelled
 
 
 class RunEndedError(Exception):
@@ -174,11 +184,12 @@ class Driver:
             coordinator.client = client
             self.report.state(DriverState.RUNNING, scheduler_address=address, dashboard_url=client.dashboard_link)
             why = self._run_batches(coordinator, spec, deadline)
-        if why == "stopped":
+        if why is StopReason.STOPPED:
             raise StoppedError()
         self.report.state(DriverState.STORING)
-        self._store_summary(coordinator, spec)
-        return self._finish(coordinator, spec, deadline_passed=why == "deadline")
+        summary = coordinator.summary()
+        self._store_summary(summary, coordinator, spec)
+        return self._finish(summary, coordinator, spec, deadline_passed=why is StopReason.DEADLINE)
 
     # -- pieces --------------------------------------------------------------------------------------------------
 
@@ -276,43 +287,44 @@ class Driver:
 
     def _run_batches(
         self, coordinator: ParallelTrainingCoordinator, spec: RetrodictionTrainingSpec, deadline: datetime | None
-    ) -> str | None:
+    ) -> StopReason | None:
         """Run until done; a watcher stops the coordinator on SIGTERM (leaving the batches to the next driver) or
         at the deadline (cancelling them)."""
         assert self.report is not None
         report = self.report
-        why: list[str] = []
+        why: list[StopReason] = []
         done = threading.Event()
 
         def watch() -> None:
             while not done.wait(0.5):
                 if self.stop.is_set():
-                    why.append("stopped")
+                    why.append(StopReason.STOPPED)
                     coordinator.stop_training(cancel=False)
                     return
                 if deadline is not None and datetime.now(UTC) >= deadline:
-                    why.append("deadline")
+                    why.append(StopReason.DEADLINE)
                     coordinator.stop_training(cancel=True)
                     return
 
         workers = spec.dask.workers
 
-        def on_progress(progress: dict[str, Any]) -> None:
+        def on_progress(progress: Progress) -> None:
             # In flight, not merely submitted: at most one batch per worker thread.
-            running = min(workers, max(0, progress["total"] - progress["completed"]))
+            running = min(workers, max(0, progress.total - progress.completed))
             report.progress(progress, running=running)
 
         watcher = threading.Thread(target=watch, name="watch", daemon=True)
         watcher.start()
         try:
-            coordinator.start_training(progress_callback=on_progress, result_callback=_record_metrics)
+            coordinator.run_training(on_progress, _record_metrics)
         finally:
             done.set()
             watcher.join()
         return why[0] if why else None
 
-    def _store_summary(self, coordinator: ParallelTrainingCoordinator, spec: RetrodictionTrainingSpec) -> None:
-        summary = coordinator.get_results_summary()
+    def _store_summary(
+        self, summary: RetrodictionSummary, coordinator: ParallelTrainingCoordinator, spec: RetrodictionTrainingSpec
+    ) -> None:
         try:
             if spec.output.config_map.enabled:
                 for manifest in summary_configmaps(self.meta, summary, name=spec.output.config_map.name):
@@ -320,7 +332,7 @@ class Driver:
             if spec.output.uri:
                 uri = summary_uri(spec.output.uri, self.meta["namespace"], self.meta["name"], self.meta["uid"])
                 with fsspec.open(uri, "w", **self._output_options(spec)) as handle:
-                    json.dump(summary, handle, indent=1)
+                    json.dump(summary.to_dict(), handle, indent=1)
         except NotOwnedError as err:
             raise RunEndedError(DriverExit.RUN_FAILED, "RunFailed", f"spec.output.configMap: {err}") from None
         except ApiException as err:
@@ -334,21 +346,21 @@ class Driver:
             coordinator.checkpoint.remove()
 
     def _finish(
-        self, coordinator: ParallelTrainingCoordinator, spec: RetrodictionTrainingSpec, *, deadline_passed: bool
+        self,
+        summary: RetrodictionSummary,
+        coordinator: ParallelTrainingCoordinator,
+        spec: RetrodictionTrainingSpec,
+        *,
+        deadline_passed: bool,
     ) -> int:
         assert self.report is not None
-        batches = coordinator.get_results_summary()["batches"]
-        done = batches["succeeded"] + batches["failed"]
+        batches = summary.batches
+        done = batches.succeeded + batches.failed
         final: dict[str, Any] = {
             "batches": self.report.report.batches.model_copy(
-                update={
-                    "total": batches["total"],
-                    "succeeded": batches["succeeded"],
-                    "failed": batches["failed"],
-                    "running": 0,
-                }
+                update={"total": batches.total, "succeeded": batches.succeeded, "failed": batches.failed, "running": 0}
             ),
-            "completed_percentage": 100.0 if not batches["total"] else round(100.0 * done / batches["total"], 2),
+            "completed_percentage": 100.0 if not batches.total else round(100.0 * done / batches.total, 2),
             "estimated_remaining_seconds": 0,
         }
         if deadline_passed:
@@ -356,16 +368,16 @@ class Driver:
                 DriverExit.DEADLINE,
                 "DeadlineExceeded",
                 f"activeDeadlineSeconds={spec.execution.active_deadline_seconds} passed with "
-                f"{batches['succeeded']}/{batches['total']} batches done",
+                f"{batches.succeeded}/{batches.total} batches done",
                 final,
             )
-        if coordinator.state == "failed":
+        if coordinator.state is CoordinatorState.FAILED:
             raise RunEndedError(
                 DriverExit.RUN_FAILED, "BatchesFailed", coordinator.failure_reason or "batches failed", final
             )
         note = None
-        if batches["failed"]:
-            note = f"{batches['failed']} batch(es) failed (maxFailedBatches={spec.execution.max_failed_batches})"
+        if batches.failed:
+            note = f"{batches.failed} batch(es) failed (maxFailedBatches={spec.execution.max_failed_batches})"
         self.report.state(DriverState.SUCCEEDED, message=note, **final)
         return DriverExit.OK
 
@@ -373,7 +385,7 @@ class Driver:
 def _record_metrics(result: BatchResult) -> None:
     from retrodiction.driver import metrics
 
-    metrics.BATCHES.labels("succeeded" if result.ok else "failed").inc()
+    metrics.BATCHES.labels(result.outcome).inc()
     if result.ok:
         metrics.BATCH_SECONDS.observe(result.seconds)
 

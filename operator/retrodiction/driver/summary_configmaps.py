@@ -19,6 +19,7 @@ from retrodiction.api.children import (
     suffixed_name,
     summary_configmap_name,
 )
+from retrodiction.api.summary import RetrodictionSummary, parse_summary
 from retrodiction.identity import COMPONENT_LABEL, COMPONENT_SUMMARY
 
 # --- the summary ConfigMap(s) --------------------------------------------------------------------------------------
@@ -61,7 +62,7 @@ def _summary_configmap(
 
 def summary_configmaps(
     run_meta: Mapping[str, Any],
-    summary: Mapping[str, Any],
+    summary: RetrodictionSummary,
     *,
     name: str | None,
     inline_max: int = SUMMARY_INLINE_MAX,
@@ -76,7 +77,7 @@ def summary_configmaps(
     Raises SummaryTooLargeError rather than dropping anything.
     """
     entry = summary_configmap_name(required_field(run_meta, "name"), name)
-    text = json.dumps(summary, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    text = json.dumps(summary.to_dict(), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     raw = text.encode()
     if len(raw) <= inline_max:
         return [_summary_configmap(run_meta, entry, data={SUMMARY_KEY: text})]
@@ -111,8 +112,9 @@ def _is_summary_entry(configmap: Mapping[str, Any]) -> bool:
     return SUMMARY_KEY in data or SUMMARY_INDEX_KEY in data or SUMMARY_GZ_KEY in (configmap.get("binaryData") or {})
 
 
-def read_summary_configmaps(configmaps: Iterable[Mapping[str, Any]], *, name: str | None = None) -> dict[str, Any]:
-    """The summary document back from what `summary_configmaps` made; ValueError if a part is missing or altered.
+def read_summary_configmaps(configmaps: Iterable[Mapping[str, Any]], *, name: str | None = None) -> RetrodictionSummary:
+    """The summary document back from what `summary_configmaps` made; ValueError if a part is missing or altered
+    (SummaryError, a ValueError, when what they hold is not a summary).
 
     `configmaps` may hold other ConfigMaps too (e.g. everything a run owns); `name` picks the entry when several
     summaries are among them.
@@ -125,10 +127,10 @@ def read_summary_configmaps(configmaps: Iterable[Mapping[str, Any]], *, name: st
     entry = entries[0]
     data = entry.get("data") or {}
     if SUMMARY_KEY in data:
-        return dict(json.loads(data[SUMMARY_KEY]))
+        return parse_summary(data[SUMMARY_KEY])
     binary = entry.get("binaryData") or {}
     if SUMMARY_GZ_KEY in binary:
-        return dict(json.loads(gzip.decompress(base64.b64decode(binary[SUMMARY_GZ_KEY]))))
+        return parse_summary(gzip.decompress(base64.b64decode(binary[SUMMARY_GZ_KEY])))
     index = json.loads(data[SUMMARY_INDEX_KEY])
     if index.get("encoding") != _PART_ENCODING:
         raise ValueError(f"summary {object_name(entry)} has unknown encoding {index.get('encoding')!r}")
@@ -144,4 +146,4 @@ def read_summary_configmaps(configmaps: Iterable[Mapping[str, Any]], *, name: st
         raise ValueError(f"summary {object_name(entry)} is corrupt: a part is stale or altered ({err})") from err
     if hashlib.sha256(raw).hexdigest() != index["sha256"]:
         raise ValueError(f"summary {object_name(entry)} does not match its sha256: a part is stale or altered")
-    return dict(json.loads(raw))
+    return parse_summary(raw)

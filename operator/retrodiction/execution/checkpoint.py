@@ -66,7 +66,7 @@ class FsspecCheckpoint:
         results: dict[str, BatchResult] = {}
         for path, blob in self.fs.cat(paths).items():
             try:
-                result = BatchResult.from_json(json.loads(blob))
+                result = BatchResult.from_dict(json.loads(blob))
             except (ValueError, KeyError, TypeError) as err:
                 # A write cut short by a crash: that batch is simply computed again.
                 log.warning("ignoring unreadable checkpoint %s: %s", path, err)
@@ -78,7 +78,7 @@ class FsspecCheckpoint:
         if not result.ok:
             raise ValueError("only successful batches are checkpointed; failed ones are retried on resume")
         self.fs.makedirs(self.root, exist_ok=True)
-        self.fs.pipe_file(self._path(result.batch_id), json.dumps(result.to_json()).encode())
+        self.fs.pipe_file(self._path(result.batch_id), json.dumps(result.to_dict()).encode())
 
     def flush(self) -> None:
         """Every save is written at once."""

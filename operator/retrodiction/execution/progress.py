@@ -7,9 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from retrodiction.execution.task import BatchOutcome
+
 
 @dataclass(frozen=True)
 class Progress:
+    """The counters of a run after a batch; `to_dict()` is what the seed API's progress callback receives."""
+
     total: int
     succeeded: int
     failed: int
@@ -25,7 +29,7 @@ class Progress:
     def completed_percentage(self) -> float:
         return 100.0 if self.total == 0 else round(100.0 * self.completed / self.total, 2)
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "total": self.total,
             "completed": self.completed,
@@ -52,8 +56,8 @@ class ProgressTracker:
         self._clock = clock
         self._started = clock()
 
-    def record(self, *, ok: bool) -> Progress:
-        if ok:
+    def record(self, outcome: BatchOutcome) -> Progress:
+        if outcome is BatchOutcome.SUCCEEDED:
             self.succeeded += 1
         else:
             self.failed += 1

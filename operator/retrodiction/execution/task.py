@@ -7,6 +7,7 @@ import socket
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,11 @@ class BatchTask:
     engine: EngineConfig
 
 
+class BatchOutcome(StrEnum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
 @dataclass(frozen=True)
 class BatchResult:
     """Additive scores of one batch. `error` is set instead when the batch failed for good."""
@@ -48,12 +54,16 @@ class BatchResult:
     def ok(self) -> bool:
         return self.error is None
 
+    @property
+    def outcome(self) -> BatchOutcome:
+        return BatchOutcome.SUCCEEDED if self.ok else BatchOutcome.FAILED
+
     def scores(self) -> Scores:
         if self.counts is None or self.sums is None:
             raise ValueError(f"batch {self.batch_id} has no scores: {self.error}")
         return Scores(counts=self.counts, sums=self.sums)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         # Python's float repr round-trips exactly, so a resumed run merges the very same numbers.
         return {
             "batchId": self.batch_id,
@@ -70,7 +80,7 @@ class BatchResult:
         }
 
     @classmethod
-    def from_json(cls, doc: dict[str, Any]) -> BatchResult:
+    def from_dict(cls, doc: dict[str, Any]) -> BatchResult:
         if doc.get("countFields", list(COUNT_FIELDS)) != list(COUNT_FIELDS) or doc.get(
             "sumFields", list(SUM_FIELDS)
         ) != list(SUM_FIELDS):

@@ -53,10 +53,8 @@ class _Grid:
             variables=variables_in_order(results),
             models=models_in_order(results),
             horizons=horizons_in_order(results),
-            cells={(r["variable"], str(r["model"]), int(r["horizon"])): r for r in results},
-            best=frozenset(
-                (group.variable, str(group.best["model"]), group.horizon) for group in ranked_groups(results)
-            ),
+            cells={(r.variable, r.model, r.horizon): r for r in results},
+            best=frozenset((group.variable, group.best.model, group.horizon) for group in ranked_groups(results)),
         )
 
     def get(self, variable: Any, model: str, horizon: int) -> Result | None:
@@ -136,8 +134,8 @@ def trust_forest_svg(results: Sequence[Result]) -> str:
                     continue
                 ys = np.array([row + offsets[column] for row, _ in rows])
                 means = np.array([_trust_mean(result) for _, result in rows])
-                lowers = np.array([float(result["trust"]["lower"]) for _, result in rows])
-                uppers = np.array([float(result["trust"]["upper"]) for _, result in rows])
+                lowers = np.array([result.trust.lower for _, result in rows])
+                uppers = np.array([result.trust.upper for _, result in rows])
                 ax.errorbar(
                     means,
                     ys,
@@ -201,9 +199,9 @@ def mase_by_model_svg(results: Sequence[Result]) -> str:
         for horizon, offset, color in zip(grid.horizons, offsets, colors, strict=True):
             for row, model in enumerate(grid.models):
                 values = [
-                    float(result["mase"])
+                    mase
                     for variable in grid.variables
-                    if (result := grid.get(variable, model, horizon)) is not None and result.get("mase") is not None
+                    if (result := grid.get(variable, model, horizon)) is not None and (mase := result.mase) is not None
                 ]
                 if not values:
                     continue
@@ -300,4 +298,4 @@ def _label(value: Any) -> str:
 
 
 def _trust_mean(result: Result | None) -> float:
-    return math.nan if result is None else float(result["trust"]["mean"])
+    return math.nan if result is None else result.trust.mean

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
-from retrodiction.times import parse_rfc3339
+from retrodiction.times import as_utc
 
 MISSING = "–"
 
@@ -44,33 +44,20 @@ def format_ratio(part: int | None, whole: int | None) -> str:
     return f"{part}/{whole}"
 
 
-def parse_timestamp(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return parse_rfc3339(value)
-    except ValueError:
-        return None
-
-
-def format_timestamp(value: str | None) -> str:
-    """Midnight timestamps (the usual window bounds) read better as plain dates."""
-    moment = parse_timestamp(value)
+def format_timestamp(moment: datetime | None) -> str:
+    """In UTC; midnight timestamps (the usual window bounds) read better as plain dates."""
     if moment is None:
-        return value or MISSING
+        return MISSING
+    moment = as_utc(moment)
     if (moment.hour, moment.minute, moment.second, moment.microsecond) == (0, 0, 0, 0):
         return moment.date().isoformat()
     return moment.strftime("%Y-%m-%d %H:%M:%SZ")
 
 
-def format_duration(start: str | None, end: str | None) -> str:
-    began, finished = parse_timestamp(start), parse_timestamp(end)
+def format_duration(began: datetime | None, finished: datetime | None) -> str:
     if began is None or finished is None:
         return MISSING
-    try:
-        seconds = round((finished - began).total_seconds())
-    except TypeError:  # one timestamp carries a zone, the other does not
-        return MISSING
+    seconds = round((finished - began).total_seconds())
     if seconds < 0:
         return MISSING
     hours, rest = divmod(seconds, 3600)

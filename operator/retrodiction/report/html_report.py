@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -12,6 +12,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, Template
 from markupsafe import Markup
 
+from retrodiction.api.summary import RetrodictionSummary
 from retrodiction.report.figures import mase_by_model_svg, trust_forest_svg, trust_heatmap_svg
 from retrodiction.report.formatting import (
     MISSING,
@@ -23,11 +24,12 @@ from retrodiction.report.formatting import (
 )
 from retrodiction.report.ranking import (
     Result,
+    SummaryInput,
+    as_summary,
     busiest_variables,
     horizons_in_order,
     models_in_order,
     ranked_groups,
-    results_of,
     variables_in_order,
 )
 
@@ -35,12 +37,12 @@ FIGURE_VARIABLES = 30
 FAILURES_SHOWN = 50
 
 
-def render_html_report(summary: Mapping[str, Any]) -> str:
+def render_html_report(summary: SummaryInput) -> str:
     """One HTML document: run header, trust heatmap, forest plot, MASE by model and the results table."""
-    return _template().render(**_context(summary))
+    return _template().render(**_context(as_summary(summary)))
 
 
-def write_html_report(summary: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
+def write_html_report(summary: SummaryInput, path: str | os.PathLike[str]) -> None:
     Path(path).write_text(render_html_report(summary), encoding="utf-8")
 
 
@@ -56,27 +58,19 @@ def _template() -> Template:
     return environment.get_template("report.html.j2")
 
 
-def _context(summary: Mapping[str, Any]) -> dict[str, Any]:
-    results = results_of(summary)
-    run: Mapping[str, Any] = summary.get("run") or {}
-    batches: Mapping[str, Any] = summary.get("batches") or {}
+def _context(summary: RetrodictionSummary) -> dict[str, Any]:
+    results = summary.results
+    batches = summary.batches
     variables = variables_in_order(results)
     pictured = busiest_variables(results, FIGURE_VARIABLES)
     kept = set(pictured)
-    figure_results = [result for result in results if result["variable"] in kept]
-    failures: Sequence[Mapping[str, Any]] = batches.get("failures") or []
+    figure_results = [result for result in results if result.variable in kept]
+    failures = batches.failures
     return {
-        "title": f"Retrodiction report: {run.get('name') or 'unnamed run'}",
-        "facts": _facts(summary, results),
-        "batches": {
-            "total": batches.get("total", MISSING),
-            "succeeded": batches.get("succeeded", MISSING),
-            "failed": batches.get("failed", 0) or 0,
-        },
-        "failures": [
-            {"id": failure.get("id", MISSING), "error": failure.get("error", "")}
-            for failure in failures[:FAILURES_SHOWN]
-        ],
+        "title": f"Retrodiction report: {summary.run.name or 'unnamed run'}",
+        "facts": _facts(summary),
+        "batches": {"total": batches.total, "succeeded": batches.succeeded, "failed": batches.failed},
+        "failures": [{"id": failure.batch_id, "error": failure.error} for failure in failures[:FAILURES_SHOWN]],
         "failures_left_out": max(0, len(failures) - FAILURES_SHOWN),
         "wins": _wins(results),
         "figure_note": (
@@ -91,26 +85,21 @@ def _context(summary: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _facts(summary: Mapping[str, Any], results: Sequence[Result]) -> list[tuple[str, str]]:
-    run: Mapping[str, Any] = summary.get("run") or {}
-    window: Mapping[str, Any] = run.get("window") or {}
-    config: Mapping[str, Any] = summary.get("config") or {}
-    data: Mapping[str, Any] = config.get("data") or {}
-    facts = [("Run", str(run.get("name") or MISSING))]
-    if run.get("namespace"):
-        facts.append(("Namespace", str(run["namespace"])))
-    span = f"{format_timestamp(window.get('start'))} to {format_timestamp(window.get('end'))}"
-    if window.get("batchSizeDays"):
-        span += f", batches of {window['batchSizeDays']} days"
-    facts.append(("Window", span))
-    if data.get("uri"):
-        facts.append(("Data", str(data["uri"])))
+def _facts(summary: RetrodictionSummary) -> list[tuple[str, str]]:
+    run, window, results = summary.run, summary.run.window, summary.results
+    facts = [("Run", run.name or MISSING)]
+    if run.namespace:
+        facts.append(("Namespace", run.namespace))
+    span = f"{format_timestamp(window.start)} to {format_timestamp(window.end)}"
+    facts.append(("Window", f"{span}, batches of {window.batch_size_days} days"))
+    if summary.config.data.uri:
+        facts.append(("Data", summary.config.data.uri))
     facts += [
         ("Variables", str(len(variables_in_order(results)))),
         ("Models", ", ".join(models_in_order(results)) or MISSING),
         ("Horizons", ", ".join(str(h) for h in horizons_in_order(results)) or MISSING),
-        ("Started", format_timestamp(run.get("startTime"))),
-        ("Duration", format_duration(run.get("startTime"), run.get("completionTime"))),
+        ("Started", format_timestamp(run.start_time)),
+        ("Duration", format_duration(run.start_time, run.completion_time)),
     ]
     return facts
 
@@ -120,7 +109,7 @@ def _wins(results: Sequence[Result]) -> list[dict[str, Any]]:
     models = models_in_order(results)
     counts: dict[int, Counter[str]] = {}
     for group in ranked_groups(results):
-        counts.setdefault(group.horizon, Counter())[str(group.best["model"])] += 1
+        counts.setdefault(group.horizon, Counter())[group.best.model] += 1
     return [
         {"horizon": horizon, "counts": [(model, counted[model]) for model in models]}
         for horizon, counted in sorted(counts.items())
@@ -156,32 +145,28 @@ def _rows(results: Sequence[Result]) -> list[tuple[bool, float, list[str]]]:
     rows = []
     for group in ranked_groups(results):
         for rank, result in enumerate(group.results, start=1):
-            trust = result["trust"]
+            trust = result.trust
             rows.append(
                 (
                     rank == 1,
-                    float(trust["mean"]),
+                    trust.mean,
                     [
-                        str(result["variable"]),
-                        str(result["horizon"]),
-                        str(result["model"]),
+                        result.variable,
+                        str(result.horizon),
+                        result.model,
                         str(rank),
-                        format_probability(trust.get("mean")),
-                        format_probability(trust.get("lower")),
-                        format_probability(trust.get("upper")),
-                        _count(result.get("successes")),
-                        _count(result.get("failures")),
-                        _count(result.get("n")),
-                        _count(result.get("skipped")),
-                        format_metric(result.get("mae")),
-                        format_metric(result.get("rmse")),
-                        format_metric(result.get("mase")),
-                        format_percent(result.get("directionalAccuracy")),
+                        format_probability(trust.mean),
+                        format_probability(trust.lower),
+                        format_probability(trust.upper),
+                        str(result.successes),
+                        str(result.failures),
+                        str(result.n),
+                        str(result.skipped),
+                        format_metric(result.mae),
+                        format_metric(result.rmse),
+                        format_metric(result.mase),
+                        format_percent(result.directional_accuracy),
                     ],
                 )
             )
     return rows
-
-
-def _count(value: int | None) -> str:
-    return MISSING if value is None else str(value)

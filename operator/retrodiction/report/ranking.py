@@ -7,41 +7,40 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-Result = Mapping[str, Any]
+from retrodiction.api.summary import RetrodictionSummary, SummaryResult, parse_summary
+
+Result = SummaryResult
+# A summary as its model, or as parsed JSON (read through the model, so a foreign document fails naming the field).
+SummaryInput = RetrodictionSummary | Mapping[str, Any]
 
 
-def results_of(summary: Mapping[str, Any]) -> list[Result]:
-    return list(summary.get("results") or [])
+def as_summary(summary: SummaryInput) -> RetrodictionSummary:
+    return summary if isinstance(summary, RetrodictionSummary) else parse_summary(summary)
 
 
-def variables_in_order(results: Iterable[Result]) -> list[Any]:
+def variables_in_order(results: Iterable[Result]) -> list[str]:
     """Variables in the order they first appear, which is the order the run was asked for."""
-    return list(dict.fromkeys(result["variable"] for result in results))
+    return list(dict.fromkeys(result.variable for result in results))
 
 
 def models_in_order(results: Iterable[Result]) -> list[str]:
-    return list(dict.fromkeys(str(result["model"]) for result in results))
+    return list(dict.fromkeys(result.model for result in results))
 
 
 def horizons_in_order(results: Iterable[Result]) -> list[int]:
-    return sorted({int(result["horizon"]) for result in results})
+    return sorted({result.horizon for result in results})
 
 
 def ranking_key(result: Result) -> tuple[float, float, str]:
     """Higher trust first; on equal trust the lower MASE, then the model name, so the order is total."""
-    mase = result.get("mase")
-    return (
-        -float(result["trust"]["mean"]),
-        math.inf if mase is None else float(mase),
-        str(result["model"]),
-    )
+    return (-result.trust.mean, math.inf if result.mase is None else result.mase, result.model)
 
 
 @dataclass(frozen=True)
 class RankedGroup:
     """The results of one variable at one horizon, most trusted model first."""
 
-    variable: Any
+    variable: str
     horizon: int
     results: tuple[Result, ...]
 
@@ -52,9 +51,9 @@ class RankedGroup:
 
 def ranked_groups(results: Iterable[Result]) -> list[RankedGroup]:
     """Groups per variable (document order) and horizon (ascending), each ranked by `ranking_key`."""
-    grouped: dict[Any, dict[int, list[Result]]] = {}
+    grouped: dict[str, dict[int, list[Result]]] = {}
     for result in results:
-        grouped.setdefault(result["variable"], {}).setdefault(int(result["horizon"]), []).append(result)
+        grouped.setdefault(result.variable, {}).setdefault(result.horizon, []).append(result)
     return [
         RankedGroup(variable, horizon, tuple(sorted(members, key=ranking_key)))
         for variable, by_horizon in grouped.items()
@@ -62,20 +61,20 @@ def ranked_groups(results: Iterable[Result]) -> list[RankedGroup]:
     ]
 
 
-def best_models(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Per variable (document order) and horizon (ascending): a copy of the result row of its best model.
+def best_models(summary: SummaryInput) -> list[dict[str, Any]]:
+    """Per variable (document order) and horizon (ascending): the result row of its best model, as JSON.
 
     Best means the highest trust mean; ties go to the lower MASE (a missing MASE counts as worst), then to the
     model name in alphabetical order.
     """
-    return [dict(group.best) for group in ranked_groups(results_of(summary))]
+    return [group.best.to_dict() for group in ranked_groups(as_summary(summary).results)]
 
 
-def busiest_variables(results: Sequence[Result], limit: int) -> list[Any]:
+def busiest_variables(results: Sequence[Result], limit: int) -> list[str]:
     """The `limit` variables with most scored targets (summed over models and horizons), in document order."""
-    totals: dict[Any, int] = {}
+    totals: dict[str, int] = {}
     for result in results:
-        totals[result["variable"]] = totals.get(result["variable"], 0) + int(result.get("n") or 0)
+        totals[result.variable] = totals.get(result.variable, 0) + result.n
     order = list(totals)
     position = {variable: index for index, variable in enumerate(order)}
     chosen = set(sorted(order, key=lambda variable: (-totals[variable], position[variable]))[:limit])

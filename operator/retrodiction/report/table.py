@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from rich.table import Table
 from rich.text import Text
 
+from retrodiction.api.summary import RetrodictionSummary
 from retrodiction.report.formatting import (
     format_interval,
     format_metric,
@@ -17,27 +15,29 @@ from retrodiction.report.formatting import (
 )
 from retrodiction.report.ranking import (
     Result,
+    SummaryInput,
+    as_summary,
     horizons_in_order,
     ranked_groups,
-    results_of,
     variables_in_order,
 )
 
 BEST_STYLE = "bold green"
 
 
-def trust_table(summary: Mapping[str, Any], *, horizon: int | None = None, limit: int | None = None) -> Table:
+def trust_table(summary: SummaryInput, *, horizon: int | None = None, limit: int | None = None) -> Table:
     """Rows per variable (document order) and horizon, models ranked by trust mean, the best in bold green.
 
     `horizon` keeps one horizon only (ValueError when the summary has none of it); `limit` keeps the first
     `limit` variables and says in the caption how many were left out.
     """
-    results = results_of(summary)
+    summary = as_summary(summary)
+    results = summary.results
     if horizon is not None:
         available = horizons_in_order(results)
         if horizon not in available:
             raise ValueError(f"horizon {horizon} is not in the summary (horizons: {available})")
-        results = [result for result in results if int(result["horizon"]) == horizon]
+        results = [result for result in results if result.horizon == horizon]
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be at least 1, got {limit}")
 
@@ -45,7 +45,7 @@ def trust_table(summary: Mapping[str, Any], *, horizon: int | None = None, limit
     shown = variables if limit is None else variables[:limit]
     if len(shown) < len(variables):
         kept = set(shown)
-        results = [result for result in results if result["variable"] in kept]
+        results = [result for result in results if result.variable in kept]
 
     table = Table(
         title=_title(summary, horizon),
@@ -76,23 +76,23 @@ def trust_table(summary: Mapping[str, Any], *, horizon: int | None = None, limit
 
 
 def _cells(result: Result) -> list[Text]:
-    trust = result["trust"]
+    trust = result.trust
     # Text, not str: names come from user data and must not be read as rich markup such as "[red]".
     return [
-        Text(str(result["variable"])),
-        Text(str(result["model"])),
-        Text(str(result["horizon"])),
-        Text(format_probability(trust.get("mean"))),
-        Text(format_interval(trust.get("lower"), trust.get("upper"))),
-        Text(format_ratio(result.get("successes"), result.get("n"))),
-        Text(format_metric(result.get("mae"))),
-        Text(format_metric(result.get("mase"))),
-        Text(format_percent(result.get("directionalAccuracy"))),
+        Text(result.variable),
+        Text(result.model),
+        Text(str(result.horizon)),
+        Text(format_probability(trust.mean)),
+        Text(format_interval(trust.lower, trust.upper)),
+        Text(format_ratio(result.successes, result.n)),
+        Text(format_metric(result.mae)),
+        Text(format_metric(result.mase)),
+        Text(format_percent(result.directional_accuracy)),
     ]
 
 
-def _title(summary: Mapping[str, Any], horizon: int | None) -> Text:
-    name = (summary.get("run") or {}).get("name")
+def _title(summary: RetrodictionSummary, horizon: int | None) -> Text:
+    name = summary.run.name
     title = "Trust per variable and model"
     if name:
         title += f": {name}"

@@ -166,7 +166,7 @@ def stored_summary(kube: Kube, namespace: str, run: dict[str, Any]) -> tuple[dic
         namespace, label_selector=component_selector(meta, COMPONENT_SUMMARY)
     )
     stored = [kube.api.sanitize_for_serialization(cm) for cm in listed.items]
-    return read_summary_configmaps(stored), stored
+    return read_summary_configmaps(stored).to_dict(), stored
 
 
 def checkpointed_batches(kube: Kube, namespace: str, run: dict[str, Any]) -> set[str]:
