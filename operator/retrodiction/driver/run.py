@@ -49,6 +49,7 @@ from retrodiction.execution.checkpoint import CheckpointStore, FsspecCheckpoint
 from retrodiction.execution.clusters import connect, local_cluster_client
 from retrodiction.execution.progress import Progress
 from retrodiction.execution.task import BatchResult
+from retrodiction.identity import EventReason
 from retrodiction.ownership import NotOwnedError
 from retrodiction.times import parse_rfc3339
 
@@ -68,7 +69,9 @@ class RunEndedError(Exception):
     """Ends the run for good: reported with this reason and message (and `report` fields, such as the final
     counters), and the driver exits with `exit_code`."""
 
-    def __init__(self, exit_code: int, reason: str, message: str, report: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self, exit_code: int, reason: EventReason, message: str, report: Mapping[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.exit_code = exit_code
         self.reason = reason
@@ -132,7 +135,7 @@ class Driver:
             if self.report is not None:
                 # Only the kind of error: its text may quote data. The pod's log has the traceback.
                 message = f"the driver failed with {type(error).__name__}; see the log of its pod"
-                self.report.state(DriverState.FAILED, reason="DriverError", message=message)
+                self.report.state(DriverState.FAILED, reason=EventReason.DRIVER_ERROR, message=message)
             return DriverExit.CRASHED
 
     def _load(self) -> tuple[RetrodictionTraining, datetime | None]:
@@ -140,18 +143,22 @@ class Driver:
             body = self.api.get_run(self.namespace, self.name)
         except ApiException as err:
             raise RunEndedError(
-                DriverExit.BAD_INPUT, "RunNotFound", f"cannot read run {self.name}: {err.reason}"
+                DriverExit.BAD_INPUT, EventReason.RUN_NOT_FOUND, f"cannot read run {self.name}: {err.reason}"
             ) from None
         meta = body.get("metadata") or {}
         if self.settings.run_uid and meta.get("uid") != self.settings.run_uid:
             raise RunEndedError(
-                DriverExit.BAD_INPUT, "RunReplaced", f"run {self.name} is not the run this driver was made for"
+                DriverExit.BAD_INPUT,
+                EventReason.RUN_REPLACED,
+                f"run {self.name} is not the run this driver was made for",
             )
         self.meta = {"name": meta.get("name"), "namespace": meta.get("namespace"), "uid": meta.get("uid")}
         try:
             training = RetrodictionTraining.model_validate(body)
         except ValidationError as err:
-            raise RunEndedError(DriverExit.BAD_INPUT, "InvalidSpec", format_validation_error(err, "")) from None
+            raise RunEndedError(
+                DriverExit.BAD_INPUT, EventReason.INVALID_SPEC, format_validation_error(err, "")
+            ) from None
         started = (body.get("status") or {}).get("startTime")
         return training, parse_rfc3339(started)
 
@@ -161,7 +168,7 @@ class Driver:
         if policy is not None:
             problems = violations(spec, policy, default_image=spec.dask.image or "")
             if problems:
-                raise RunEndedError(DriverExit.BAD_INPUT, "PolicyViolation", "; ".join(map(str, problems)))
+                raise RunEndedError(DriverExit.BAD_INPUT, EventReason.POLICY_VIOLATION, "; ".join(map(str, problems)))
         coordinator = ParallelTrainingCoordinator(
             self._config(spec),
             max_workers=min(spec.dask.workers, self.settings.local_max_workers),
@@ -175,7 +182,7 @@ class Driver:
             coordinator.prepare_spec_batches(spec)
         except DataError as err:
             # The public part only: the status says which field and rule, never what the data holds.
-            raise RunEndedError(DriverExit.BAD_INPUT, "InvalidSpec", err.public) from None
+            raise RunEndedError(DriverExit.BAD_INPUT, EventReason.INVALID_SPEC, err.public) from None
         self._check_rows(coordinator)
         deadline = self._deadline(spec, started)
         total = self.report.report.batches.model_copy(update={"total": len(coordinator.batches)})
@@ -206,7 +213,7 @@ class Driver:
         if not credentials_from_environment(prefix):
             raise RunEndedError(
                 DriverExit.BAD_INPUT,
-                "InvalidSpec",
+                EventReason.INVALID_SPEC,
                 f"{field}: Secret {secret.name!r} was not found in namespace {self.namespace!r} or holds no keys",
             )
         return prefix
@@ -240,7 +247,7 @@ class Driver:
         if largest > policy.max_rows_per_batch:
             raise RunEndedError(
                 DriverExit.BAD_INPUT,
-                "PolicyViolation",
+                EventReason.POLICY_VIOLATION,
                 f"spec.window.batchSizeDays: a batch would load {largest} rows (warm-up included), over the "
                 f"limit of {policy.max_rows_per_batch}; use smaller batches",
             )
@@ -260,7 +267,9 @@ class Driver:
             return
         address = self.scheduler or spec.dask.address
         if not address:
-            raise RunEndedError(DriverExit.BAD_INPUT, "InvalidSpec", "spec.dask.address: no scheduler to connect to")
+            raise RunEndedError(
+                DriverExit.BAD_INPUT, EventReason.INVALID_SPEC, "spec.dask.address: no scheduler to connect to"
+            )
         client = self._wait_for_scheduler(address)
         with client:
             yield client, address
@@ -280,7 +289,7 @@ class Driver:
             if time.monotonic() >= deadline:
                 raise RunEndedError(
                     DriverExit.RUN_FAILED,
-                    "ClusterFailed",
+                    EventReason.CLUSTER_FAILED,
                     f"the scheduler at {address} did not answer within {timeout:.0f} s ({last})",
                 )
             self.stop.wait(1.0)
@@ -334,14 +343,16 @@ class Driver:
                 with fsspec.open(uri, "w", **self._output_options(spec)) as handle:
                     json.dump(summary.to_dict(), handle, indent=1)
         except NotOwnedError as err:
-            raise RunEndedError(DriverExit.RUN_FAILED, "RunFailed", f"spec.output.configMap: {err}") from None
+            raise RunEndedError(
+                DriverExit.RUN_FAILED, EventReason.RUN_FAILED, f"spec.output.configMap: {err}"
+            ) from None
         except ApiException as err:
             message = f"could not store the summary in a ConfigMap ({err.status} {err.reason})"
-            raise RunEndedError(DriverExit.RUN_FAILED, "RunFailed", message) from None
+            raise RunEndedError(DriverExit.RUN_FAILED, EventReason.RUN_FAILED, message) from None
         except (OSError, ValueError) as err:
             # The kind of error only: an object store's answer may quote what it holds.
             message = f"spec.output.uri: could not write the summary ({type(err).__name__})"
-            raise RunEndedError(DriverExit.RUN_FAILED, "RunFailed", message) from None
+            raise RunEndedError(DriverExit.RUN_FAILED, EventReason.RUN_FAILED, message) from None
         if isinstance(coordinator.checkpoint, ConfigMapCheckpoint):
             coordinator.checkpoint.remove()
 
@@ -366,14 +377,14 @@ class Driver:
         if deadline_passed:
             raise RunEndedError(
                 DriverExit.DEADLINE,
-                "DeadlineExceeded",
+                EventReason.DEADLINE_EXCEEDED,
                 f"activeDeadlineSeconds={spec.execution.active_deadline_seconds} passed with "
                 f"{batches.succeeded}/{batches.total} batches done",
                 final,
             )
         if coordinator.state is CoordinatorState.FAILED:
             raise RunEndedError(
-                DriverExit.RUN_FAILED, "BatchesFailed", coordinator.failure_reason or "batches failed", final
+                DriverExit.RUN_FAILED, EventReason.BATCHES_FAILED, coordinator.failure_reason or "batches failed", final
             )
         note = None
         if batches.failed:
