@@ -15,7 +15,11 @@ if TYPE_CHECKING:
     from retrodiction.coordinator import ParallelTrainingCoordinator, run_parallel_retrodiction_training
 
 # The installed distribution's version, which is pyproject.toml's (the one version source: hack/release/version.py).
-__version__ = metadata.version("retrodiction-operator")
+# A source tree on PYTHONPATH without an install (tests/integration/test_image_venvs.py) has no metadata to read.
+try:
+    __version__ = metadata.version("retrodiction-operator")
+except metadata.PackageNotFoundError:
+    __version__ = "0+unknown"
 __all__ = [
     "ParallelTrainingCoordinator",
     "TrainingBatch",
