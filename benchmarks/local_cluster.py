@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,17 +31,34 @@ from retrodiction.engine import EngineConfig
 from retrodiction.execution.task import run_batch
 
 
-def _coordinator(
-    config: TrainingConfig,
-    variables: list[str],
-    start: datetime,
-    end: datetime,
-    days: int,
-    per_batch: int,
-    client: Client | None = None,
-) -> ParallelTrainingCoordinator:
-    coordinator = ParallelTrainingCoordinator(config, client=client)
-    coordinator.prepare_training_batches(variables, start, end, batch_size_days=days, variables_per_batch=per_batch)
+@dataclass(frozen=True)
+class Plan:
+    """A training as the benchmark plans it: the data and engine, which variables, the window, the batching."""
+
+    config: TrainingConfig
+    variables: list[str]
+    start: datetime
+    end: datetime
+    days: int
+    per_batch: int
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """The scaling run's size (from the command line) and how many times each configuration runs."""
+
+    series: int
+    points: int
+    batch_days: int
+    per_batch: int
+    repeats: int
+
+
+def _coordinator(plan: Plan, client: Client | None = None) -> ParallelTrainingCoordinator:
+    coordinator = ParallelTrainingCoordinator(plan.config, client=client)
+    coordinator.prepare_training_batches(
+        plan.variables, plan.start, plan.end, batch_size_days=plan.days, variables_per_batch=plan.per_batch
+    )
     return coordinator
 
 
@@ -60,16 +78,16 @@ def per_batch_overhead(client: Client) -> None:
     )
     variables = ["realgdp", "cpi", "unemp", "infl"]
     start, end = datetime(1960, 1, 1, tzinfo=UTC), datetime(2009, 10, 1, tzinfo=UTC)
-    args = (config, variables, start, end, 91, 1)
+    plan = Plan(config, variables, start, end, days=91, per_batch=1)
 
-    local = _coordinator(*args)
+    local = _coordinator(plan)
     began = time.perf_counter()
     for task in local.tasks():
         run_batch(task)
     in_process = time.perf_counter() - began
 
     # The first run warms the workers' imports and CSV cache; the best of the rest is the steady-state cost.
-    runs = [_timed_run(_coordinator(*args, client=client)) for _ in range(4)]
+    runs = [_timed_run(_coordinator(plan, client=client)) for _ in range(4)]
     on_cluster = min(runs[1:])
     batches = len(local.batches)
     overhead_ms = 1000 * (on_cluster - in_process) / batches
@@ -82,7 +100,8 @@ def per_batch_overhead(client: Client) -> None:
     )
 
 
-def scaling(series: int, points: int, batch_days: int, per_batch: int, repeats: int, folder: Path) -> None:
+def scaling(sizes: Sizes, folder: Path) -> None:
+    series, points, repeats = sizes.series, sizes.points, sizes.repeats
     path = folder / "walks.parquet"
     write_dataset(make_random_walks(series, points, seed=3), str(path), format="parquet")
     # alpha 0.02 gives SES about 1000 terms: a CPU-bound batch, as in a large real retraining.
@@ -94,6 +113,7 @@ def scaling(series: int, points: int, batch_days: int, per_batch: int, repeats: 
     # The first year is history only; every later day of the data is a target.
     start = datetime(2001, 1, 1, tzinfo=UTC)
     end = datetime(2000, 1, 1, tzinfo=UTC) + timedelta(days=points)
+    plan = Plan(config, variables, start, end, days=sizes.batch_days, per_batch=sizes.per_batch)
     times: dict[int, float] = {}
     batches = 0
     for workers in (1, 2):
@@ -105,13 +125,13 @@ def scaling(series: int, points: int, batch_days: int, per_batch: int, repeats: 
             # Best of `repeats`: the machine is shared, and the minimum is the least disturbed measurement.
             runs = []
             for _ in range(repeats):
-                coordinator = _coordinator(config, variables, start, end, batch_days, per_batch, client=client)
+                coordinator = _coordinator(plan, client=client)
                 batches = len(coordinator.batches)
                 runs.append(_timed_run(coordinator))
             times[workers] = min(runs)
     print(
         f"scaling: {series} series x {points} daily points, {batches} CPU-bound batches "
-        f"({batch_days} days x {per_batch} series each)"
+        f"({sizes.batch_days} days x {sizes.per_batch} series each)"
     )
     print(f"  baseline LocalCluster, 1 worker process: {times[1]:.2f} s (best of {repeats})")
     print(f"  LocalCluster, 2 worker processes:        {times[2]:.2f} s (best of {repeats})")
@@ -135,7 +155,8 @@ def main() -> None:
     ):
         per_batch_overhead(client)
     with tempfile.TemporaryDirectory() as folder:
-        scaling(args.series, args.points, args.batch_days, args.per_batch, args.repeats, Path(folder))
+        sizes = Sizes(args.series, args.points, args.batch_days, args.per_batch, args.repeats)
+        scaling(sizes, Path(folder))
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -171,13 +172,32 @@ class JobWatch:
             pass  # the control plane stopping at the end of the script
 
 
-def through_operator(
-    api: client.ApiClient, namespace: str, address: str, index: int, jobs: JobWatch, spec: dict[str, Any]
-) -> tuple[float, float, float, int]:
+@dataclass(frozen=True)
+class Bench:
+    """Where the comparison runs: the control plane's API, the namespace of the runs, the Dask scheduler's address,
+    a scratch folder for the CLI's files, and the watch that times the driver Jobs."""
+
+    api: client.ApiClient
+    namespace: str
+    address: str
+    folder: Path
+    jobs: JobWatch
+
+
+def list_runs(custom: client.CustomObjectsApi, namespace: str) -> dict[str, Any]:
+    """The namespace's runs as the API server lists them (the client declares only `object`)."""
+    listed = custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)
+    if not isinstance(listed, dict):
+        raise TypeError(f"the run list is a {type(listed).__name__}")
+    return listed
+
+
+def through_operator(bench: Bench, index: int, spec: dict[str, Any]) -> tuple[float, float, float, int]:
     """(the operator's reaction, its follow-up, the driver's run time, batches) of one run."""
+    api, namespace = bench.api, bench.namespace
     custom, core = client.CustomObjectsApi(api), client.CoreV1Api(api)
     name = f"operator-{index}"
-    listed = custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)
+    listed = list_runs(custom, namespace)
     events = watch.Watch().stream(
         custom.list_namespaced_custom_object,
         GROUP,
@@ -189,7 +209,7 @@ def through_operator(
         timeout_seconds=600,
     )
     created = time.time()
-    custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, manifest(name, address, spec))
+    custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, manifest(name, bench.address, spec))
     for event in events:
         status = event["object"].get("status") or {}
         if status.get("phase") in ("Succeeded", "Failed"):
@@ -200,7 +220,7 @@ def through_operator(
     else:
         raise SystemExit(f"{name} did not finish within 600 s")
     began, last_report = _report_times(core, namespace, name)
-    reaction, follow_up = jobs.seen[driver_job_name(name)] - created, finished - last_report
+    reaction, follow_up = bench.jobs.seen[driver_job_name(name)] - created, finished - last_report
     return reaction, follow_up, last_report - began, int(status["batches"]["total"])
 
 
@@ -222,7 +242,7 @@ def peak_rss_under_load(
         custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, manifest(f"load-{i}", address, spec))
     done = 0
     while time.monotonic() - began < 1800:
-        runs = custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)["items"]
+        runs = list_runs(custom, namespace)["items"]
         load = [run for run in runs if run["metadata"]["name"].startswith("load-")]
         done = sum((run.get("status") or {}).get("phase") in ("Succeeded", "Failed") for run in load)
         if done == 10:
@@ -231,19 +251,17 @@ def peak_rss_under_load(
     return operator.peak_rss_bytes(), done, time.monotonic() - began
 
 
-def compare(
-    api: client.ApiClient, namespace: str, address: str, folder: Path, jobs: JobWatch, batch_days: int, repeats: int
-) -> None:
+def compare(bench: Bench, batch_days: int, repeats: int) -> None:
     """One warm-up of each kind, then CLI and operator runs alternating; prints the figures of this size."""
     spec = co2_spec(batch_days)
     first = 100 * batch_days
-    through_cli(address, folder, first, spec)
-    through_operator(api, namespace, address, first, jobs, spec)
+    through_cli(bench.address, bench.folder, first, spec)
+    through_operator(bench, first, spec)
     cli_times: list[float] = []
     runs: list[tuple[float, float, float, int]] = []
     for i in range(first + 1, first + repeats + 1):
-        cli_times.append(through_cli(address, folder, i, spec))
-        runs.append(through_operator(api, namespace, address, i, jobs, spec))
+        cli_times.append(through_cli(bench.address, bench.folder, i, spec))
+        runs.append(through_operator(bench, i, spec))
     overheads = sorted(reaction + follow_up for reaction, follow_up, _, _ in runs)
     drivers = [driver for _, _, driver, _ in runs]
     batches = runs[0][3]
@@ -272,10 +290,7 @@ def main() -> None:
     parser.add_argument("--skip-memory", action="store_true", help="leave out the 10 x 5,000-batch memory run")
     args = parser.parse_args()
     # The operator's and the drivers' defaults (a 5 s status interval), with an admin policy for this address.
-    settings = {
-        "policy": json.dumps({"daskModes": ["address"], "uriSchemes": ["builtin", "file"]}),
-        "status_interval_seconds": "5",
-    }
+    policy = json.dumps({"daskModes": ["address"], "uriSchemes": ["builtin", "file"]})
     with (
         tempfile.TemporaryDirectory() as workdir,
         dask_cluster(Path(workdir)) as address,
@@ -286,10 +301,12 @@ def main() -> None:
         folder = Path(workdir)
         apply_project_crds(api)
         namespace = create_namespace(api, "bench")
-        jobs = JobWatch(api, namespace)
-        with OperatorProcess(control_plane.kubeconfig, folder / "operator", **settings) as operator:
+        bench = Bench(api, namespace, address, folder, JobWatch(api, namespace))
+        with OperatorProcess(
+            control_plane.kubeconfig, folder / "operator", policy=policy, status_interval_seconds="5"
+        ) as operator:
             for batch_days in SIZES:
-                compare(api, namespace, address, folder, jobs, batch_days, args.repeats)
+                compare(bench, batch_days, args.repeats)
             print(f"  operator peak RSS after these runs: {operator.peak_rss_bytes() / 2**20:.0f} MiB")
             if not args.skip_memory:
                 peak, done, took = peak_rss_under_load(api, create_namespace(api, "load"), address, folder, operator)

@@ -81,19 +81,23 @@ def variable_groups(variables: Sequence[str], per_batch: int) -> list[list[str]]
     return [list(variables[i : i + per_batch]) for i in range(0, len(variables), per_batch)]
 
 
+@dataclass(frozen=True)
+class Batching:
+    """How a run is cut into batches: days per time slice, variables per group, and the warm-up rows its models
+    read before a slice's first target."""
+
+    batch_size_days: int
+    variables_per_batch: int
+    warmup_rows: int
+
+
 def plan_batches(
-    times: NDArray[np.datetime64],
-    variables: Sequence[str],
-    start: datetime,
-    end: datetime,
-    *,
-    batch_size_days: int,
-    variables_per_batch: int,
-    warmup_rows: int,
+    times: NDArray[np.datetime64], variables: Sequence[str], start: datetime, end: datetime, batching: Batching
 ) -> BatchPlan:
     """Plan the batches of a run over the data's sorted, unique time index `times`."""
-    slices = slice_bounds(start, end, batch_size_days)
-    groups = variable_groups(variables, variables_per_batch)
+    warmup_rows = batching.warmup_rows
+    slices = slice_bounds(start, end, batching.batch_size_days)
+    groups = variable_groups(variables, batching.variables_per_batch)
     # One searchsorted for all slice bounds: planning 10^5 one-day slices stays instant.
     bounds = np.array([to_utc_naive(s) for s, _ in slices] + [to_utc_naive(slices[-1][1])])
     rows = np.searchsorted(times, bounds, side="left")

@@ -287,13 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=os.environ.get("RETRODICTION_LOG_LEVEL", "WARNING"))
     try:
-        if args.command == "datasets":
-            return _datasets()
-        if args.command == "operator":
-            return _operator(args)
-        if args.command == "tls":
-            return _tls(args)
-        return _train(args)
+        return _run_command(args)
     except (ManifestError, DataError, BadInputError) as err:
         _error(f"error: {err}")
         return EXIT_BAD_INPUT
@@ -309,6 +303,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _error("interrupted")
         return EXIT_INTERRUPTED
+
+
+def _run_command(args: argparse.Namespace) -> int:
+    if args.command == "datasets":
+        return _datasets()
+    if args.command == "operator":
+        return _operator(args)
+    if args.command == "tls":
+        return _tls(args)
+    return _train(args)
 
 
 def _extra(args: argparse.Namespace) -> str:

@@ -13,7 +13,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -23,7 +23,7 @@ from distributed import Client, Future, as_completed
 
 from retrodiction.api.summary import RetrodictionSummary, SummaryRun, SummaryWindow
 from retrodiction.api.training import RetrodictionTrainingSpec
-from retrodiction.batches import BatchPlan, TrainingBatch, plan_batches
+from retrodiction.batches import Batching, BatchPlan, TrainingBatch, plan_batches
 from retrodiction.config import TrainingConfig
 from retrodiction.data import DataError, describe
 from retrodiction.engine import warmup_rows
@@ -53,6 +53,20 @@ class CoordinatorState(StrEnum):
     FAILED = "failed"
 
 
+@dataclass(frozen=True)
+class _Listeners:
+    """Who hears about each merged batch: its result, then the counters."""
+
+    on_progress: ProgressListener | None
+    on_result: ResultListener | None
+
+    def result(self, result: BatchResult, progress: Progress) -> None:
+        if self.on_result is not None:
+            self.on_result(result)
+        if self.on_progress is not None:
+            self.on_progress(progress)
+
+
 def batch_key(run_uid: str, batch_id: str) -> str:
     """The Dask key of a batch: the same run and batch always map to the same task, never to two."""
     return f"retrodiction-batch-{run_uid}-{batch_id}"
@@ -61,7 +75,7 @@ def batch_key(run_uid: str, batch_id: str) -> str:
 class ParallelTrainingCoordinator:
     """Runs a retrodiction training as Dask tasks, one per batch, and merges the results as they arrive."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - public API (docs/user-guide.md): callers pass these keywords
         self,
         config: TrainingConfig | Mapping[str, Any] | None = None,
         max_workers: int = 4,
@@ -119,15 +133,12 @@ class ParallelTrainingCoordinator:
             raise DataError("spec.window", "end must be after start")
         info = describe(self.config.source)
         info.check_variables(variables)
-        plan = plan_batches(
-            info.times,
-            variables,
-            start,
-            end,
+        batching = Batching(
             batch_size_days=batch_size_days,
             variables_per_batch=variables_per_batch or self.config.variables_per_batch,
             warmup_rows=warmup_rows(self.config.engine),
         )
+        plan = plan_batches(info.times, variables, start, end, batching)
         window = SummaryWindow(start=start, end=end, batch_size_days=batch_size_days)
         if not plan.batches:
             first, last = (str(info.times[i])[:10] for i in (0, -1)) if len(info.times) else ("-", "-")
@@ -266,8 +277,6 @@ class ParallelTrainingCoordinator:
         return restored
 
     def _run(self, client: Client, on_progress: ProgressListener | None, on_result: ResultListener | None) -> None:
-        accumulator = self._accumulator
-        assert accumulator is not None
         resumed = self._restore()
         pending = [batch for batch in self.batches if not batch.processed and batch.error is None]
         tracker = ProgressTracker(len(self.batches), resumed=resumed)
@@ -277,59 +286,80 @@ class ParallelTrainingCoordinator:
             self.state = self._stopped_state()
             return
         by_key = {batch_key(self.run_uid, batch.batch_id): batch for batch in pending}
-        # One map call sends every task to the scheduler in one message; a submit per batch costs about a
-        # millisecond each, which for thousands of batches delays the first result by seconds.
-        futures: list[Future[BatchResult]] = (
-            client.map(
-                run_batch,
-                [self._task(batch) for batch in by_key.values()],
-                key=list(by_key),
-                retries=self.config.batch_retries,
-                pure=False,
-            )
-            if by_key
-            else []
-        )
-        if self.publish_name and futures:
-            client.publish_dataset(futures, name=self.publish_name, override=True)
+        futures = self._submit(client, by_key)
         # The client's own loop: a client made with set_as_default=False is not found by as_completed otherwise.
         waiting = as_completed(futures, loop=client.loop)
         with self._lock:
             self._futures, self._waiting = futures, waiting
         try:
-            for future in waiting:
-                if self._stop.is_set():
-                    break
-                batch = by_key[future.key]
-                result = self._collect(future, batch)
-                future.release()
-                self._record(batch, result)
-                if on_result is not None:
-                    on_result(result)
-                progress = tracker.record(result.outcome)
-                if on_progress is not None:
-                    on_progress(progress)
-                if len(accumulator.failed) > self.config.max_failed_batches:
-                    self.state = CoordinatorState.FAILED
-                    self.failure_reason = (
-                        f"{len(accumulator.failed)} batch(es) failed, more than maxFailedBatches="
-                        f"{self.config.max_failed_batches}; first: {next(iter(accumulator.failed.values()))}"
-                    )
-                    break
+            self._merge(waiting, by_key, tracker, _Listeners(on_progress, on_result))
         finally:
-            if self.checkpoint is not None:
-                self.checkpoint.flush()
-            detaching = self._stop.is_set() and not self._cancel_on_stop
-            left = [future for future in futures if not future.done()]
-            if left and not detaching:
-                client.cancel(left)
-            if self.publish_name and not detaching:
-                with suppress(KeyError):
-                    client.unpublish_dataset(self.publish_name)
-            with self._lock:
-                self._futures, self._waiting = [], None
+            self._release(client, futures)
         if self.state is CoordinatorState.RUNNING:
             self.state = self._stopped_state() if self._stop.is_set() else CoordinatorState.COMPLETED
+
+    def _submit(self, client: Client, by_key: Mapping[str, TrainingBatch]) -> list[Future[BatchResult]]:
+        """Send the batches to the scheduler (and publish them under `publish_name`, for a coordinator taking over)."""
+        if not by_key:
+            return []
+        # One map call sends every task to the scheduler in one message; a submit per batch costs about a
+        # millisecond each, which for thousands of batches delays the first result by seconds.
+        futures: list[Future[BatchResult]] = client.map(
+            run_batch,
+            [self._task(batch) for batch in by_key.values()],
+            key=list(by_key),
+            retries=self.config.batch_retries,
+            pure=False,
+        )
+        if self.publish_name:
+            client.publish_dataset(futures, name=self.publish_name, override=True)
+        return futures
+
+    def _merge(
+        self,
+        waiting: as_completed,
+        by_key: Mapping[str, TrainingBatch],
+        tracker: ProgressTracker,
+        listeners: _Listeners,
+    ) -> None:
+        """Merge results as they arrive, until all are in, a stop is asked for, or too many batches failed."""
+        for future in waiting:
+            if self._stop.is_set():
+                return
+            batch = by_key[future.key]
+            result = self._collect(future, batch)
+            future.release()
+            self._record(batch, result)
+            listeners.result(result, tracker.record(result.outcome))
+            failure = self._too_many_failures()
+            if failure is not None:
+                self.state, self.failure_reason = CoordinatorState.FAILED, failure
+                return
+
+    def _too_many_failures(self) -> str | None:
+        """Why the run fails now: more failed batches than maxFailedBatches allows; None while it may go on."""
+        assert self._accumulator is not None
+        failed = self._accumulator.failed
+        if len(failed) <= self.config.max_failed_batches:
+            return None
+        return (
+            f"{len(failed)} batch(es) failed, more than maxFailedBatches="
+            f"{self.config.max_failed_batches}; first: {next(iter(failed.values()))}"
+        )
+
+    def _release(self, client: Client, futures: list[Future[BatchResult]]) -> None:
+        """After the merge loop: save the checkpoint, then cancel and unpublish what is left, unless detaching."""
+        if self.checkpoint is not None:
+            self.checkpoint.flush()
+        detaching = self._stop.is_set() and not self._cancel_on_stop
+        left = [future for future in futures if not future.done()]
+        if left and not detaching:
+            client.cancel(left)
+        if self.publish_name and not detaching:
+            with suppress(KeyError):
+                client.unpublish_dataset(self.publish_name)
+        with self._lock:
+            self._futures, self._waiting = [], None
 
     def _stopped_state(self) -> CoordinatorState:
         return CoordinatorState.STOPPED if self._cancel_on_stop else CoordinatorState.DETACHED
@@ -388,7 +418,7 @@ class ParallelTrainingCoordinator:
             handle.write("\n")
 
 
-def run_parallel_retrodiction_training(
+def run_parallel_retrodiction_training(  # noqa: PLR0913 - public API (docs/user-guide.md): callers pass these keywords
     variables: Sequence[str],
     start_time: datetime,
     end_time: datetime,

@@ -17,7 +17,7 @@ from distributed.diagnostics.plugin import SchedulerPlugin
 from retrodiction.cli import main
 from retrodiction.config import TrainingConfig
 from retrodiction.coordinator import ParallelTrainingCoordinator
-from retrodiction.data import DataSource, make_random_walks, write_dataset
+from retrodiction.data import DataSource, make_random_walks, with_gaps, write_dataset
 from retrodiction.engine import EngineConfig
 from retrodiction.execution.checkpoint import FsspecCheckpoint
 from tests.results import assert_same_results, in_process_results
@@ -32,7 +32,7 @@ START, END = datetime(2001, 1, 1, tzinfo=UTC), datetime(2008, 1, 1, tzinfo=UTC)
 def synthetic(tmp_path_factory: pytest.TempPathFactory) -> DataSource:
     """Daily random walks on local disk, readable by every worker process."""
     path = tmp_path_factory.mktemp("data") / "walks.parquet"
-    frame = make_random_walks(60, 4000, seed=7, nan_fraction=0.01)
+    frame = with_gaps(make_random_walks(60, 4000, seed=7), 0.01, seed=7)
     write_dataset(frame, str(path), format="parquet")
     return DataSource(str(path))
 
@@ -117,9 +117,12 @@ def test_a_resumed_run_computes_only_the_missing_batches(synthetic: DataSource, 
         Client(cluster) as client,
     ):
         first = make_coordinator(synthetic, client=client, checkpoint=FsspecCheckpoint(store))
-        first.start_training(
-            progress_callback=lambda p: p["completed"] == 5 and threading.Thread(target=first.stop_training).start()
-        )
+
+        def stop_after_five(progress: dict[str, Any]) -> None:
+            if progress["completed"] == 5:
+                threading.Thread(target=first.stop_training).start()
+
+        first.start_training(progress_callback=stop_after_five)
         saved = len(FsspecCheckpoint(store).load())
         assert 5 <= saved < len(first.batches)
 

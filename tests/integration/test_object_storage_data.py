@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import s3fs
 
-from retrodiction.data import DataError, DataSource, describe, make_random_walks, read_frame, write_dataset
+from retrodiction.data import DataError, DataSource, describe, make_random_walks, read_frame, with_gaps, write_dataset
 from retrodiction.data.csv_format import parsed_files
 from tests.s3 import S3Server
 
@@ -21,7 +21,7 @@ VARIABLES = ["s0000", "s0002"]
 
 @pytest.fixture(scope="module")
 def walks() -> pd.DataFrame:
-    return make_random_walks(3, 500, freq="D", seed=11, nan_fraction=0.05)
+    return with_gaps(make_random_walks(3, 500, freq="D", seed=11), 0.05, seed=11)
 
 
 @pytest.fixture(scope="module")

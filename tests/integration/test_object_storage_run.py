@@ -11,7 +11,7 @@ import pytest
 from retrodiction.cli import main
 from retrodiction.config import TrainingConfig
 from retrodiction.coordinator import ParallelTrainingCoordinator
-from retrodiction.data import DataSource, make_random_walks, write_dataset
+from retrodiction.data import DataSource, make_random_walks, with_gaps, write_dataset
 from retrodiction.execution.checkpoint import FsspecCheckpoint
 from tests.s3 import S3Server
 
@@ -52,7 +52,7 @@ def test_a_run_reads_its_data_from_s3_and_writes_summary_and_checkpoints_there(
     s3_server: S3Server, aws_environment: None, tmp_path: Path
 ) -> None:
     bucket = s3_server.create_bucket("run")
-    frame = make_random_walks(6, 1600, seed=11, nan_fraction=0.02)
+    frame = with_gaps(make_random_walks(6, 1600, seed=11), 0.02, seed=11)
     write_dataset(frame, f"s3://{bucket}/data/walks.parquet", storage_options=s3_server.storage_options)
     write_dataset(frame, str(tmp_path / "walks.parquet"))
     on_s3 = tmp_path / "s3.yaml"

@@ -4,7 +4,7 @@ from itertools import pairwise
 import numpy as np
 import pytest
 
-from retrodiction.batches import plan_batches, slice_bounds, variable_groups
+from retrodiction.batches import Batching, plan_batches, slice_bounds, variable_groups
 
 
 def _quarterly(n: int = 80) -> np.ndarray:
@@ -33,7 +33,7 @@ def test_every_target_in_the_window_belongs_to_exactly_one_batch(days: int, per_
     times = _quarterly()
     start, end = datetime(1992, 2, 1, tzinfo=UTC), datetime(2005, 1, 1, tzinfo=UTC)
     plan = plan_batches(
-        times, ["x", "y", "z"], start, end, batch_size_days=days, variables_per_batch=per_batch, warmup_rows=5
+        times, ["x", "y", "z"], start, end, Batching(batch_size_days=days, variables_per_batch=per_batch, warmup_rows=5)
     )
     owned: dict[str, list[np.datetime64]] = {"x": [], "y": [], "z": []}
     for batch in plan.batches:
@@ -44,8 +44,8 @@ def test_every_target_in_the_window_belongs_to_exactly_one_batch(days: int, per_
         for name in batch.variables:
             owned[name].extend(rows)
     expected = times[(times >= np.datetime64("1992-02-01")) & (times < np.datetime64("2005-01-01"))]
-    for rows in owned.values():
-        assert sorted(rows) == list(expected)
+    for targets in owned.values():
+        assert sorted(targets) == list(expected)
     assert plan.targets == len(expected)
 
 
@@ -56,9 +56,7 @@ def test_slices_without_observations_are_not_batches_but_are_counted() -> None:
         ["x"],
         datetime(1990, 1, 1),
         datetime(1991, 1, 1),
-        batch_size_days=1,
-        variables_per_batch=1,
-        warmup_rows=0,
+        Batching(batch_size_days=1, variables_per_batch=1, warmup_rows=0),
     )
     assert len(plan.batches) == 4
     assert plan.empty_slices == 365 - 4
@@ -71,9 +69,7 @@ def test_a_batch_loads_exactly_the_warmup_rows_before_its_first_target() -> None
         ["x"],
         datetime(2000, 1, 1),
         datetime(2001, 1, 1),
-        batch_size_days=365,
-        variables_per_batch=1,
-        warmup_rows=6,
+        Batching(batch_size_days=365, variables_per_batch=1, warmup_rows=6),
     )
     (batch,) = plan.batches
     first = int(np.searchsorted(times, np.datetime64("2000-01-01")))
@@ -88,9 +84,7 @@ def test_a_batch_at_the_start_of_the_data_loads_from_the_start() -> None:
         ["x"],
         datetime(1990, 1, 1),
         datetime(1991, 1, 1),
-        batch_size_days=365,
-        variables_per_batch=1,
-        warmup_rows=6,
+        Batching(batch_size_days=365, variables_per_batch=1, warmup_rows=6),
     )
     assert plan.batches[0].load_start_time is None
 
@@ -104,9 +98,7 @@ def test_batch_ids_are_unique_and_stable_across_plans() -> None:
             ["a", "b", "c"],
             datetime(1991, 1, 1),
             datetime(2009, 1, 1),
-            batch_size_days=100,
-            variables_per_batch=2,
-            warmup_rows=3,
+            Batching(batch_size_days=100, variables_per_batch=2, warmup_rows=3),
         )
         return [b.batch_id for b in plan.batches]
 

@@ -78,7 +78,7 @@ def test_helm_agrees_with_the_digest_of_every_dependency_field(helm_binary: str,
     serialize as helm's Go code does: helm finds the written lock in sync."""
     chart = tmp_path / "fields"
     chart.mkdir()
-    requirements = [
+    requirements: list[dict[str, Any]] = [
         {"name": "a", "version": "1.2.3", "repository": "https://charts.example.org/x?y=1&z=2", "condition": "a.on"},
         {"name": "b", "version": "0.1.0", "repository": "https://charts.example.org", "tags": ["t1", "t2"],
          "alias": "bee", "import-values": ["data", {"child": "c", "parent": "p"}]},

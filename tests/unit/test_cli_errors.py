@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pytest
@@ -19,17 +20,20 @@ spec:
 """
 
 
-def manifest(
-    tmp_path: Path,
-    *,
-    variables: str = "[realgdp, cpi]",
-    start: str = "1990-01-01T00:00:00Z",
-    end: str = "2000-01-01T00:00:00Z",
-    uri: str = "builtin://macrodata",
-    models: str = "[naive, ses]",
-) -> Path:
+@dataclass(frozen=True)
+class Fields:
+    """The manifest's fields a test sets: a valid training unless one of them says otherwise."""
+
+    variables: str = "[realgdp, cpi]"
+    start: str = "1990-01-01T00:00:00Z"
+    end: str = "2000-01-01T00:00:00Z"
+    uri: str = "builtin://macrodata"
+    models: str = "[naive, ses]"
+
+
+def manifest(tmp_path: Path, fields: Fields = Fields()) -> Path:
     path = tmp_path / "rt.yaml"
-    path.write_text(MANIFEST.format(variables=variables, start=start, end=end, uri=uri, models=models))
+    path.write_text(MANIFEST.format(**asdict(fields)))
     return path
 
 
@@ -60,7 +64,7 @@ def text_column_csv(tmp_path: Path) -> str:
 def test_bad_spec_exits_2_with_one_line_naming_the_field(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], case: dict[str, str], field: str, words: str
 ) -> None:
-    code, err = run_cli(manifest(tmp_path, **case), capsys, tmp_path)
+    code, err = run_cli(manifest(tmp_path, Fields(**case)), capsys, tmp_path)
     assert code == EXIT_BAD_INPUT
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
@@ -75,10 +79,12 @@ def test_a_non_numeric_column_is_named(
     code, err = run_cli(
         manifest(
             tmp_path,
-            variables="[level, label]",
-            uri=text_column_csv,
-            start="2000-01-01T00:00:00Z",
-            end="2000-06-01T00:00:00Z",
+            Fields(
+                variables="[level, label]",
+                uri=text_column_csv,
+                start="2000-01-01T00:00:00Z",
+                end="2000-06-01T00:00:00Z",
+            ),
         ),
         capsys,
         tmp_path,
@@ -105,7 +111,7 @@ def test_an_unwritable_output_is_refused_before_the_run(tmp_path: Path, capsys: 
 
 
 def test_the_installed_command_prints_no_traceback(tmp_path: Path) -> None:
-    path = manifest(tmp_path, variables="[nope]")
+    path = manifest(tmp_path, Fields(variables="[nope]"))
     done = subprocess.run(
         [sys.executable, "-m", "retrodiction.cli", "train", str(path), "--quiet"],
         capture_output=True,

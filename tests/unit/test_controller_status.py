@@ -27,11 +27,9 @@ def _apply(status: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any
     return merge_patch(status, patch)
 
 
-def _transition(
-    status: Mapping[str, Any], to: Phase, *, reason: str, message: str, now: datetime, generation: int | None
-) -> dict[str, Any]:
+def _transition(status: Mapping[str, Any], change: PhaseChange, now: datetime) -> dict[str, Any]:
     """The patch as it goes on the wire, from a status as the API server stores it."""
-    return transition(read_status(status), PhaseChange(to, reason, message, generation), now).to_patch()
+    return transition(read_status(status), change, now).to_patch()
 
 
 def _condition(conditions: list[dict[str, Any]], type: str) -> dict[str, Any] | None:
@@ -50,14 +48,7 @@ def _walk(*phases: Phase, generation: int = 1) -> dict[str, Any]:
     for i, phase in enumerate(phases):
         status = _apply(
             status,
-            _transition(
-                status,
-                phase,
-                reason="Because",
-                message=f"to {phase}",
-                now=T0 + timedelta(minutes=i),
-                generation=generation,
-            ),
+            _transition(status, PhaseChange(phase, "Because", f"to {phase}", generation), T0 + timedelta(minutes=i)),
         )
     return status
 
@@ -104,7 +95,7 @@ def test_conditions_follow_the_phase(path: tuple[Phase, ...], expected: dict[str
 
 def test_the_phase_condition_carries_the_transition_reason_and_message() -> None:
     status = _walk(Phase.PENDING, Phase.PROVISIONING, Phase.RUNNING)
-    patch = _transition(status, Phase.SUCCEEDED, reason="AllBatchesDone", message="40/40", now=T0, generation=2)
+    patch = _transition(status, PhaseChange(Phase.SUCCEEDED, "AllBatchesDone", "40/40", 2), T0)
     complete = _condition(patch["conditions"], "Complete")
     assert complete is not None
     assert (complete["reason"], complete["message"], complete["observedGeneration"]) == ("AllBatchesDone", "40/40", 2)
@@ -119,7 +110,7 @@ def test_the_phase_condition_carries_the_transition_reason_and_message() -> None
 def test_an_unchanged_condition_keeps_its_reason_and_transition_time() -> None:
     status = _walk(Phase.PENDING, Phase.PROVISIONING, Phase.RUNNING)
     before = _condition(status["conditions"], "Complete")
-    status = _apply(status, _transition(status, Phase.SUSPENDED, reason="Suspend", message="", now=T0, generation=1))
+    status = _apply(status, _transition(status, PhaseChange(Phase.SUSPENDED, "Suspend", "", 1), T0))
     assert _condition(status["conditions"], "Complete") == before
 
 
@@ -127,9 +118,9 @@ def test_start_time_is_set_on_the_first_running_only() -> None:
     status = _walk(Phase.PENDING, Phase.PROVISIONING, Phase.RUNNING)
     assert status["startTime"] == "2024-05-01T12:02:00Z"
     later = T0 + timedelta(hours=1)
-    status = _apply(status, _transition(status, Phase.SUSPENDED, reason="S", message="", now=later, generation=1))
-    status = _apply(status, _transition(status, Phase.PROVISIONING, reason="R", message="", now=later, generation=1))
-    patch = _transition(status, Phase.RUNNING, reason="Again", message="", now=later, generation=1)
+    status = _apply(status, _transition(status, PhaseChange(Phase.SUSPENDED, "S", "", 1), later))
+    status = _apply(status, _transition(status, PhaseChange(Phase.PROVISIONING, "R", "", 1), later))
+    patch = _transition(status, PhaseChange(Phase.RUNNING, "Again", "", 1), later)
     assert "startTime" not in patch
     assert "completionTime" not in patch
 
@@ -137,15 +128,13 @@ def test_start_time_is_set_on_the_first_running_only() -> None:
 @pytest.mark.parametrize("end", [Phase.SUCCEEDED, Phase.FAILED])
 def test_completion_time_is_set_when_the_run_finishes(end: Phase) -> None:
     status = _walk(Phase.PENDING, Phase.PROVISIONING, Phase.RUNNING)
-    patch = _transition(status, end, reason="End", message="", now=T0 + timedelta(hours=2), generation=1)
+    patch = _transition(status, PhaseChange(end, "End", "", 1), T0 + timedelta(hours=2))
     assert patch["completionTime"] == "2024-05-01T14:00:00Z"
 
 
 def test_writing_the_same_finished_phase_again_is_idempotent() -> None:
     status = _walk(Phase.PENDING, Phase.PROVISIONING, Phase.RUNNING, Phase.SUCCEEDED)
-    patch = _transition(
-        status, Phase.SUCCEEDED, reason="Because", message="to Succeeded", now=T0 + timedelta(days=1), generation=1
-    )
+    patch = _transition(status, PhaseChange(Phase.SUCCEEDED, "Because", "to Succeeded", 1), T0 + timedelta(days=1))
     assert "completionTime" not in patch
     assert _apply(status, patch) == status
 
@@ -166,7 +155,7 @@ def test_writing_the_same_finished_phase_again_is_idempotent() -> None:
 )
 def test_illegal_transitions_raise(start: Phase, to: Phase) -> None:
     with pytest.raises(ValueError, match="illegal phase transition"):
-        _transition({"phase": str(start)}, to, reason="X", message="", now=T0, generation=1)
+        _transition({"phase": str(start)}, PhaseChange(to, "X", "", 1), T0)
 
 
 @pytest.mark.parametrize("start", [None, Phase.PENDING, Phase.PROVISIONING, Phase.RUNNING])
@@ -176,7 +165,7 @@ def test_suspend_is_allowed_from_every_unfinished_active_phase(start: Phase | No
 
 
 def test_transition_caps_the_message() -> None:
-    patch = _transition({}, Phase.FAILED, reason="RunFailed", message="e" * 50_000, now=T0, generation=1)
+    patch = _transition({}, PhaseChange(Phase.FAILED, "RunFailed", "e" * 50_000, 1), T0)
     assert len(patch["message"]) == MAX_MESSAGE_CHARS
     assert (_condition(patch["conditions"], "Failed") or {}).get("status") == "True"
 
@@ -253,12 +242,10 @@ def test_the_biggest_realistic_status_of_a_5000_batch_run_stays_small() -> None:
     status: dict[str, Any] = {}
     # Visit every phase so all five conditions exist, each with a capped, maximal message.
     for phase in (Phase.PENDING, Phase.PROVISIONING, Phase.RUNNING, Phase.SUSPENDED, Phase.PROVISIONING, Phase.RUNNING):
-        status = _apply(status, _transition(status, phase, reason="A" * 60, message=huge, now=T0, generation=10**9))
+        status = _apply(status, _transition(status, PhaseChange(phase, "A" * 60, huge, 10**9), T0))
     report = _report(5000, 4000, running=1000, resumed=4000, completed_percentage=80.0, estimated_remaining_seconds=9)
     status = _apply(status, progress_patch(report, now=T0).to_patch())
-    status = _apply(
-        status, _transition(status, Phase.FAILED, reason="BatchesFailed", message=huge, now=T0, generation=10**9)
-    )
+    status = _apply(status, _transition(status, PhaseChange(Phase.FAILED, "BatchesFailed", huge, 10**9), T0))
     for condition in status["conditions"]:
         condition["message"] = "m" * MAX_MESSAGE_CHARS
     status["daskCluster"] = {

@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from retrodiction.data import DataSource, make_random_walks, read_frame, write_dataset
+from retrodiction.data import DataSource, make_random_walks, read_frame, with_gaps, write_dataset
 
 
 @pytest.fixture
@@ -23,9 +23,9 @@ def memory_dir() -> Iterator[str]:
 
 
 def test_the_same_seed_gives_the_same_walks_and_another_seed_does_not() -> None:
-    first = make_random_walks(5, 50, seed=3, nan_fraction=0.1)
-    pd.testing.assert_frame_equal(first, make_random_walks(5, 50, seed=3, nan_fraction=0.1))
-    other = make_random_walks(5, 50, seed=4, nan_fraction=0.1)
+    first = with_gaps(make_random_walks(5, 50, seed=3), 0.1, seed=3)
+    pd.testing.assert_frame_equal(first, with_gaps(make_random_walks(5, 50, seed=3), 0.1, seed=3))
+    other = with_gaps(make_random_walks(5, 50, seed=4), 0.1, seed=4)
     assert not np.allclose(first.iloc[:, 1:].to_numpy(), other.iloc[:, 1:].to_numpy(), equal_nan=True)
 
 
@@ -51,9 +51,9 @@ def test_steps_are_standard_normal() -> None:
     assert abs(steps.std() - 1.0) < 0.02
 
 
-def test_nan_fraction_blanks_that_share_of_values_without_moving_the_rest() -> None:
+def test_with_gaps_blanks_that_share_of_values_without_moving_the_rest() -> None:
     clean = make_random_walks(10, 2_000, seed=2)
-    gappy = make_random_walks(10, 2_000, seed=2, nan_fraction=0.25)
+    gappy = with_gaps(make_random_walks(10, 2_000, seed=2), 0.25, seed=2)
     mask = gappy.iloc[:, 1:].isna().to_numpy()
     assert 0.23 < mask.mean() < 0.27
     np.testing.assert_array_equal(gappy.iloc[:, 1:].to_numpy()[~mask], clean.iloc[:, 1:].to_numpy()[~mask])
@@ -62,12 +62,12 @@ def test_nan_fraction_blanks_that_share_of_values_without_moving_the_rest() -> N
 @pytest.mark.parametrize("nan_fraction", [-0.1, 1.0])
 def test_an_impossible_nan_fraction_is_refused(nan_fraction: float) -> None:
     with pytest.raises(ValueError, match="nan_fraction"):
-        make_random_walks(1, 1, nan_fraction=nan_fraction)
+        with_gaps(make_random_walks(1, 1), nan_fraction)
 
 
 @pytest.mark.parametrize("name", ["w.parquet", "w.csv", "w.csv.gz"])
 def test_written_datasets_read_back_to_the_same_values(memory_dir: str, name: str) -> None:
-    df = make_random_walks(3, 30, freq="h", nan_fraction=0.2)
+    df = with_gaps(make_random_walks(3, 30, freq="h"), 0.2)
     uri = f"{memory_dir}/{name}"
     write_dataset(df, uri, format="parquet" if name.endswith("parquet") else "csv")
     frame = read_frame(DataSource(uri), ["s0000", "s0001", "s0002"])

@@ -112,11 +112,16 @@ _RESTRICTED_VOLUMES = {
 
 def restricted_problems(pod: Mapping[str, Any]) -> list[str]:
     """What Pod Security Standards `restricted` (and so `baseline`) would refuse in a pod spec; empty when none."""
-    problems: list[str] = []
     pod_context = pod.get("securityContext") or {}
-    for host in ("hostNetwork", "hostPID", "hostIPC"):
-        if pod.get(host):
-            problems.append(f"pod: {host}")
+    containers = [*(pod.get("initContainers") or []), *pod["containers"]]
+    return [
+        *_pod_problems(pod, pod_context),
+        *(problem for item in containers for problem in _container_problems(item, pod_context)),
+    ]
+
+
+def _pod_problems(pod: Mapping[str, Any], pod_context: Mapping[str, Any]) -> list[str]:
+    problems = [f"pod: {host}" for host in ("hostNetwork", "hostPID", "hostIPC") if pod.get(host)]
     for volume in pod.get("volumes") or []:
         kinds = set(volume) - {"name"}
         if not kinds <= _RESTRICTED_VOLUMES:
@@ -126,29 +131,43 @@ def restricted_problems(pod: Mapping[str, Any]) -> list[str]:
     pod_seccomp = (pod_context.get("seccompProfile") or {}).get("type")
     if pod_seccomp not in (None, "RuntimeDefault", "Localhost"):
         problems.append(f"pod: seccomp {pod_seccomp}")
-    containers = [*(pod.get("initContainers") or []), *pod["containers"]]
-    for item in containers:
-        name = item["name"]
-        context = item.get("securityContext") or {}
-        if context.get("privileged"):
-            problems.append(f"{name}: privileged")
-        if context.get("allowPrivilegeEscalation") is not False:
-            problems.append(f"{name}: allowPrivilegeEscalation is not false")
-        capabilities = context.get("capabilities") or {}
-        if "ALL" not in (capabilities.get("drop") or []):
-            problems.append(f"{name}: capabilities do not drop ALL")
-        if set(capabilities.get("add") or []) - {"NET_BIND_SERVICE"}:
-            problems.append(f"{name}: capabilities added")
-        non_root = context.get("runAsNonRoot", pod_context.get("runAsNonRoot"))
-        if non_root is not True:
-            problems.append(f"{name}: runAsNonRoot is not true")
-        if context.get("runAsUser") == 0:
-            problems.append(f"{name}: runAsUser 0")
-        seccomp = (context.get("seccompProfile") or {}).get("type", pod_seccomp)
-        if seccomp not in ("RuntimeDefault", "Localhost"):
-            problems.append(f"{name}: seccomp {seccomp}")
-        if any(port.get("hostPort") for port in item.get("ports") or []):
-            problems.append(f"{name}: hostPort")
+    return problems
+
+
+def _container_problems(item: Mapping[str, Any], pod_context: Mapping[str, Any]) -> list[str]:
+    """A container's own problems, with the pod's securityContext as the default of runAsNonRoot and seccomp."""
+    name = item["name"]
+    context = item.get("securityContext") or {}
+    problems = _privilege_problems(context) + _identity_problems(context, pod_context)
+    if any(port.get("hostPort") for port in item.get("ports") or []):
+        problems.append("hostPort")
+    return [f"{name}: {problem}" for problem in problems]
+
+
+def _privilege_problems(context: Mapping[str, Any]) -> list[str]:
+    problems = []
+    if context.get("privileged"):
+        problems.append("privileged")
+    if context.get("allowPrivilegeEscalation") is not False:
+        problems.append("allowPrivilegeEscalation is not false")
+    capabilities = context.get("capabilities") or {}
+    if "ALL" not in (capabilities.get("drop") or []):
+        problems.append("capabilities do not drop ALL")
+    if set(capabilities.get("add") or []) - {"NET_BIND_SERVICE"}:
+        problems.append("capabilities added")
+    return problems
+
+
+def _identity_problems(context: Mapping[str, Any], pod_context: Mapping[str, Any]) -> list[str]:
+    problems = []
+    if context.get("runAsNonRoot", pod_context.get("runAsNonRoot")) is not True:
+        problems.append("runAsNonRoot is not true")
+    if context.get("runAsUser") == 0:
+        problems.append("runAsUser 0")
+    pod_seccomp = (pod_context.get("seccompProfile") or {}).get("type")
+    seccomp = (context.get("seccompProfile") or {}).get("type", pod_seccomp)
+    if seccomp not in ("RuntimeDefault", "Localhost"):
+        problems.append(f"seccomp {seccomp}")
     return problems
 
 

@@ -13,6 +13,7 @@ from retrodiction.api.children import (
 from retrodiction.api.summary import RetrodictionSummary, SummaryError, parse_summary
 from retrodiction.driver.summary_configmaps import (
     SUMMARY_INLINE_MAX,
+    SummaryLimits,
     SummaryTooLargeError,
     read_summary_configmaps,
     summary_configmaps,
@@ -23,6 +24,8 @@ RUN = {"name": "gdp", "namespace": "team-a", "uid": "0b6a3c1e-1111-2222-3333-444
 MODELS = ("naive", "seasonal_naive", "window_average", "drift", "ses")
 # The API server refuses a ConfigMap whose data and binaryData together exceed this.
 CONFIGMAP_LIMIT = 1024 * 1024
+# Parts of 64 KiB: a 2,000-variable summary spans several.
+SMALL_PARTS = SummaryLimits(budget=64 * 1024)
 
 
 def _summary(variables: int, seed: int = 7) -> RetrodictionSummary:
@@ -125,14 +128,14 @@ def test_writing_the_same_summary_twice_gives_identical_objects() -> None:
 
 
 def test_a_missing_part_is_an_error_not_a_shorter_summary() -> None:
-    index, *parts = summary_configmaps(RUN, _summary(2000), name=None, budget=64 * 1024)
+    index, *parts = summary_configmaps(RUN, _summary(2000), name=None, limits=SMALL_PARTS)
     with pytest.raises(ValueError, match="part-0002 is missing"):
         read_summary_configmaps([index, parts[0], *parts[2:]])
 
 
 def test_a_part_from_another_write_fails_the_checksum() -> None:
-    first = summary_configmaps(RUN, _summary(2000, seed=1), name=None, budget=64 * 1024)
-    second = summary_configmaps(RUN, _summary(2000, seed=2), name=None, budget=64 * 1024)
+    first = summary_configmaps(RUN, _summary(2000, seed=1), name=None, limits=SMALL_PARTS)
+    second = summary_configmaps(RUN, _summary(2000, seed=2), name=None, limits=SMALL_PARTS)
     assert len(first) == len(second)
     mixed = [first[0], *first[1:-1], second[-1]]
     with pytest.raises(ValueError, match="stale or altered"):
@@ -140,7 +143,7 @@ def test_a_part_from_another_write_fails_the_checksum() -> None:
 
 
 def test_the_whole_is_checked_against_the_sha256_in_the_index() -> None:
-    index, *parts = summary_configmaps(RUN, _summary(2000), name=None, budget=64 * 1024)
+    index, *parts = summary_configmaps(RUN, _summary(2000), name=None, limits=SMALL_PARTS)
     listed = json.loads(index["data"]["summary-index.json"])
     listed["sha256"] = "0" * 64
     tampered = {**index, "data": {"summary-index.json": json.dumps(listed)}}
@@ -150,7 +153,7 @@ def test_the_whole_is_checked_against_the_sha256_in_the_index() -> None:
 
 def test_a_summary_too_big_for_configmaps_raises_instead_of_being_cut() -> None:
     with pytest.raises(SummaryTooLargeError, match=r"spec\.output\.uri"):
-        summary_configmaps(RUN, _summary(2000), name=None, budget=16 * 1024, max_parts=4)
+        summary_configmaps(RUN, _summary(2000), name=None, limits=SummaryLimits(budget=16 * 1024, max_parts=4))
 
 
 def test_reading_needs_exactly_one_summary_entry() -> None:
@@ -165,7 +168,7 @@ def test_reading_needs_exactly_one_summary_entry() -> None:
 
 def test_part_names_stay_within_the_object_name_limit() -> None:
     run = {**RUN, "name": "r" * 253}
-    index, *parts = summary_configmaps(run, _summary(2000), name=None, budget=64 * 1024)
+    index, *parts = summary_configmaps(run, _summary(2000), name=None, limits=SMALL_PARTS)
     names = [index["metadata"]["name"], *(p["metadata"]["name"] for p in parts)]
     assert all(len(name) <= 253 for name in names)
     assert len(set(names)) == len(names)

@@ -36,11 +36,9 @@ def awkward_data(seed: int, n_rows: int = 90, n_series: int = 5) -> np.ndarray:
     return values
 
 
-def reference_scores(values: np.ndarray, first_target: int, n_targets: int, config: EngineConfig) -> Scores:
-    result = ref.score(
-        [values[:, v].tolist() for v in range(values.shape[1])],
-        first_target,
-        n_targets,
+def definitions(config: EngineConfig) -> ref.Definitions:
+    """The engine's settings, handed to the reference as plain values (it shares no code with the engine)."""
+    return ref.Definitions(
         models=config.models,
         horizons=config.horizons,
         season_length=config.season_length,
@@ -48,6 +46,11 @@ def reference_scores(values: np.ndarray, first_target: int, n_targets: int, conf
         ses_alpha=config.ses_alpha,
         tolerance=config.tolerance,
     )
+
+
+def reference_scores(values: np.ndarray, first_target: int, n_targets: int, config: EngineConfig) -> Scores:
+    columns = [values[:, v].tolist() for v in range(values.shape[1])]
+    result = ref.score(columns, first_target, n_targets, definitions(config))
     scores = Scores.zeros(values.shape[1], config)
     for (v, model, h), cell in result.items():
         m, hi = config.models.index(model), config.horizons.index(h)
@@ -101,17 +104,7 @@ def test_forecasts_equal_reference_for_any_origins(model: str, horizon: int) -> 
     expected = np.array(
         [
             [
-                ref.forecast(
-                    values[:, v].tolist(),
-                    int(t),
-                    horizon,
-                    model,
-                    season_length=config.season_length,
-                    window_length=config.window_length,
-                    ses_alpha=config.ses_alpha,
-                )
-                if t >= 0
-                else None
+                ref.forecast(values[:, v].tolist(), int(t), horizon, model, definitions(config)) if t >= 0 else None
                 for v in range(values.shape[1])
             ]
             for t in origins

@@ -93,7 +93,9 @@ def test_pods_get_routes_to_the_pod_and_service_ranges_only(tmp_path: object) ->
     from pathlib import Path
 
     net = NodeNetwork()
-    [bridge] = cni_config(net, Path("/tmp/x"))["plugins"]  # type: ignore[misc]
+    plugins = cni_config(net, Path("/tmp/x"))["plugins"]
+    assert isinstance(plugins, list)
+    [bridge] = plugins
     assert bridge["isGateway"] is False and bridge["ipMasq"] is False
     routes = bridge["ipam"]["routes"]
     assert routes == [{"dst": net.service_cidr, "gw": net.node_ip}]

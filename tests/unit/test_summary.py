@@ -48,6 +48,7 @@ def test_batches_merge_by_addition_into_their_variables_rows() -> None:
     first, second = _result("1", ("a", "c"), 1), _result("2", ("b", "a"), 2)
     acc.add(first)
     acc.add(second)
+    assert first.counts is not None and second.counts is not None
     expected_a = first.counts[0] + second.counts[1]
     assert (acc.scores.counts[0] == expected_a).all()
     assert (acc.scores.counts[1] == second.counts[0]).all()

@@ -26,8 +26,9 @@ PINNED = re.compile(r"[0-9a-f]{40}")
 RELEASE_COMMENT = re.compile(r"\s+# v\d+\.\d+\.\d+$")
 
 
-def workflow(name: str) -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.safe_load((REPO / ".github" / "workflows" / name).read_text())
+def workflow(name: str) -> dict[str | bool, Any]:
+    """A workflow's top level: string keys, but for `on`, which YAML 1.1 reads as the boolean True."""
+    loaded: dict[str | bool, Any] = yaml.safe_load((REPO / ".github" / "workflows" / name).read_text())
     return loaded
 
 

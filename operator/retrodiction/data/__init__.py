@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from retrodiction.data.builtin import builtin_datasets
     from retrodiction.data.model import DatasetInfo, DataSource, Frame
     from retrodiction.data.reader import describe, read_frame
-    from retrodiction.data.synthetic import make_random_walks, write_dataset
+    from retrodiction.data.synthetic import make_random_walks, with_gaps, write_dataset
 
 __all__ = [
     "DataError",
@@ -27,6 +27,7 @@ __all__ = [
     "describe",
     "make_random_walks",
     "read_frame",
+    "with_gaps",
     "write_dataset",
 ]
 
@@ -38,6 +39,7 @@ _LAZY = {
     "describe": "retrodiction.data.reader",
     "read_frame": "retrodiction.data.reader",
     "make_random_walks": "retrodiction.data.synthetic",
+    "with_gaps": "retrodiction.data.synthetic",
     "write_dataset": "retrodiction.data.synthetic",
 }
 

@@ -16,31 +16,30 @@ DEFAULT_ROW_GROUP_SIZE = 1024
 
 
 def make_random_walks(
-    n_series: int,
-    n_points: int,
-    *,
-    freq: str = "D",
-    start: str = "2000-01-01",
-    seed: int = 0,
-    nan_fraction: float = 0.0,
+    n_series: int, n_points: int, *, freq: str = "D", start: str = "2000-01-01", seed: int = 0
 ) -> pd.DataFrame:
-    """A `date` column and `n_series` Gaussian random walks named s0000, s0001, ...
-
-    The same seed gives the same frame. A random `nan_fraction` of the values become NaN after the walks are
-    built, so gaps do not change the values around them.
-    """
+    """A `date` column and `n_series` Gaussian random walks named s0000, s0001, ...; the same seed gives the same
+    frame (with_gaps blanks some of its values)."""
     if n_series < 0 or n_points < 0:
         raise ValueError("n_series and n_points must be >= 0")
-    if not 0.0 <= nan_fraction < 1.0:
-        raise ValueError("nan_fraction must be in [0, 1)")
     rng = np.random.default_rng(seed)
     values = 100.0 + rng.standard_normal((n_points, n_series)).cumsum(axis=0)
-    if nan_fraction > 0.0:
-        values[rng.random(values.shape) < nan_fraction] = np.nan
     width = max(4, len(str(max(n_series - 1, 0))))
     frame = pd.DataFrame(values, columns=[f"s{i:0{width}d}" for i in range(n_series)])
     frame.insert(0, "date", pd.date_range(start=start, periods=n_points, freq=freq))
     return frame
+
+
+def with_gaps(frame: pd.DataFrame, nan_fraction: float, *, seed: int = 0) -> pd.DataFrame:
+    """A copy of `frame` (a `date` column, then series) with a random `nan_fraction` of the series' values set to
+    NaN and the rest untouched, as data with missing observations; the same seed blanks the same cells."""
+    if not 0.0 <= nan_fraction < 1.0:
+        raise ValueError("nan_fraction must be in [0, 1)")
+    values = frame.iloc[:, 1:].to_numpy(dtype=np.float64, copy=True)
+    values[np.random.default_rng(seed).random(values.shape) < nan_fraction] = np.nan
+    gappy = frame.copy()
+    gappy.iloc[:, 1:] = values
+    return gappy
 
 
 def write_dataset(

@@ -101,14 +101,14 @@ class Driver:
         *,
         settings: DriverSettings,
         scheduler: str | None = None,
-        stop: threading.Event | None = None,
     ) -> None:
         self.api = api
         self.namespace = namespace
         self.name = name
         self.settings = settings
         self.scheduler = scheduler
-        self.stop = stop or threading.Event()
+        # Set from outside (install_stop_handler: SIGTERM) to stop the run and leave its work for the next driver.
+        self.stop = threading.Event()
         self.report: ReportWriter | None = None
         self.meta: dict[str, Any] = {}
 
@@ -423,10 +423,10 @@ def drive(namespace: str, name: str, *, scheduler: str | None = None, settings: 
 
     settings = settings or DriverSettings()
     metrics.serve(settings)
-    stop = threading.Event()
-    undo = install_stop_handler(stop)
+    driver = Driver(DriverApi(api_client()), namespace, name, settings=settings, scheduler=scheduler)
+    undo = install_stop_handler(driver.stop)
     try:
-        return Driver(DriverApi(api_client()), namespace, name, settings=settings, scheduler=scheduler, stop=stop).run()
+        return driver.run()
     finally:
         undo()
 

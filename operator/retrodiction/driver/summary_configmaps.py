@@ -8,6 +8,7 @@ import hashlib
 import json
 import zlib
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
 from retrodiction.api.children import (
@@ -34,6 +35,19 @@ SUMMARY_GZ_KEY: Final = "summary.json.gz"
 SUMMARY_INDEX_KEY: Final = "summary-index.json"
 SUMMARY_PART_KEY: Final = "summary.json.gz.part"
 _PART_ENCODING: Final = "gzip"
+
+
+@dataclass(frozen=True)
+class SummaryLimits:
+    """Where the summary changes form: plain JSON up to `inline_max` bytes, then gzip in one ConfigMap while its
+    base64 fits `budget`, then parts of `budget` each, at most `max_parts` of them."""
+
+    inline_max: int = SUMMARY_INLINE_MAX
+    budget: int = CONFIGMAP_BUDGET
+    max_parts: int = MAX_SUMMARY_PARTS
+
+
+DEFAULT_LIMITS: Final = SummaryLimits()
 
 
 class SummaryTooLargeError(ValueError):
@@ -65,9 +79,7 @@ def summary_configmaps(
     summary: RetrodictionSummary,
     *,
     name: str | None,
-    inline_max: int = SUMMARY_INLINE_MAX,
-    budget: int = CONFIGMAP_BUDGET,
-    max_parts: int = MAX_SUMMARY_PARTS,
+    limits: SummaryLimits = DEFAULT_LIMITS,
 ) -> list[dict[str, Any]]:
     """The summary document as ConfigMaps: the first is named `name` (default `<run>-summary`) and is the entry.
 
@@ -79,18 +91,18 @@ def summary_configmaps(
     entry = summary_configmap_name(required_field(run_meta, "name"), name)
     text = json.dumps(summary.to_dict(), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     raw = text.encode()
-    if len(raw) <= inline_max:
+    if len(raw) <= limits.inline_max:
         return [_summary_configmap(run_meta, entry, data={SUMMARY_KEY: text})]
     compressed = gzip.compress(raw, compresslevel=6, mtime=0)
     encoded = b64_text(compressed)
-    if len(encoded) <= budget:
+    if len(encoded) <= limits.budget:
         return [_summary_configmap(run_meta, entry, binary={SUMMARY_GZ_KEY: encoded})]
-    chunk = _raw_budget(budget)
+    chunk = _raw_budget(limits.budget)
     chunks = [compressed[i : i + chunk] for i in range(0, len(compressed), chunk)]
-    if len(chunks) > max_parts:
+    if len(chunks) > limits.max_parts:
         raise SummaryTooLargeError(
             f"the summary is {len(raw)} bytes ({len(compressed)} compressed) and would need {len(chunks)} "
-            f"ConfigMaps (at most {max_parts}); set spec.output.uri to store it in object storage"
+            f"ConfigMaps (at most {limits.max_parts}); set spec.output.uri to store it in object storage"
         )
     part_names = [suffixed_name(entry, f"-part-{i:04d}") for i in range(1, len(chunks) + 1)]
     index = {
