@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.harness.node_container import Backoff, Container, Launch, NotStartableError
-from tests.e2e.harness.node_status import Running, Terminated, Waiting
+from retrodiction_harness.node_container import Backoff, Container, Launch, NotStartableError
+from retrodiction_harness.node_status import Running, Terminated, Waiting
 
 ENV = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"}
 

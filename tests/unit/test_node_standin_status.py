@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from tests.e2e.harness.node_status import (
+from retrodiction_harness.node_status import (
     ContainerView,
     PodView,
     Running,
