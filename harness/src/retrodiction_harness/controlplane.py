@@ -26,6 +26,7 @@ import time
 import urllib.request
 import weakref
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -119,6 +120,19 @@ class _Runtime:
             log.info("control plane workdir kept: %s", self.workdir)
 
 
+@dataclass(frozen=True)
+class Layout:
+    """Where the control plane listens and which controllers it runs. The real node's pods reach the API server at
+    the node's bridge address (the `kubernetes` Service's endpoint); the node stand-in's at 127.0.0.1."""
+
+    bind_address: str = "127.0.0.1"
+    service_cidr: str = SERVICE_CIDR
+    controllers: tuple[str, ...] = CONTROLLERS
+
+
+STAND_IN_LAYOUT = Layout()
+
+
 class ControlPlane:
     """etcd + kube-apiserver + kube-controller-manager on 127.0.0.1; a context manager (start once, stop anytime)."""
 
@@ -129,15 +143,11 @@ class ControlPlane:
         *,
         keep_workdir: bool | None = None,
         start_timeout: float = 60.0,
-        bind_address: str = "127.0.0.1",
-        service_cidr: str = SERVICE_CIDR,
-        controllers: Sequence[str] = CONTROLLERS,
+        layout: Layout = STAND_IN_LAYOUT,
     ) -> None:
-        self.controllers = tuple(controllers)
+        self.controllers = layout.controllers
         self.bin_dir = bin_dir
-        # The real node's pods reach the API server at the node's bridge address (the `kubernetes` Service's
-        # endpoint); the node stand-in's at 127.0.0.1.
-        self.bind_address = bind_address
+        self.bind_address = layout.bind_address
         created = workdir is None
         self.workdir = Path(tempfile.mkdtemp(prefix="retrodiction-cp-")) if workdir is None else workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -151,8 +161,8 @@ class ControlPlane:
         self.logs_dir = self.workdir / "logs"
         self.audit_log = self.logs_dir / "audit.jsonl"
         self.server = ""
-        self.service_cidr = service_cidr
-        self.kubernetes_service_ip = str(next(ipaddress.ip_network(service_cidr).hosts()))
+        self.service_cidr = layout.service_cidr
+        self.kubernetes_service_ip = str(next(ipaddress.ip_network(layout.service_cidr).hosts()))
         self.startup_seconds: float | None = None
         self._ca: CertificateAuthority | None = None
         self._admin: CertAndKey | None = None

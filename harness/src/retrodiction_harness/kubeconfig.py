@@ -17,9 +17,7 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def build_kubeconfig(
-    server: str, ca_pem: bytes, credentials: CertAndKey, *, cluster: str, user: str, namespace: str = "default"
-) -> dict[str, Any]:
+def build_kubeconfig(server: str, ca_pem: bytes, credentials: CertAndKey, *, cluster: str, user: str) -> dict[str, Any]:
     """A single-context kubeconfig that authenticates with a client certificate."""
     return {
         "apiVersion": "v1",
@@ -34,7 +32,7 @@ def build_kubeconfig(
                 },
             }
         ],
-        "contexts": [{"name": cluster, "context": {"cluster": cluster, "user": user, "namespace": namespace}}],
+        "contexts": [{"name": cluster, "context": {"cluster": cluster, "user": user, "namespace": "default"}}],
         "current-context": cluster,
         "preferences": {},
     }

@@ -83,15 +83,11 @@ class KubeRest:
         self.close()
 
     def _send(
-        self,
-        method: str,
-        path: str,
-        params: Params | None,
-        body: object,
-        content_type: str,
-        timeout: float | tuple[float, float],
+        self, method: str, path: str, params: Params | None, body: object, timeout: float | tuple[float, float]
     ) -> Any:
         query = [(k, str(v).lower() if isinstance(v, bool) else str(v)) for k, v in (params or {}).items()]
+        # The stand-in's only PATCH is a JSON merge patch (merge_patch).
+        content_type = "application/merge-patch+json" if method == "PATCH" else "application/json"
         headers = {"Accept": "application/json", "Content-Type": content_type}
         serialized = self.client.param_serialize(
             method, path, query_params=query, header_params=headers, body=body, auth_settings=["BearerToken"]
@@ -105,10 +101,9 @@ class KubeRest:
         *,
         params: Params | None = None,
         body: object = None,
-        content_type: str = "application/json",
         timeout: float = REQUEST_TIMEOUT,
     ) -> JsonObject:
-        response = self._send(method, path, params, body, content_type, timeout)
+        response = self._send(method, path, params, body, timeout)
         data: bytes = response.read()
         if not 200 <= response.status <= 299:
             raise ApiError(response.status, str(response.reason), data.decode("utf-8", "replace"))
@@ -137,7 +132,7 @@ class KubeRest:
         return self.request("PUT", path, body=body)
 
     def merge_patch(self, path: str, body: JsonObject) -> JsonObject:
-        return self.request("PATCH", path, body=body, content_type="application/merge-patch+json")
+        return self.request("PATCH", path, body=body)
 
     def delete(self, path: str, body: JsonObject | None = None, missing_ok: bool = True) -> None:
         try:
@@ -149,7 +144,7 @@ class KubeRest:
     def watch(self, path: str, params: Params, timeout_seconds: int) -> WatchStream:
         """A watch from `params["resourceVersion"]`; the server ends it after `timeout_seconds`."""
         query = {**params, "watch": True, "timeoutSeconds": timeout_seconds, "allowWatchBookmarks": True}
-        response = self._send("GET", path, query, None, "application/json", (10.0, timeout_seconds + 30.0))
+        response = self._send("GET", path, query, None, (10.0, timeout_seconds + 30.0))
         if not 200 <= response.status <= 299:
             data: bytes = response.read()
             raise ApiError(response.status, str(response.reason), data.decode("utf-8", "replace"))

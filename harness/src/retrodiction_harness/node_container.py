@@ -69,29 +69,30 @@ def should_restart(restart_policy: str, exit_code: int, init: bool) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class PodSettings:
+    """What every container of one pod shares: its restart policy, address, log folder and grace period, how a
+    container's process is prepared, and whom to wake when one exits."""
+
+    restart_policy: str
+    pod_ip: str
+    log_dir: Path
+    grace_seconds: float
+    prepare: Callable[[JsonObject], Launch]
+    on_exit: Callable[[], None]
+
+
 class Container:
-    def __init__(
-        self,
-        spec: JsonObject,
-        *,
-        init: bool,
-        restart_policy: str,
-        pod_ip: str,
-        log_dir: Path,
-        prepare: Callable[[JsonObject], Launch],
-        on_exit: Callable[[], None],
-        grace_seconds: float,
-        backoff: Backoff,
-    ) -> None:
+    def __init__(self, spec: JsonObject, *, init: bool, pod: PodSettings, backoff: Backoff) -> None:
         self.spec = spec
         self.name: str = spec["name"]
         self.init = init
-        self.restart_policy = restart_policy
-        self.pod_ip = pod_ip
-        self.log_dir = log_dir
-        self.grace_seconds = grace_seconds
-        self._prepare = prepare
-        self._on_exit = on_exit
+        self.restart_policy = pod.restart_policy
+        self.pod_ip = pod.pod_ip
+        self.log_dir = pod.log_dir
+        self.grace_seconds = pod.grace_seconds
+        self._prepare = pod.prepare
+        self._on_exit = pod.on_exit
         self._backoff = backoff
         self.state: State = Waiting("ContainerCreating")
         self.last_state: Terminated | None = None

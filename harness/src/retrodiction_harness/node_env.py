@@ -138,43 +138,52 @@ def _key_ref(sources: EnvSources, namespace: str, ref: JsonObject, kind: str) ->
     return data[ref["key"]]
 
 
+def _env_from(source: JsonObject, namespace: str, sources: EnvSources) -> dict[str, str]:
+    """The variables of one envFrom entry: every valid key of its ConfigMap or Secret, with its prefix."""
+    prefix = source.get("prefix", "")
+    env: dict[str, str] = {}
+    for kind, key in (("configMap", "configMapRef"), ("secret", "secretRef")):
+        ref = source.get(key)
+        if ref is None:
+            continue
+        fetch = sources.secret if kind == "secret" else sources.config_map
+        data = fetch(namespace, ref.get("name", ""))
+        if data is None:
+            if ref.get("optional"):
+                continue
+            raise ContainerConfigError(f'{kind} "{ref.get("name")}" not found')
+        env.update({prefix + k: v for k, v in data.items() if _ENV_NAME.match(prefix + k)})
+    return env
+
+
+def _value_from(ctx: PodContext, container: JsonObject, item: JsonObject, sources: EnvSources) -> str | None:
+    """An env entry's valueFrom; None when an optional key is missing (the variable is then left out)."""
+    value_from = item["valueFrom"]
+    namespace = ctx.pod.get("metadata", {}).get("namespace", "")
+    if "fieldRef" in value_from:
+        return field_ref(ctx, value_from["fieldRef"]["fieldPath"])
+    if "resourceFieldRef" in value_from:
+        return resource_field_ref(ctx, container, value_from["resourceFieldRef"])
+    if "secretKeyRef" in value_from:
+        return _key_ref(sources, namespace, value_from["secretKeyRef"], "secret")
+    if "configMapKeyRef" in value_from:
+        return _key_ref(sources, namespace, value_from["configMapKeyRef"], "configmap")
+    raise ContainerConfigError(f"unsupported valueFrom for {item['name']}: {sorted(value_from)}")
+
+
 def container_env(ctx: PodContext, container: JsonObject, sources: EnvSources) -> dict[str, str]:
     """The container's own variables in Kubernetes order: envFrom first, then env, later entries winning."""
     namespace = ctx.pod.get("metadata", {}).get("namespace", "")
     env: dict[str, str] = {}
     for source in container.get("envFrom") or []:
-        prefix = source.get("prefix", "")
-        for kind, key in (("configMap", "configMapRef"), ("secret", "secretRef")):
-            ref = source.get(key)
-            if ref is None:
-                continue
-            fetch = sources.secret if kind == "secret" else sources.config_map
-            data = fetch(namespace, ref.get("name", ""))
-            if data is None:
-                if ref.get("optional"):
-                    continue
-                raise ContainerConfigError(f'{kind} "{ref.get("name")}" not found')
-            for data_key, data_value in data.items():
-                if _ENV_NAME.match(prefix + data_key):
-                    env[prefix + data_key] = data_value
+        env.update(_env_from(source, namespace, sources))
     for item in container.get("env") or []:
         name = item["name"]
         if "value" in item or "valueFrom" not in item:
             # Only explicit values are expanded, and only with variables defined before them.
             env[name] = expand(item.get("value", ""), env.get)
             continue
-        value_from = item["valueFrom"]
-        value: str | None
-        if "fieldRef" in value_from:
-            value = field_ref(ctx, value_from["fieldRef"]["fieldPath"])
-        elif "resourceFieldRef" in value_from:
-            value = resource_field_ref(ctx, container, value_from["resourceFieldRef"])
-        elif "secretKeyRef" in value_from:
-            value = _key_ref(sources, namespace, value_from["secretKeyRef"], "secret")
-        elif "configMapKeyRef" in value_from:
-            value = _key_ref(sources, namespace, value_from["configMapKeyRef"], "configmap")
-        else:
-            raise ContainerConfigError(f"unsupported valueFrom for {name}: {sorted(value_from)}")
+        value = _value_from(ctx, container, item, sources)
         if value is not None:
             env[name] = value
     return env

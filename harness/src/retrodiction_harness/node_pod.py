@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from retrodiction_harness.node_api import ApiError, KubeRest, kubeconfig_for_token
-from retrodiction_harness.node_container import Backoff, Container, Launch, NotStartableError
+from retrodiction_harness.node_container import Backoff, Container, Launch, NotStartableError, PodSettings
 from retrodiction_harness.node_endpoints import lookup as service_lookup
 from retrodiction_harness.node_env import ContainerConfigError, PodContext, container_argv, container_env
 from retrodiction_harness.node_names import NotReady, ReadyEndpoint, bind_to_pod_address, resolve_services
@@ -120,16 +120,16 @@ class PodWorker:
         self._thread = threading.Thread(target=self._run, name=f"pod-{self.key}", daemon=True)
 
     def _container(self, spec: JsonObject, init: bool) -> Container:
-        return Container(
-            spec,
-            init=init,
+        settings = PodSettings(
             restart_policy=self.restart_policy,
             pod_ip=self.pod_ip,
             log_dir=self.pod_dir / "logs",
+            grace_seconds=self._grace,
             prepare=self._prepare,
             on_exit=self._wake.set,
-            grace_seconds=self._grace,
-            backoff=Backoff(self._node.backoff_base, self._node.backoff_cap),
+        )
+        return Container(
+            spec, init=init, pod=settings, backoff=Backoff(self._node.backoff_base, self._node.backoff_cap)
         )
 
     # ------------------------------------------------------------------ interface for the node

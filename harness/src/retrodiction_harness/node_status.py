@@ -99,35 +99,48 @@ def container_status_json(view: ContainerView) -> JsonObject:
     return status
 
 
+@dataclass
+class _Tally:
+    """How many of a pod's app containers are running, have stopped (and of those exited 0), or never ran."""
+
+    running: int = 0
+    stopped: int = 0
+    succeeded: int = 0
+    waiting: int = 0
+
+
+def _tally(views: Sequence[ContainerView]) -> _Tally:
+    tally = _Tally()
+    for view in views:
+        if isinstance(view.state, Running):
+            tally.running += 1
+        elif isinstance(view.state, Terminated):
+            tally.stopped += 1
+            tally.succeeded += view.state.exit_code == 0
+        elif view.last_state is not None:
+            tally.stopped += 1  # waiting to restart after having run
+        else:
+            tally.waiting += 1
+    return tally
+
+
+def _app_phase(restart_policy: str, tally: _Tally) -> str:
+    """The phase once the init containers are done, from the app containers (the kubelet's getPhase)."""
+    if tally.waiting or not (tally.running or tally.stopped):
+        return PENDING
+    if tally.running or restart_policy == "Always":
+        return RUNNING
+    if tally.stopped == tally.succeeded:
+        return SUCCEEDED
+    return FAILED if restart_policy == "Never" else RUNNING
+
+
 def pod_phase(restart_policy: str, init_done: bool, init_failed: bool, views: Sequence[ContainerView]) -> str:
     if init_failed:
         return FAILED
     if not init_done:
         return PENDING
-    running = stopped = succeeded = waiting = 0
-    for view in views:
-        if isinstance(view.state, Running):
-            running += 1
-        elif isinstance(view.state, Terminated):
-            stopped += 1
-            succeeded += view.state.exit_code == 0
-        elif view.last_state is not None:
-            stopped += 1  # waiting to restart after having run
-        else:
-            waiting += 1
-    if waiting:
-        return PENDING
-    if running:
-        return RUNNING
-    if not stopped:
-        return PENDING
-    if restart_policy == "Always":
-        return RUNNING
-    if stopped == succeeded:
-        return SUCCEEDED
-    if restart_policy == "Never":
-        return FAILED
-    return RUNNING
+    return _app_phase(restart_policy, _tally(views))
 
 
 def _condition(cond_type: str, ok: bool, reason: str = "", message: str = "") -> JsonObject:
@@ -140,14 +153,12 @@ def _condition(cond_type: str, ok: bool, reason: str = "", message: str = "") ->
 
 
 def pod_conditions(
-    existing: Sequence[JsonObject],
-    readiness_gates: Sequence[str],
-    phase: str,
-    init_done: bool,
-    views: Sequence[ContainerView],
-    now: float,
+    existing: Sequence[JsonObject], readiness_gates: Sequence[str], phase: str, view: PodView, now: float
 ) -> list[JsonObject]:
+    """The conditions the stand-in owns (scheduled, initialized, ready), each keeping its lastTransitionTime while
+    its status stays, followed by the others (readiness gates') as they were."""
     by_type = {c.get("type"): c for c in existing}
+    init_done, views = view.init_done, view.views
     unready = [v.name for v in views if not v.ready]
     if phase in TERMINAL_PHASES:
         containers_ready = _condition("ContainersReady", False, "PodCompleted")
@@ -206,9 +217,7 @@ def pod_status(existing: JsonObject, readiness_gates: Sequence[str], view: PodVi
     status.update(
         {
             "phase": phase,
-            "conditions": pod_conditions(
-                existing.get("conditions") or [], readiness_gates, phase, view.init_done, view.views, now
-            ),
+            "conditions": pod_conditions(existing.get("conditions") or [], readiness_gates, phase, view, now),
             "hostIP": view.host_ip,
             "hostIPs": [{"ip": view.host_ip}],
             "podIP": view.pod_ip,

@@ -6,8 +6,9 @@
    SSL_CERT_FILE naming the system bundle). Differences from the official image: Python 3.11.2 from Debian instead
    of 3.11.7 built from source, and SSL_CERT_FILE set.
 2. worker_image/Dockerfile, unchanged, built by podman for its `operator` and `worker` targets with
-   PYTHON_IMAGE pointing at that base. RUN steps reach the package index through this machine's TLS setup: its CA
-   bundle is mounted over the image's for the build only.
+   PYTHON_IMAGE pointing at that base and the build arguments of the release's plan (hack/release/images.py, which
+   .github/workflows/release.yaml runs): this build is the release's image build, dry run. RUN steps reach the
+   package index through this machine's TLS setup: its CA bundle is mounted over the image's for the build only.
 3. Each image saved as an OCI archive for `ctr images import`, and its size measured (tests/e2e/realnode/
    test_image_sizes.py bounds them).
 
@@ -20,13 +21,17 @@ Every product is cached by a hash of what it is built from, so a warm run builds
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import yaml
 
 from retrodiction_harness.repo import REPO_ROOT
 
@@ -155,45 +160,103 @@ def python_base(podman: Podman, cache: Path) -> str:
     return name
 
 
+# The release builds at a commit ($GITHUB_SHA); the dry run at a fixed one, so that its content-hash cache still hits
+# between commits that leave the images' inputs alone.
+DRY_RUN_REVISION = "0" * 40
+
+
+def github_outputs(text: str) -> dict[str, str]:
+    """`name=value` lines and `name<<DELIMITER` blocks, as a step writes them to $GITHUB_OUTPUT."""
+    outputs: dict[str, str] = {}
+    lines = iter(text.splitlines())
+    for line in lines:
+        name, heredoc, delimiter = line.partition("<<")
+        if heredoc:
+            outputs[name] = "\n".join(iter(lines.__next__, delimiter))
+        else:
+            key, _, value = line.partition("=")
+            outputs[key] = value
+    return outputs
+
+
+@dataclass(frozen=True)
+class ReleaseBuild:
+    """What the release plan (hack/release/images.py) says to build for one Dockerfile target."""
+
+    target: str
+    dockerfile: str
+    build_args: dict[str, str]
+
+
+def release_build(target: str, repo: Path = REPO_ROOT) -> ReleaseBuild:
+    """The release's plan for `target`, asked the way the release workflow asks it, with the dry run's revision and
+    the chart's home as the source (the repository URL the workflow passes)."""
+    source = yaml.safe_load((repo / "charts" / "retrodiction-operator" / "Chart.yaml").read_text())["home"]
+    plan = subprocess.run(
+        [sys.executable, "-m", "hack.release.images", "--target", target,
+         "--revision", DRY_RUN_REVISION, "--source", source],
+        cwd=repo, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    outputs = github_outputs(plan)
+    build_args = dict(line.split("=", 1) for line in outputs["build-args"].splitlines())
+    return ReleaseBuild(outputs["target"], outputs["dockerfile"], build_args)
+
+
 def build_product_images(
     podman: Podman, cache: Path, tag: str, targets: Sequence[str] = ("operator", "worker")
 ) -> dict[str, Path]:
-    """OCI archives of the Dockerfile's targets, tagged retrodiction-<target>:<tag>, cached by source hash."""
+    """OCI archives of the Dockerfile's targets as the release builds them, tagged retrodiction-<target>:<tag>,
+    cached by source hash and build arguments."""
     base = python_base(podman, cache)
-    key = _digest([source_digest().encode(), base.encode(), tag.encode()])
     archives: dict[str, Path] = {}
     for target in targets:
+        plan = release_build(target)
+        key = _digest([source_digest().encode(), base.encode(), tag.encode(), repr(plan).encode()])
         image = f"localhost/retrodiction-{target}:{tag}"
         archive = cache / f"{target}-{key}.oci.tar"
         if not archive.exists():
+            build_args = [
+                f"--build-arg={name}={value}" for name, value in {**plan.build_args, "PYTHON_IMAGE": base}.items()
+            ]
             podman.run(
                 "build", "--pull=never", "--network", "host",
                 "-v", f"{HOST_CA_BUNDLE}:/etc/ssl/certs/ca-certificates.crt:ro",
-                "-f", "worker_image/Dockerfile", "--target", target,
-                "--build-arg", f"PYTHON_IMAGE={base}", "--build-arg", f"VERSION={tag}",
+                "-f", plan.dockerfile, "--target", plan.target, *build_args,
                 "-t", image, ".",
                 cwd=REPO_ROOT,
             )  # fmt: skip
             _save(podman, image, archive)
-            _prune(podman, cache, f"{target}-*.oci.tar", archive, f"localhost/retrodiction-{target}", image)
+            _prune(podman, cache, f"{target}-*.oci.tar", archive, image)
         archives[target] = archive
     return archives
 
 
-def image_size(podman: Podman, image: str, archive: Path) -> int:
-    """The image's size in bytes as `podman image ls` reports it (its layers unpacked, the base's included),
-    loading it from its archive when an earlier run's podman storage no longer holds it."""
+def _loaded(podman: Podman, image: str, archive: Path) -> str:
+    """The image, loaded from its archive when an earlier run's podman storage no longer holds it."""
     if not podman.run("images", "-q", image).strip():
         podman.run("load", "-i", str(archive))
-    return int(podman.run("image", "inspect", "--format", "{{.Size}}", image).strip())
+    return image
 
 
-def _prune(podman: Podman, cache: Path, pattern: str, archive: Path, repository: str, image: str) -> None:
+def image_size(podman: Podman, image: str, archive: Path) -> int:
+    """The image's size in bytes as `podman image ls` reports it (its layers unpacked, the base's included)."""
+    return int(podman.run("image", "inspect", "--format", "{{.Size}}", _loaded(podman, image, archive)).strip())
+
+
+def image_labels(podman: Podman, image: str, archive: Path) -> dict[str, str]:
+    """The image's labels (the Dockerfile's OCI labels among them)."""
+    inspected = podman.run("image", "inspect", "--format", "{{json .Labels}}", _loaded(podman, image, archive))
+    labels: dict[str, str] = json.loads(inspected) or {}
+    return labels
+
+
+def _prune(podman: Podman, cache: Path, pattern: str, archive: Path, image: str) -> None:
     """Drop the archives and podman tags of earlier builds (their layers stay while a newer image shares them):
     the cache holds one build of each image, not one per commit."""
     for old in cache.glob(pattern):
         if old != archive:
             old.unlink()
+    repository = image.rsplit(":", 1)[0]
     names = podman.run("images", "--format", "{{.Repository}}:{{.Tag}}", repository).split()
     stale = [name for name in names if name != image and name.startswith(f"{repository}:")]
     if stale:
@@ -246,7 +309,7 @@ def build_dask_controller_image(podman: Podman, cache: Path) -> tuple[str, Path]
                 "-t", image, str(work),
             )  # fmt: skip
             _save(podman, image, archive)
-            _prune(podman, cache, "dask-controller-*.oci.tar", archive, DASK_CONTROLLER_REPOSITORY, image)
+            _prune(podman, cache, "dask-controller-*.oci.tar", archive, image)
     return image, archive
 
 

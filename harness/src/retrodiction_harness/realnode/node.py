@@ -21,7 +21,7 @@ from typing import Any
 from kubernetes import client
 
 from retrodiction_harness.binaries import ensure_bin_dir, pinned_versions
-from retrodiction_harness.controlplane import NODE_CONTROLLERS, ControlPlane
+from retrodiction_harness.controlplane import NODE_CONTROLLERS, ControlPlane, Layout
 from retrodiction_harness.ports import free_ports
 from retrodiction_harness.realnode import kubelet as kubelet_files
 from retrodiction_harness.realnode import teardown
@@ -88,9 +88,7 @@ class RealNode:
             ensure_bin_dir(allow_build=False),
             self.base / "control-plane",
             keep_workdir=True,
-            bind_address=self.network.node_ip,
-            service_cidr=self.network.service_cidr,
-            controllers=NODE_CONTROLLERS,
+            layout=Layout(self.network.node_ip, self.network.service_cidr, NODE_CONTROLLERS),
         )
         self.control_plane.start()
         self._grant_kubelet_api()
