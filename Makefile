@@ -12,7 +12,7 @@ $(BIN)/uv:
 
 install: $(BIN)/uv
 	$(BIN)/uv pip sync --quiet -p $(BIN)/python requirements/lock.txt
-	$(BIN)/uv pip install --quiet -p $(BIN)/python --no-deps -e .
+	$(BIN)/uv pip install --quiet -p $(BIN)/python --no-deps -e . -e harness
 
 # etcd, kube-apiserver, kube-controller-manager, kubectl and helm for the e2e tier: taken from
 # $KUBEBUILDER_ASSETS, or built once from the Go modules into ~/.cache/retrodiction-operator (minutes, cold).
@@ -32,12 +32,13 @@ node-deps: controlplane
 tools:
 	bash hack/tools/build.sh >/dev/null
 
-# A local control plane with the node stand-in and the CRDs, for people: prints its KUBECONFIG, runs until ^C.
-# NODE=real: a real kubelet + containerd node instead (root), with CoreDNS and the images built from
-# worker_image/Dockerfile, ready for `helm install` (the printed command); the first start builds for minutes.
+# A local control plane with the node stand-in, the CRDs and the dask-kubernetes controller, for people: prints its
+# KUBECONFIG, runs until ^C. NODE=real: a real kubelet + containerd node instead (root), with CoreDNS and the images
+# built from worker_image/Dockerfile, ready for `helm install` (the printed command); the first start builds for
+# minutes. Both run `retrodiction-cluster` (the harness's command, harness/; `retrodiction-cluster --help`).
 NODE ?= standin
 local-cluster: install controlplane $(if $(filter real,$(NODE)),node-deps)
-	$(BIN)/python -m tests.e2e.harness.up --node $(NODE)
+	$(BIN)/retrodiction-cluster --node $(NODE)
 
 # The main job: a full training on the bundled US macroeconomic data, on a local Dask cluster.
 demo: install

@@ -40,18 +40,18 @@ import urllib3
 import yaml
 from distributed import Client
 from kubernetes import client, watch
-from tests.e2e.harness.binaries import ensure_bin_dir
-from tests.e2e.harness.cluster import create_namespace
-from tests.e2e.harness.controlplane import ControlPlane
-from tests.e2e.harness.crds import apply_project_crds
-from tests.e2e.harness.node import NodeStandIn
-from tests.e2e.harness.operator_process import OperatorProcess
 
 from retrodiction.api.children import driver_job_name, driver_report_name
 from retrodiction.api.report import REPORT_KEY
 from retrodiction.cli import main as cli
 from retrodiction.data import make_random_walks, write_dataset
 from retrodiction.identity import GROUP, VERSION
+from retrodiction_harness.binaries import ensure_bin_dir
+from retrodiction_harness.cluster import create_namespace
+from retrodiction_harness.controlplane import ControlPlane
+from retrodiction_harness.crds import apply_project_crds
+from retrodiction_harness.node import NodeStandIn
+from retrodiction_harness.operator_process import OperatorProcess
 
 PLURAL = "retrodictiontrainings"
 DASK = str(Path(sys.executable).with_name("dask"))

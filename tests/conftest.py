@@ -1,4 +1,5 @@
-"""Options shared by the whole test tree (the e2e cluster choice must be known before any e2e fixture runs)."""
+"""Fixtures shared by the whole test tree. The cluster options and fixtures (--cluster, kube, namespace, node) come
+from the harness's pytest plugin (harness/src/retrodiction_harness/pytest_plugin.py)."""
 
 from __future__ import annotations
 
@@ -7,27 +8,6 @@ from collections.abc import Iterator
 import pytest
 
 from tests.s3 import S3Server, running_s3_server
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("retrodiction e2e")
-    group.addoption(
-        "--cluster",
-        choices=("local", "node", "existing"),
-        default="local",
-        help=(
-            "where e2e tests run: 'local' (default) starts etcd + kube-apiserver + kube-controller-manager on "
-            "127.0.0.1 from `bash hack/controlplane/build.sh`'s binaries (skipped if they are not built) with the "
-            "node stand-in; 'node' adds a real kubelet + containerd node with CoreDNS and the images built from "
-            "worker_image/Dockerfile (root, `make node-deps`); 'existing' uses the cluster in KUBECONFIG"
-        ),
-    )
-    group.addoption(
-        "--keep-cluster",
-        action="store_true",
-        default=False,
-        help="keep the local control plane's workdir (certs, kubeconfig, logs, etcd data) after the session",
-    )
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,7 @@ from typing import Any
 
 import boto3  # type: ignore[import-untyped]
 
-from tests.ports import free_ports
+from retrodiction_harness.ports import free_ports
 
 _REGION = "us-east-1"
 _START_TIMEOUT_SECONDS = 30.0

@@ -19,11 +19,11 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from retrodiction.identity import GROUP, VERSION
-from tests.e2e.harness.chart import helm, prepared_chart
-from tests.e2e.harness.cluster import Kube
-from tests.e2e.harness.crds import apply_project_crds
-from tests.e2e.harness.runs import PLURAL, custom, training
-from tests.e2e.harness.waiting import eventually
+from retrodiction_harness.chart import helm, prepared_chart
+from retrodiction_harness.cluster import Kube
+from retrodiction_harness.crds import apply_project_crds
+from retrodiction_harness.waiting import eventually
+from tests.e2e.runs import PLURAL, custom, training
 
 SCHEDULES = "retrodictionschedules"
 

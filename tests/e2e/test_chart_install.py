@@ -19,11 +19,12 @@ from kubernetes.client.exceptions import ApiException
 
 from retrodiction.controller.schedule_runs import run_name
 from retrodiction.identity import GROUP, TRIGGER_ANNOTATION, VERSION
-from tests.e2e.harness.chart import adopt_existing_crds, helm, prepared_chart
-from tests.e2e.harness.cluster import Kube, create_namespace, delete_namespace
-from tests.e2e.harness.crds import apply_project_crds
-from tests.e2e.harness.node import NodeStandIn
-from tests.e2e.harness.runs import (
+from retrodiction_harness.chart import adopt_existing_crds, helm, prepared_chart
+from retrodiction_harness.cluster import Kube, create_namespace, delete_namespace
+from retrodiction_harness.crds import apply_project_crds
+from retrodiction_harness.node import NodeStandIn
+from retrodiction_harness.waiting import eventually
+from tests.e2e.runs import (
     ON_DASKCLUSTER,
     PLURAL,
     cli_results,
@@ -36,7 +37,6 @@ from tests.e2e.harness.runs import (
     wait_for_phase,
     weekly_co2_run,
 )
-from tests.e2e.harness.waiting import eventually
 from tests.results import assert_same_results
 from tests.s3 import S3Server
 

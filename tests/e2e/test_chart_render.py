@@ -17,7 +17,7 @@ from retrodiction.api.crd import all_crds
 from retrodiction.api.policy import AdminPolicy
 from retrodiction.controller.driver import DRIVER_CLUSTER_RULES
 from retrodiction.controller.settings import OperatorSettings
-from tests.e2e.harness.chart import CHART, DASK_CHART, chart_metadata, helm, prepared_chart, rendered
+from retrodiction_harness.chart import CHART, DASK_CHART, chart_metadata, helm, prepared_chart, rendered
 
 VALUE_SETS: dict[str, list[str]] = {
     "defaults": [],

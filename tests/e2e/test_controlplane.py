@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from tests.e2e.harness.binaries import cached_bin_dir
-from tests.e2e.harness.cluster import Kube
-from tests.e2e.harness.controlplane import ControlPlane
-from tests.e2e.harness.names import random_suffix
-from tests.e2e.harness.waiting import eventually
+from retrodiction_harness.binaries import cached_bin_dir
+from retrodiction_harness.cluster import Kube
+from retrodiction_harness.controlplane import ControlPlane
+from retrodiction_harness.names import random_suffix
+from retrodiction_harness.waiting import eventually
 
 VERSION = "v1"
 PLURAL = "windows"

@@ -25,12 +25,12 @@ import psutil  # type: ignore[import-untyped]
 from dask_kubernetes.operator import KubeCluster, make_cluster_spec  # type: ignore[import-untyped]
 from dask_kubernetes.operator.kubecluster.kubecluster import CreateMode  # type: ignore[import-untyped]
 
-from tests.e2e.harness.cluster import Kube
-from tests.e2e.harness.node import NodeStandIn
-from tests.e2e.harness.node_api import KubeRest
-from tests.e2e.harness.node_endpoints import service_endpoint
-from tests.e2e.harness.processes import ManagedProcess
-from tests.e2e.harness.waiting import eventually
+from retrodiction_harness.cluster import Kube
+from retrodiction_harness.node import NodeStandIn
+from retrodiction_harness.node_api import KubeRest
+from retrodiction_harness.node_endpoints import service_endpoint
+from retrodiction_harness.processes import ManagedProcess
+from retrodiction_harness.waiting import eventually
 
 GROUP, VERSION, PLURAL = "kubernetes.dask.org", "v1", "daskclusters"
 CLUSTER = "demo"

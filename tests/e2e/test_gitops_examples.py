@@ -14,7 +14,8 @@ import yaml
 
 from retrodiction.api.schedule import RetrodictionSchedule
 from retrodiction.api.training import RetrodictionTraining
-from tests.e2e.harness.binaries import REPO_ROOT, tool
+from retrodiction_harness.binaries import tool
+from retrodiction_harness.repo import REPO_ROOT
 
 GITOPS = REPO_ROOT / "examples" / "gitops"
 PRODUCTION_NAMESPACE = "retrodiction-prod"

@@ -14,16 +14,16 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from retrodiction.identity import GROUP, VERSION
-from tests.e2e.harness.cluster import Kube
-from tests.e2e.harness.operator_process import TEST_POLICY, OperatorProcess
-from tests.e2e.harness.runs import (
+from retrodiction_harness.cluster import Kube
+from retrodiction_harness.operator_process import TEST_POLICY, OperatorProcess
+from retrodiction_harness.waiting import eventually
+from tests.e2e.runs import (
     PLURAL,
     custom,
     get_run,
     kubectl,
     training,
 )
-from tests.e2e.harness.waiting import eventually
 
 DASK_PODS = True
 OPERATOR_SETTINGS = {"policy": json.dumps({**json.loads(TEST_POLICY), "maxConcurrentRunsPerNamespace": 1})}

@@ -19,11 +19,11 @@ from typing import Any
 import psutil  # type: ignore[import-untyped]
 import pytest
 
-from tests.e2e.harness.cluster import Kube
-from tests.e2e.harness.node import NodeStandIn
-from tests.e2e.harness.node_api import KubeRest
-from tests.e2e.harness.node_endpoints import service_endpoint
-from tests.e2e.harness.waiting import eventually
+from retrodiction_harness.cluster import Kube
+from retrodiction_harness.node import NodeStandIn
+from retrodiction_harness.node_api import KubeRest
+from retrodiction_harness.node_endpoints import service_endpoint
+from retrodiction_harness.waiting import eventually
 
 REPO = Path(__file__).resolve().parents[2]
 CRDS_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
@@ -211,12 +211,12 @@ def test_a_pods_processes_act_as_its_service_account(kube: Kube, stand_in: NodeS
     assert log.strip() == f"system:serviceaccount:{namespace}:default"
 
 
-def test_the_up_command_serves_a_cluster_with_the_node_and_crds_until_interrupted(
+def test_the_cluster_command_serves_a_cluster_with_the_node_and_crds_until_interrupted(
     stand_in: NodeStandIn, tmp_path: Path
 ) -> None:
-    """`python -m tests.e2e.harness.up`, the command for people, as a person would use it."""
+    """`retrodiction-cluster` (`make local-cluster`), the command for people, as a person would use it."""
     up = subprocess.Popen(
-        [sys.executable, "-m", "tests.e2e.harness.up", "--workdir", str(tmp_path / "up")],
+        [str(Path(sys.executable).parent / "retrodiction-cluster"), "--workdir", str(tmp_path / "up")],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

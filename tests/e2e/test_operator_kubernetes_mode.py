@@ -9,9 +9,10 @@ from kubernetes import client
 
 from retrodiction.api.children import dask_cluster_name
 from retrodiction.identity import DASK_CLUSTERS, DASK_GROUP, DASK_VERSION, GROUP, VERSION
-from tests.e2e.harness.cluster import Kube
-from tests.e2e.harness.operator_process import OperatorProcess
-from tests.e2e.harness.runs import (
+from retrodiction_harness.cluster import Kube
+from retrodiction_harness.operator_process import OperatorProcess
+from retrodiction_harness.waiting import eventually
+from tests.e2e.runs import (
     PLURAL,
     cli_results,
     custom,
@@ -21,7 +22,6 @@ from tests.e2e.harness.runs import (
     stored_summary,
     training,
 )
-from tests.e2e.harness.waiting import eventually
 from tests.results import assert_same_results
 
 # The stand-in runs commands, not images; on a real cluster this is the image the workflow built and loaded.

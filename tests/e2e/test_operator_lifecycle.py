@@ -8,9 +8,10 @@ from kubernetes import client
 
 from retrodiction.api.children import dask_cluster_name, run_label_value
 from retrodiction.identity import DASK_CLUSTERS, DASK_GROUP, DASK_VERSION, GROUP, RUN_LABEL, VERSION
-from tests.e2e.harness.cluster import Kube
-from tests.e2e.harness.operator_process import OperatorProcess
-from tests.e2e.harness.runs import (
+from retrodiction_harness.cluster import Kube
+from retrodiction_harness.operator_process import OperatorProcess
+from retrodiction_harness.waiting import eventually
+from tests.e2e.runs import (
     ON_DASKCLUSTER,
     PLURAL,
     cli_results,
@@ -25,7 +26,6 @@ from tests.e2e.harness.runs import (
     wait_for_progress,
     weekly_co2_run,
 )
-from tests.e2e.harness.waiting import eventually
 from tests.results import assert_same_results
 
 pytestmark = needs_pod_addresses

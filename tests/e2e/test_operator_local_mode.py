@@ -16,9 +16,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from retrodiction.api.children import driver_job_name
 from retrodiction.data import make_random_walks, write_dataset
 from retrodiction.identity import GROUP, VERSION
-from tests.e2e.harness.cluster import Kube
-from tests.e2e.harness.operator_process import OperatorProcess
-from tests.e2e.harness.runs import (
+from retrodiction_harness.cluster import Kube
+from retrodiction_harness.operator_process import OperatorProcess
+from retrodiction_harness.waiting import eventually
+from tests.e2e.runs import (
     PLURAL,
     applied_without_drift,
     apply_as_gitops,
@@ -35,7 +36,6 @@ from tests.e2e.harness.runs import (
     wait_for_progress,
     weekly_co2_run,
 )
-from tests.e2e.harness.waiting import eventually
 from tests.results import assert_same_results
 
 

@@ -13,10 +13,10 @@ from kubernetes import client
 
 from retrodiction.api.children import dask_cluster_name, driver_job_name
 from retrodiction.identity import GROUP, VERSION
-from tests.e2e.harness.cluster import Kube
-from tests.e2e.harness.operator_process import OperatorProcess
-from tests.e2e.harness.run_cluster import run_scheduler_client
-from tests.e2e.harness.runs import (
+from retrodiction_harness.cluster import Kube
+from retrodiction_harness.operator_process import OperatorProcess
+from tests.e2e.run_cluster import run_scheduler_client
+from tests.e2e.runs import (
     ON_DASKCLUSTER,
     PLURAL,
     checkpointed_batches,

@@ -18,10 +18,11 @@ from retrodiction.coordinator import ParallelTrainingCoordinator
 from retrodiction.data import make_random_walks, write_dataset
 from retrodiction.execution.task import run_batch
 from retrodiction.identity import COMPONENT_DRIVER_REPORT, COMPONENT_LABEL, GROUP, RUN_UID_LABEL, VERSION
+from retrodiction_harness.cluster import Kube
+from retrodiction_harness.operator_process import OperatorProcess
+from retrodiction_harness.waiting import eventually
 from tests.damaged_data import damage_column_chunk
-from tests.e2e.harness.cluster import Kube
-from tests.e2e.harness.operator_process import OperatorProcess
-from tests.e2e.harness.runs import (
+from tests.e2e.runs import (
     PLURAL,
     cli_results,
     custom,
@@ -31,7 +32,6 @@ from tests.e2e.harness.runs import (
     training,
     wait_for_phase,
 )
-from tests.e2e.harness.waiting import eventually
 from tests.results import assert_same_results
 from tests.s3 import S3Server
 

@@ -12,10 +12,11 @@ import pytest
 from kubernetes import client
 
 from retrodiction.identity import GROUP, VERSION
-from tests.e2e.harness.cluster import Kube, create_namespace, delete_namespace
-from tests.e2e.harness.crds import apply_project_crds
-from tests.e2e.harness.operator_process import OperatorProcess
-from tests.e2e.harness.runs import (
+from retrodiction_harness.cluster import Kube, create_namespace, delete_namespace
+from retrodiction_harness.crds import apply_project_crds
+from retrodiction_harness.operator_process import OperatorProcess
+from retrodiction_harness.waiting import eventually
+from tests.e2e.runs import (
     PLURAL,
     cli_results,
     custom,
@@ -25,7 +26,6 @@ from tests.e2e.harness.runs import (
     wait_for_phase,
     weekly_co2_run,
 )
-from tests.e2e.harness.waiting import eventually
 from tests.results import assert_same_results
 
 

@@ -17,11 +17,12 @@ import pytest
 import yaml
 
 from retrodiction.identity import GROUP, VERSION
-from tests.e2e.harness.cluster import Kube
-from tests.e2e.harness.crds import REPO, apply_crd, apply_project_crds
-from tests.e2e.harness.node import NodeStandIn
-from tests.e2e.harness.operator_process import OperatorProcess
-from tests.e2e.harness.runs import (
+from retrodiction_harness.cluster import Kube
+from retrodiction_harness.crds import apply_crd, apply_project_crds
+from retrodiction_harness.node import NodeStandIn
+from retrodiction_harness.operator_process import OperatorProcess
+from retrodiction_harness.repo import REPO_ROOT
+from tests.e2e.runs import (
     PLURAL,
     checkpointed_batches,
     cli_results,
@@ -42,7 +43,7 @@ PREVIOUS_VERSION = "3dcd27e935a0caee92ff9b717d7130add0131327"
 def previous_version(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The previous version's `operator/` package and CRDs, unpacked from git."""
     archive = subprocess.run(
-        ["git", "-C", str(REPO), "archive", PREVIOUS_VERSION, "operator", "crds"], capture_output=True, check=False
+        ["git", "-C", str(REPO_ROOT), "archive", PREVIOUS_VERSION, "operator", "crds"], capture_output=True, check=False
     )
     assert archive.returncode == 0, (
         f"the upgrade test needs commit {PREVIOUS_VERSION[:12]} (run `git fetch --unshallow`): "

@@ -21,9 +21,10 @@ from retrodiction.api.cron import NEVER_FIRES_MESSAGE
 from retrodiction.controller.schedule_runs import schedule_selector
 from retrodiction.data import make_random_walks, write_dataset
 from retrodiction.identity import GROUP, TRIGGER_ANNOTATION, VERSION
-from tests.e2e.harness.cluster import Kube
-from tests.e2e.harness.operator_process import OperatorProcess, running_operator
-from tests.e2e.harness.runs import (
+from retrodiction_harness.cluster import Kube
+from retrodiction_harness.operator_process import OperatorProcess, running_operator
+from retrodiction_harness.waiting import eventually
+from tests.e2e.runs import (
     applied_without_drift,
     apply_as_gitops,
     custom,
@@ -31,7 +32,6 @@ from tests.e2e.harness.runs import (
     kubectl,
     wait_for_phase,
 )
-from tests.e2e.harness.waiting import eventually
 
 SCHEDULES = "retrodictionschedules"
 RUNS = "retrodictiontrainings"

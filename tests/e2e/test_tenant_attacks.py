@@ -30,10 +30,12 @@ from retrodiction.api.children import child_labels, driver_report_name
 from retrodiction.api.report import REPORT_KEY
 from retrodiction.execution.clusters import connect
 from retrodiction.identity import COMPONENT_CHECKPOINT, COMPONENT_LABEL, GROUP, VERSION
-from tests.e2e.harness.cluster import Kube
-from tests.e2e.harness.operator_process import OperatorProcess
-from tests.e2e.harness.run_cluster import run_scheduler_client, scheduler_pod_ip
-from tests.e2e.harness.runs import (
+from retrodiction_harness.cluster import Kube
+from retrodiction_harness.operator_process import OperatorProcess
+from retrodiction_harness.ports import free_ports
+from retrodiction_harness.waiting import eventually
+from tests.e2e.run_cluster import run_scheduler_client, scheduler_pod_ip
+from tests.e2e.runs import (
     ON_DASKCLUSTER,
     PLURAL,
     custom,
@@ -44,9 +46,7 @@ from tests.e2e.harness.runs import (
     wait_for_progress,
     weekly_co2_run,
 )
-from tests.e2e.harness.tenant_servers import metadata_reply, recording_server
-from tests.e2e.harness.waiting import eventually
-from tests.ports import free_ports
+from tests.e2e.tenant_servers import metadata_reply, recording_server
 
 pytestmark = needs_pod_addresses
 DASK_PODS = True

@@ -12,8 +12,8 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from retrodiction.identity import GROUP, VERSION
-from tests.e2e.harness.cluster import Kube
-from tests.e2e.harness.crds import apply_project_crds
+from retrodiction_harness.cluster import Kube
+from retrodiction_harness.crds import apply_project_crds
 
 REPO = Path(__file__).resolve().parents[2]
 PLURAL = "retrodictiontrainings"

@@ -3,16 +3,12 @@
 
 from __future__ import annotations
 
-import pytest
-
-from tests.e2e.harness.binaries import BinariesUnavailableError, tool
-from tests.e2e.harness.cluster import in_ci
+from retrodiction_harness.binaries import BinariesUnavailableError, tool
+from retrodiction_harness.ci import unavailable
 
 
 def helm_or_skip() -> str:
     try:
         return str(tool("helm"))
     except BinariesUnavailableError as error:
-        if in_ci():
-            pytest.fail(f"{error} (CI is set: the release's helm steps must be tested)", pytrace=False)
-        pytest.skip(str(error))
+        unavailable(str(error), in_ci_because="the release's helm steps must be tested")

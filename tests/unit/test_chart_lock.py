@@ -21,7 +21,7 @@ import pytest
 import yaml
 from hack.release.chart_lock import helm_digest, lock_text
 
-from tests.e2e.harness.chart import CHART, DASK_CHART
+from retrodiction_harness.chart import CHART, DASK_CHART
 from tests.unit.release_tools import helm_or_skip
 
 OUT_OF_SYNC = "out of sync"

@@ -11,7 +11,8 @@ import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
-from tests.e2e.harness.binaries import REPO_ROOT, REQUIRED, cached_bin_dir
+from retrodiction_harness.binaries import REQUIRED, cached_bin_dir
+from retrodiction_harness.repo import REPO_ROOT
 
 BUILD_SH = REPO_ROOT / "hack" / "controlplane" / "build.sh"
 ENVTEST = ("etcd", "kube-apiserver", "kubectl")

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from tests.e2e.harness.certs import CertAndKey, CertificateAuthority, generate_signing_key
+from retrodiction_harness.certs import CertAndKey, CertificateAuthority, generate_signing_key
 
 SERVER_NAMES = ["localhost", "kubernetes.default.svc"]
 SERVER_IPS = ["127.0.0.1", "127.96.0.1"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from tests.e2e.harness.certs import CertificateAuthority
-from tests.e2e.harness.kubeconfig import build_kubeconfig, load_configuration, write_kubeconfig
+from retrodiction_harness.certs import CertificateAuthority
+from retrodiction_harness.kubeconfig import build_kubeconfig, load_configuration, write_kubeconfig
 
 SERVER = "https://127.0.0.1:6443"
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.e2e.harness.names import MAX_LABEL, dns_label
+from retrodiction_harness.names import MAX_LABEL, dns_label
 
 DNS_1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 

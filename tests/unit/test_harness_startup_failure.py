@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness.controlplane import ControlPlane, ControlPlaneError
+from retrodiction_harness.controlplane import ControlPlane, ControlPlaneError
 
 LONG_RUNNING = "#!/bin/sh\necho started >&2\nexec sleep 60\n"
 

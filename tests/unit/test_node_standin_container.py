@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.harness.node_container import Backoff, Container, Launch, NotStartableError
-from tests.e2e.harness.node_status import Running, Terminated, Waiting
+from retrodiction_harness.node_container import Backoff, Container, Launch, NotStartableError, PodSettings
+from retrodiction_harness.node_status import Running, Terminated, Waiting
 
 ENV = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"}
 
@@ -21,17 +21,15 @@ def make(tmp_path: Path, spec: dict[str, Any], policy: str = "Always", prepare: 
     def default_prepare(container: dict[str, Any]) -> Launch:
         return Launch(list(container.get("command") or []), ENV, tmp_path)
 
-    container = Container(
-        {"name": "c", **spec},
-        init=False,
+    pod = PodSettings(
         restart_policy=policy,
         pod_ip="127.0.0.1",
         log_dir=tmp_path / "logs",
+        grace_seconds=5.0,
         prepare=prepare or default_prepare,
         on_exit=wake.set,
-        grace_seconds=5.0,
-        backoff=Backoff(base=0.2, cap=1.0),
     )
+    container = Container({"name": "c", **spec}, init=False, pod=pod, backoff=Backoff(base=0.2, cap=1.0))
     container.wake = wake  # type: ignore[attr-defined]
     return container
 

@@ -2,8 +2,8 @@
 
 from typing import Any
 
-from tests.e2e.harness.node_endpoints import api_server_endpoint, ready_endpoint
-from tests.e2e.harness.node_names import NOT_READY, ReadyEndpoint
+from retrodiction_harness.node_endpoints import api_server_endpoint, ready_endpoint
+from retrodiction_harness.node_names import NOT_READY, ReadyEndpoint
 
 SERVICE: dict[str, Any] = {
     "spec": {

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.harness.node_env import (
+from retrodiction_harness.node_env import (
     ContainerConfigError,
     PodContext,
     container_argv,

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness.node_ips import AddressPoolExhaustedError, PodAddressPool, SubnetClaim
+from retrodiction_harness.node_ips import AddressPoolExhaustedError, PodAddressPool, SubnetClaim
 
 
 def test_addresses_are_handed_out_in_turn_and_reused_after_release() -> None:

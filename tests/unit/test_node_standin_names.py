@@ -1,6 +1,6 @@
 """The node stand-in replaces Service names with ready endpoint addresses, and 0.0.0.0 with the pod address."""
 
-from tests.e2e.harness.node_names import (
+from retrodiction_harness.node_names import (
     NOT_READY,
     NotReady,
     ReadyEndpoint,

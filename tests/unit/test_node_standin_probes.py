@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness.node_probes import ProbeResult, ProbeTracker, resolve_port, run_probe
+from retrodiction_harness.node_probes import ProbeResult, ProbeTracker, resolve_port, run_probe
 
 OK, FAIL = ProbeResult(True), ProbeResult(False)
 

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from tests.e2e.harness.node_status import (
+from retrodiction_harness.node_status import (
     ContainerView,
     PodView,
     Running,
@@ -29,6 +29,11 @@ def backing_off(name: str = "c") -> ContainerView:
     return ContainerView(name, "img", Waiting("CrashLoopBackOff"), last_state=Terminated(1, "Error", T0 + 1, T0))
 
 
+def started(views: list[ContainerView]) -> PodView:
+    """A running pod whose init containers are done."""
+    return PodView("127.0.0.4", "127.0.0.1", T0, "Always", True, False, [], views)
+
+
 def test_phase_is_pending_until_every_container_has_started() -> None:
     assert pod_phase("Always", True, False, [running(), ContainerView("d", "img", Waiting("ServiceNotReady"))]) == (
         "Pending"
@@ -47,20 +52,20 @@ def test_phase_follows_the_restart_policy_once_containers_have_run() -> None:
 
 
 def test_ready_needs_every_container_ready_and_every_readiness_gate_true() -> None:
-    conditions = pod_conditions([], [], "Running", True, [running(), running("d", ready=False)], T0)
+    conditions = pod_conditions([], [], "Running", started([running(), running("d", ready=False)]), T0)
     by_type = {c["type"]: c for c in conditions}
     assert by_type["ContainersReady"]["status"] == "False"
     assert by_type["Ready"]["message"] == "containers with unready status: [d]"
     gate: dict[str, Any] = {"type": "example.com/gate", "status": "False"}
-    conditions = pod_conditions([gate], ["example.com/gate"], "Running", True, [running()], T0)
+    conditions = pod_conditions([gate], ["example.com/gate"], "Running", started([running()]), T0)
     by_type = {c["type"]: c for c in conditions}
     assert (by_type["ContainersReady"]["status"], by_type["Ready"]["status"]) == ("True", "False")
     assert by_type["example.com/gate"] == gate
 
 
 def test_transition_times_change_only_when_a_condition_changes() -> None:
-    before = pod_conditions([], [], "Running", True, [running(ready=False)], T0)
-    after = pod_conditions(before, [], "Running", True, [running(ready=True)], T0 + 60)
+    before = pod_conditions([], [], "Running", started([running(ready=False)]), T0)
+    after = pod_conditions(before, [], "Running", started([running(ready=True)]), T0 + 60)
     times = {c["type"]: c["lastTransitionTime"] for c in after}
     assert times["PodScheduled"] == rfc3339(T0)
     assert times["Ready"] == rfc3339(T0 + 60)

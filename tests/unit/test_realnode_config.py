@@ -5,17 +5,17 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.e2e.harness.realnode.containerd import ContainerdPaths, containerd_config
-from tests.e2e.harness.realnode.images import IMAGE_INPUTS, Podman, source_digest
-from tests.e2e.harness.realnode.kubelet import (
+from retrodiction_harness.realnode.containerd import ContainerdPaths, containerd_config
+from retrodiction_harness.realnode.images import IMAGE_INPUTS, Podman, source_digest
+from retrodiction_harness.realnode.kubelet import (
     SHADOWED_SYSCTLS,
     KubeletPaths,
     kubelet_args,
     kubelet_config,
     shielded_command,
 )
-from tests.e2e.harness.realnode.network import NodeNetwork
-from tests.e2e.harness.realnode.proxy import proxy_config
+from retrodiction_harness.realnode.network import NodeNetwork
+from retrodiction_harness.realnode.proxy import proxy_config
 
 BASE = Path("/cache/node")
 

@@ -11,9 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.harness.binaries import REPO_ROOT
-from tests.e2e.harness.realnode import dns
-from tests.e2e.harness.realnode.dns import (
+from retrodiction_harness.realnode import dns
+from retrodiction_harness.realnode.dns import (
     COREDNS_IMAGE,
     DNS_PORT,
     HEALTH_PORT,
@@ -22,7 +21,8 @@ from tests.e2e.harness.realnode.dns import (
     cluster_dns_manifests,
     corefile,
 )
-from tests.e2e.harness.realnode.network import NodeNetwork
+from retrodiction_harness.realnode.network import NodeNetwork
+from retrodiction_harness.repo import REPO_ROOT
 
 MODULE = REPO_ROOT / "hack" / "coredns"
 CLUSTER_IP = NodeNetwork().dns_service_ip

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness.realnode.containerd import archive_digest
-from tests.e2e.harness.realnode.images import NodeImages, locked_version
-from tests.e2e.harness.realnode.machine import differences
-from tests.e2e.harness.realnode.node import RealNode
-from tests.e2e.harness.realnode.product import ProductNode
+from retrodiction_harness.realnode.containerd import archive_digest
+from retrodiction_harness.realnode.images import NodeImages, locked_version
+from retrodiction_harness.realnode.machine import differences
+from retrodiction_harness.realnode.node import RealNode
+from retrodiction_harness.realnode.product import ProductNode
 
 
 def oci_archive(path: Path, member: str, manifests: list[dict[str, str]]) -> Path:

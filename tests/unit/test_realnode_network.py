@@ -1,4 +1,4 @@
-"""The real node's network guard (tests/e2e/harness/realnode/network.py), as the commands it would run."""
+"""The real node's network guard (retrodiction_harness/realnode/network.py), as the commands it would run."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from tests.e2e.harness.realnode.network import NodeNetwork, cni_config
+from retrodiction_harness.realnode.network import NodeNetwork, cni_config
 
 
 class Recorder:

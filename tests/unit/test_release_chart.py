@@ -20,7 +20,7 @@ from hack.release.chart import ChartError, oci_repository, package, packaged_met
 from hack.release.images import default_repository
 from hack.release.version import current
 
-from tests.e2e.harness.chart import CHART, helm, prepared_chart
+from retrodiction_harness.chart import CHART, helm, prepared_chart
 from tests.unit.release_tools import helm_or_skip
 
 

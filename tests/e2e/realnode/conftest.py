@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import unavailable
-from tests.e2e.harness.realnode.machine import differences, machine_state
-from tests.e2e.harness.realnode.product import node_unavailable
+from retrodiction_harness.ci import unavailable
+from retrodiction_harness.realnode.machine import differences, machine_state
+from retrodiction_harness.realnode.product import node_unavailable
 
 _HERE = Path(__file__).parent
 LAST = "test_machine_afterwards.py"

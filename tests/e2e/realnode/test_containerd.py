@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from tests.e2e.harness.realnode.containerd import (
+from retrodiction_harness.realnode.containerd import (
     RUN_DIR,
     SANDBOX_IMAGE,
     Containerd,
@@ -14,8 +14,8 @@ from tests.e2e.harness.realnode.containerd import (
     ctr,
     leftover_cgroups,
 )
-from tests.e2e.harness.realnode.node import k8s_version
-from tests.e2e.harness.realnode.pause import build_pause_archive, pause_source
+from retrodiction_harness.realnode.node import k8s_version
+from retrodiction_harness.realnode.pause import build_pause_archive, pause_source
 
 
 def test_containerd_runs_the_sandbox_image_built_here_and_leaves_nothing_outside_its_folder(

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.harness.binaries import project_cache_dir
-from tests.e2e.harness.realnode.images import NodeImages, build_node_images
+from retrodiction_harness.binaries import project_cache_dir
+from retrodiction_harness.realnode.images import NodeImages, build_node_images
 from tests.e2e.realnode.conftest import IMAGE_SIZES
 
 # The worker image before the images were split, in bytes: the figure the issue names, and this tier's own build of

@@ -4,9 +4,9 @@ setting or default path of containerd, CNI, kubelet or podman is left, and the c
 
 from __future__ import annotations
 
-from tests.e2e.harness.binaries import project_cache_dir
-from tests.e2e.harness.realnode.machine import differences, machine_state
-from tests.e2e.harness.realnode.node import RealNode
+from retrodiction_harness.binaries import project_cache_dir
+from retrodiction_harness.realnode.machine import differences, machine_state
+from retrodiction_harness.realnode.node import RealNode
 
 
 def test_the_machine_is_as_the_first_real_node_test_found_it(machine_before: dict[str, str]) -> None:

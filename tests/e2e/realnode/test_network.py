@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.harness.realnode.network import NodeNetwork
-from tests.e2e.harness.realnode.probe import probe_pod
+from retrodiction_harness.realnode.network import NodeNetwork
+from retrodiction_harness.realnode.probe import probe_pod
 
 
 @pytest.fixture

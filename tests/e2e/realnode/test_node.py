@@ -11,10 +11,10 @@ from collections.abc import Iterator
 import pytest
 from kubernetes import client
 
-from tests.e2e.harness.realnode.containerd import SANDBOX_IMAGE
-from tests.e2e.harness.realnode.machine import differences, machine_state
-from tests.e2e.harness.realnode.node import RealNode
-from tests.e2e.harness.realnode.probe import probe_pod
+from retrodiction_harness.realnode.containerd import SANDBOX_IMAGE
+from retrodiction_harness.realnode.machine import differences, machine_state
+from retrodiction_harness.realnode.node import RealNode
+from retrodiction_harness.realnode.probe import probe_pod
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.e2e.harness.realnode.node import RealNode
+from retrodiction_harness.realnode.node import RealNode
 
 
 def test_a_node_whose_process_was_killed_is_cleaned_up_by_the_next_start(
@@ -17,7 +17,7 @@ def test_a_node_whose_process_was_killed_is_cleaned_up_by_the_next_start(
 ) -> None:
     base = node_base
     script = (
-        "import sys, time; from pathlib import Path; from tests.e2e.harness.realnode.node import RealNode; "
+        "import sys, time; from pathlib import Path; from retrodiction_harness.realnode.node import RealNode; "
         "node = RealNode(Path(sys.argv[1])); node.start(); print('ready', flush=True); time.sleep(600)"
     )
     child = subprocess.Popen(

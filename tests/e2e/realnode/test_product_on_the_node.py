@@ -20,13 +20,14 @@ from kubernetes import client
 
 from retrodiction.api.children import dask_cluster_name, driver_job_name
 from retrodiction.identity import GROUP, VERSION
-from tests.e2e.harness.chart import adopt_existing_crds, helm, prepared_chart
-from tests.e2e.harness.cluster import Kube, create_namespace, delete_namespace
-from tests.e2e.harness.realnode.images import NodeImages, locked_version
-from tests.e2e.harness.realnode.machine import differences, machine_state
-from tests.e2e.harness.realnode.node import RealNode
-from tests.e2e.harness.realnode.product import ProductNode, node_for_the_product
-from tests.e2e.harness.runs import (
+from retrodiction_harness.chart import adopt_existing_crds, helm, prepared_chart
+from retrodiction_harness.cluster import Kube, create_namespace, delete_namespace
+from retrodiction_harness.realnode.images import NodeImages, locked_version
+from retrodiction_harness.realnode.machine import differences, machine_state
+from retrodiction_harness.realnode.node import RealNode
+from retrodiction_harness.realnode.product import ProductNode, node_for_the_product
+from retrodiction_harness.waiting import eventually
+from tests.e2e.runs import (
     ON_DASKCLUSTER,
     PLURAL,
     cli_results,
@@ -39,7 +40,6 @@ from tests.e2e.harness.runs import (
     wait_for_progress,
     weekly_co2_run,
 )
-from tests.e2e.harness.waiting import eventually
 from tests.results import assert_same_results
 from tests.s3 import S3Server, running_s3_server
 
