@@ -42,7 +42,5 @@ def test_each_image_carries_the_release_version_and_revision_labels(
 
 
 def test_the_operator_image_reports_the_release_version(images: NodeImages, podman: Podman) -> None:
-    output = podman.run(
-        "run", "--rm", "--network", "none", "--entrypoint", "retrodiction", images.operator, "--version"
-    )
+    output = podman.run_container(images.operator, "retrodiction", "--version")
     assert output.split() == ["retrodiction", project_version()]

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import yaml
 
+from retrodiction_harness.realnode.containerd import remove_cgroup_tree
 from retrodiction_harness.repo import REPO_ROOT
 
 BASE_PACKAGES = ("python3", "python3-venv", "python3-pip", "ca-certificates", "netbase", "tzdata")
@@ -76,6 +77,10 @@ def source_digest(repo: Path = REPO_ROOT) -> str:
         path for path in (repo / "operator").rglob("*") if path.is_file() and "__pycache__" not in path.parts
     )
     return _digest(part for path in files for part in (str(path.relative_to(repo)).encode(), path.read_bytes()))
+
+
+# The cgroup parent of containers run by Podman.run_container (a name of its own, removed after each run).
+RUN_CGROUP = "retrodiction-podman-run"
 
 
 @dataclass(frozen=True)
@@ -127,6 +132,29 @@ class Podman:
         if done.returncode != 0:
             raise RuntimeError(f"podman {' '.join(args)}: exit {done.returncode}\n{done.stderr[-3000:]}")
         return done.stdout
+
+    def run_container(self, image: str, entrypoint: str, *args: str) -> str:
+        """`image`'s `entrypoint` run once, without a network, leaving nothing outside `base`: runc keeps its state
+        under `base` (its default, /run/runc, is a path the real node's machine check watches), and the container's
+        and conmon's cgroups go under a parent of their own, removed afterwards (cgroupfs would leave
+        libpod_parent behind)."""
+        try:
+            return self.run(
+                "--runtime-flag",
+                f"root={self.base / 'runc'}",
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "--cgroup-parent",
+                f"/{RUN_CGROUP}",
+                "--entrypoint",
+                entrypoint,
+                image,
+                *args,
+            )
+        finally:
+            remove_cgroup_tree(RUN_CGROUP)
 
 
 def _save(podman: Podman, image: str, archive: Path) -> Path:
