@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 import urllib3
@@ -27,6 +27,7 @@ from retrodiction.coordinator import ParallelTrainingCoordinator
 from retrodiction.driver.checkpoint_configmaps import read_checkpoint_configmaps
 from retrodiction.driver.summary_configmaps import read_summary_configmaps
 from retrodiction.identity import COMPONENT_CHECKPOINT, COMPONENT_SUMMARY, GROUP, VERSION
+from retrodiction.kube_client import as_dict
 from retrodiction.manifest import load_training
 from retrodiction_harness.binaries import tool
 from retrodiction_harness.cluster import Kube
@@ -39,7 +40,7 @@ EXAMPLE = REPO_ROOT / "examples" / "training-macrodata.yaml"
 
 
 def training(name: str, **spec_changes: Any) -> dict[str, Any]:
-    body = yaml.safe_load(EXAMPLE.read_text())
+    body = as_dict(yaml.safe_load(EXAMPLE.read_text()))
     body["metadata"] = {"name": name}
     body["spec"]["dask"] = {"mode": "local", "workers": 2}
     for path, value in spec_changes.items():
@@ -94,8 +95,48 @@ def custom(kube: Kube) -> client.CustomObjectsApi:
 
 
 def get_run(kube: Kube, namespace: str, name: str) -> dict[str, Any]:
-    found: dict[str, Any] = custom(kube).get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
-    return found
+    return as_dict(custom(kube).get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name))
+
+
+def listed_items(
+    kube: Kube, namespace: str, plural: str = PLURAL, group: str = GROUP, version: str = VERSION, **query: Any
+) -> list[dict[str, Any]]:
+    """The custom objects of a kind in a namespace (RetrodictionTrainings unless told), as JSON objects."""
+    listed = as_dict(custom(kube).list_namespaced_custom_object(group, version, namespace, plural, **query))
+    return [as_dict(item) for item in listed["items"]]
+
+
+class _HasMetadata(Protocol):
+    @property
+    def metadata(self) -> client.V1ObjectMeta | None: ...
+
+
+def name_of(obj: _HasMetadata) -> str:
+    """The name of an object the client read: the API server always sets it, the client types it Optional."""
+    assert obj.metadata is not None and obj.metadata.name is not None, obj
+    return obj.metadata.name
+
+
+def pod_status(pod: client.V1Pod) -> client.V1PodStatus:
+    assert pod.status is not None, pod
+    return pod.status
+
+
+def pod_containers(pod: client.V1Pod) -> list[client.V1Container]:
+    assert pod.spec is not None, pod
+    return pod.spec.containers
+
+
+def api_message(err: ApiException) -> str:
+    """The message of the API server's Status a request was refused with."""
+    assert err.body is not None, err
+    message: str = as_dict(json.loads(err.body))["message"]
+    return message
+
+
+def serialized(kube: Kube, obj: object) -> dict[str, Any]:
+    """A client object as the JSON the API server sent (the client leaves sanitize_for_serialization unannotated)."""
+    return as_dict(kube.api.sanitize_for_serialization(obj))  # type: ignore[no-untyped-call]
 
 
 def run_exists(kube: Kube, namespace: str, name: str) -> bool:
@@ -156,7 +197,7 @@ def load_training_from(body: dict[str, Any]) -> Any:
 
 def events_of(kube: Kube, namespace: str, name: str) -> list[str]:
     listed = client.CoreV1Api(kube.api).list_namespaced_event(namespace, field_selector=f"involvedObject.name={name}")
-    return [event.reason for event in listed.items]
+    return [event.reason for event in listed.items if event.reason is not None]
 
 
 def stored_summary(kube: Kube, namespace: str, run: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -165,7 +206,7 @@ def stored_summary(kube: Kube, namespace: str, run: dict[str, Any]) -> tuple[dic
     listed = client.CoreV1Api(kube.api).list_namespaced_config_map(
         namespace, label_selector=component_selector(meta, COMPONENT_SUMMARY)
     )
-    stored = [kube.api.sanitize_for_serialization(cm) for cm in listed.items]
+    stored = [serialized(kube, cm) for cm in listed.items]
     return read_summary_configmaps(stored).to_dict(), stored
 
 
@@ -175,7 +216,7 @@ def checkpointed_batches(kube: Kube, namespace: str, run: dict[str, Any]) -> set
     listed = client.CoreV1Api(kube.api).list_namespaced_config_map(
         namespace, label_selector=component_selector(meta, COMPONENT_CHECKPOINT)
     )
-    stored = [kube.api.sanitize_for_serialization(cm) for cm in listed.items]
+    stored = [serialized(kube, cm) for cm in listed.items]
     return set(read_checkpoint_configmaps(stored, run_uid=meta["uid"]))
 
 
@@ -185,7 +226,7 @@ def recorded_phases(kube: Kube, namespace: str, name: str) -> Iterator[list[str]
 
     A watch delivers every change of the object, so a phase written and left a moment later is still seen."""
     api = custom(kube)
-    since = api.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)["metadata"]["resourceVersion"]
+    since = as_dict(api.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL))["metadata"]["resourceVersion"]
     phases: list[str] = []
     stream = watch.Watch()
 
@@ -241,6 +282,9 @@ def s3_secret(kube: Kube, namespace: str, s3_server: S3Server, name: str = "s3")
     data = {"key": s3_server.access_key, "secret": s3_server.secret_key}
     client.CoreV1Api(kube.api).create_namespaced_secret(
         namespace,
-        {"metadata": {"name": name}, "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}},
+        client.V1Secret(
+            metadata=client.V1ObjectMeta(name=name),
+            data={k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
+        ),
     )
     return name

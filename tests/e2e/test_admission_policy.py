@@ -8,7 +8,6 @@ this test's namespace only (the chart binds them to watchNamespaces when set), s
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from retrodiction_harness.chart import helm, prepared_chart
 from retrodiction_harness.cluster import Kube
 from retrodiction_harness.crds import apply_project_crds
 from retrodiction_harness.waiting import eventually
-from tests.e2e.runs import PLURAL, custom, training
+from tests.e2e.runs import PLURAL, api_message, custom, training
 
 SCHEDULES = "retrodictionschedules"
 
@@ -31,9 +30,9 @@ SCHEDULES = "retrodictionschedules"
 def _apply(kube: Kube, obj: dict[str, Any], namespace: str) -> None:
     kind = obj["kind"]
     if kind == "ValidatingAdmissionPolicy":
-        client.AdmissionregistrationV1Api(kube.api).create_validating_admission_policy(obj)
+        client.AdmissionregistrationV1Api(kube.api).create_validating_admission_policy(obj)  # type: ignore[arg-type]  # the chart's rendered dict
     elif kind == "ValidatingAdmissionPolicyBinding":
-        client.AdmissionregistrationV1Api(kube.api).create_validating_admission_policy_binding(obj)
+        client.AdmissionregistrationV1Api(kube.api).create_validating_admission_policy_binding(obj)  # type: ignore[arg-type]  # as above
     else:
         raise AssertionError(f"unexpected {kind}")
 
@@ -60,11 +59,11 @@ def bind_policy(kube: Kube, namespace: str, tmp_path: Path) -> str:
         try:
             create(kube, namespace, training("probe", data={"uri": "file:///probe.csv"}))
         except ApiException as err:
-            return "spec.data.uri: scheme file" in json.loads(err.body)["message"]
+            return "spec.data.uri: scheme file" in api_message(err)
         custom(kube).delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "probe")
         return False
 
-    name = objects[0]["metadata"]["name"]
+    name: str = objects[0]["metadata"]["name"]
     # A new policy takes a moment to be loaded and type-checked.
     eventually(
         in_effect,
@@ -95,8 +94,7 @@ def refusal(kube: Kube, namespace: str, body: dict[str, Any], plural: str = PLUR
     with pytest.raises(ApiException) as refused:
         create(kube, namespace, body, plural)
     assert refused.value.status in (403, 422), refused.value
-    message: str = json.loads(refused.value.body)["message"]
-    return message
+    return api_message(refused.value)
 
 
 @pytest.mark.parametrize(
@@ -168,6 +166,6 @@ def test_an_object_admitted_before_the_policy_stays_manageable(kube: Kube, names
             custom(kube).patch_namespaced_custom_object(
                 GROUP, VERSION, namespace, PLURAL, "legacy", {"spec": {"variablesPerBatch": 7}}
             )
-        assert "spec.data.uri: scheme file" in json.loads(refused.value.body)["message"]
+        assert "spec.data.uri: scheme file" in api_message(refused.value)
     finally:
         unbind_policy(kube, release)

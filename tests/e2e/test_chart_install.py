@@ -5,9 +5,9 @@ rule the chart grants is used. Then `helm upgrade` with a changed CRD, and `helm
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from kubernetes.client.exceptions import ApiException
 
 from retrodiction.controller.schedule_runs import run_name
 from retrodiction.identity import GROUP, TRIGGER_ANNOTATION, VERSION
+from retrodiction.kube_client import as_dict
 from retrodiction_harness.chart import adopt_existing_crds, helm, prepared_chart
 from retrodiction_harness.cluster import Kube, create_namespace, delete_namespace
 from retrodiction_harness.crds import apply_project_crds
@@ -27,9 +28,12 @@ from retrodiction_harness.waiting import eventually
 from tests.e2e.runs import (
     ON_DASKCLUSTER,
     PLURAL,
+    api_message,
     cli_results,
     custom,
     get_run,
+    listed_items,
+    name_of,
     needs_pod_addresses,
     run_exists,
     s3_secret,
@@ -85,10 +89,10 @@ def operator_log(kube: Kube, node: NodeStandIn | None, namespace: str) -> str:
         return "(no operator pod)"
     tails = []
     for pod in pods:
-        path = node.log_path(namespace, pod.metadata.name, "operator")
+        path = node.log_path(namespace, name_of(pod), "operator")
         lines = path.read_text(errors="replace").splitlines() if path.exists() else [f"(no log at {path})"]
         text = [line for line in lines if not line.startswith("INFO:distributed.")][-80:]  # Dask is chatty
-        tails.append(f"--- {pod.metadata.name}\n" + "\n".join(text))
+        tails.append(f"--- {name_of(pod)}\n" + "\n".join(text))
     return "\n".join(tails)
 
 
@@ -166,19 +170,35 @@ def requested(
     return used, list(refused.values())
 
 
+@dataclass(frozen=True)
+class Installation:
+    """What a test of the installed chart works with: the cluster, its node stand-in (which keeps the operator pods'
+    logs), the release's namespace, the runs' namespace and the S3 server the runs write to."""
+
+    kube: Kube
+    node: NodeStandIn | None
+    release: str
+    runs_namespace: str
+    s3_server: S3Server
+
+    def operator_log(self) -> str:
+        return operator_log(self.kube, self.node, self.release)
+
+
+@pytest.fixture
+def installation(
+    kube: Kube, node: NodeStandIn | None, release: str, runs_namespace: str, s3_server: S3Server
+) -> Installation:
+    return Installation(kube, node, release, runs_namespace, s3_server)
+
+
+@pytest.mark.usefixtures("dask_controller")
 @pytest.mark.parametrize("standby", [False, True], ids=["one-replica", "standby"])
 @pytest.mark.parametrize("scope", ["cluster", "namespaced"])
 def test_the_installed_operator_completes_runs_with_exactly_the_permissions_its_chart_grants(
-    kube: Kube,
-    node: NodeStandIn | None,
-    dask_controller: Any,
-    chart: Path,
-    release: str,
-    runs_namespace: str,
-    s3_server: S3Server,
-    scope: str,
-    standby: bool,
+    installation: Installation, chart: Path, scope: str, standby: bool
 ) -> None:
+    kube, release, runs_namespace = installation.kube, installation.release, installation.runs_namespace
     rbac = ["rbac.cluster=false", f"watchNamespaces={{{runs_namespace}}}"] if scope == "namespaced" else []
     rbac += list(STANDBY) if standby else []
     notes = install(
@@ -190,17 +210,41 @@ def test_the_installed_operator_completes_runs_with_exactly_the_permissions_its_
     )
     assert "kubectl apply" in notes and "kubectl get rt" in notes
 
-    # The chart's admission policy refuses what its default policy does not allow, when it is applied.
+    assert_the_admission_policy_refuses_a_file_run(kube, runs_namespace)
+    on_cluster, not_owned = apply_runs(installation)
+    # The operator's pods replaced mid-run: the new ones adopt the running runs' children (what `get` is for).
+    for name in ("on-cluster", "in-driver"):
+        wait_for_phase(kube, runs_namespace, name, {"Running"}, timeout=180)
+    core = client.CoreV1Api(kube.api)
+    for pod in core.list_namespaced_pod(release, label_selector=f"app.kubernetes.io/instance={RELEASE}").items:
+        core.delete_namespaced_pod(name_of(pod), release, grace_period_seconds=0)
+    squatter = apply_schedules(kube, runs_namespace, not_owned)
+
+    assert_the_runs_end_as_told(installation, on_cluster)
+    assert_the_schedules_act_on_their_trigger(installation, squatter)
+    assert_every_granted_rule_is_used_and_no_request_refused(kube, release, runs_namespace)
+
+    uninstall(kube, release, runs_namespace)
+
+
+def assert_the_admission_policy_refuses_a_file_run(kube: Kube, runs_namespace: str) -> None:
+    """The chart's admission policy refuses what its default policy does not allow, when it is applied."""
+
     def refused_at_admission() -> bool:
         body = training("from-a-file", data={"uri": "file:///etc/passwd"})
         try:
             custom(kube).create_namespaced_custom_object(GROUP, VERSION, runs_namespace, PLURAL, body)
         except ApiException as err:
-            return "spec.data.uri: scheme file" in json.loads(err.body)["message"]
+            return "spec.data.uri: scheme file" in api_message(err)
         custom(kube).delete_namespaced_custom_object(GROUP, VERSION, runs_namespace, PLURAL, "from-a-file")
         return False
 
     eventually(refused_at_admission, "the chart's admission policy to refuse a file:// run")
+
+
+def apply_runs(installation: Installation) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The four runs the installed operator handles; the bodies of on-cluster and not-owned."""
+    kube, runs_namespace, s3_server = installation.kube, installation.runs_namespace, installation.s3_server
     # A DaskCluster run whose summary and checkpoints go to S3 with a Secret's credentials, deleted by its TTL.
     bucket = s3_server.create_bucket("chart")
     endpoint = {"client_kwargs": {"endpoint_url": s3_server.endpoint_url, "region_name": s3_server.region}}
@@ -215,21 +259,21 @@ def test_the_installed_operator_completes_runs_with_exactly_the_permissions_its_
     in_driver = weekly_co2_run("in-driver")
     # A run told to write its summary over a ConfigMap it does not own: refused, never overwritten.
     client.CoreV1Api(kube.api).create_namespaced_config_map(
-        runs_namespace, {"metadata": {"name": "someone-elses"}, "data": {"keep": "me"}}
+        runs_namespace, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="someone-elses"), data={"keep": "me"})
     )
     not_owned = training("not-owned", variables=["cpi"], output={"configMap": {"name": "someone-elses"}})
     # A run applied suspended: its driver Job is held (a patch), nothing starts.
     suspended = training("suspended", variables=["cpi"], execution__suspend=True)
     for body in (on_cluster, in_driver, not_owned, suspended):
         custom(kube).create_namespaced_custom_object(GROUP, VERSION, runs_namespace, PLURAL, body)
-    # The operator's pods replaced mid-run: the new ones adopt the running runs' children (what `get` is for).
-    for name in ("on-cluster", "in-driver"):
-        wait_for_phase(kube, runs_namespace, name, {"Running"}, timeout=180)
-    core = client.CoreV1Api(kube.api)
-    for pod in core.list_namespaced_pod(release, label_selector=f"app.kubernetes.io/instance={RELEASE}").items:
-        core.delete_namespaced_pod(pod.metadata.name, release, grace_period_seconds=0)
+    return on_cluster, not_owned
+
+
+def apply_schedules(kube: Kube, runs_namespace: str, not_owned: dict[str, Any]) -> str:
+    """A schedule asked for a run now, and one whose run's name is taken by a run it does not own (the squatter,
+    created here too); the squatter's name."""
     # A schedule asked for a run now: it creates the run (owned by it) and writes its own status.
-    nightly = {
+    nightly: dict[str, Any] = {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": "RetrodictionSchedule",
         "metadata": {"name": "nightly", "annotations": {TRIGGER_ANNOTATION: "install-test"}},
@@ -251,12 +295,20 @@ def test_the_installed_operator_completes_runs_with_exactly_the_permissions_its_
     custom(kube).create_namespaced_custom_object(GROUP, VERSION, runs_namespace, PLURAL, squatter)
     taken = {**nightly, "metadata": {**nightly["metadata"], "name": "taken"}}
     custom(kube).create_namespaced_custom_object(GROUP, VERSION, runs_namespace, "retrodictionschedules", taken)
+    name: str = squatter["metadata"]["name"]
+    return name
 
+
+def assert_the_runs_end_as_told(installation: Installation, on_cluster: dict[str, Any]) -> None:
+    """on-cluster and in-driver succeed (on-cluster with the CLI's results, then deleted by its TTL), suspended
+    stays Suspended, and not-owned fails, leaving the ConfigMap it does not own as it was."""
+    kube, runs_namespace = installation.kube, installation.runs_namespace
     try:
         run = wait_for_phase(kube, runs_namespace, "on-cluster", {"Succeeded", "Failed"}, timeout=300)
     except AssertionError as error:
-        raise AssertionError(f"{error}\n{operator_log(kube, node, release)}") from None
+        raise AssertionError(f"{error}\n{installation.operator_log()}") from None
     assert run["status"]["phase"] == "Succeeded", run["status"]
+    s3_server = installation.s3_server
     assert_same_results(s3_server.read_json(run["status"]["summaryRef"]["uri"])["results"], cli_results(on_cluster))
     run = wait_for_phase(kube, runs_namespace, "in-driver", {"Succeeded", "Failed"}, timeout=300)
     assert run["status"]["phase"] == "Succeeded", run["status"]
@@ -268,37 +320,43 @@ def test_the_installed_operator_completes_runs_with_exactly_the_permissions_its_
     eventually(
         lambda: not run_exists(kube, runs_namespace, "on-cluster"),
         "the TTL to delete the run",
-        lambda: f"{get_run(kube, runs_namespace, 'on-cluster')['metadata']}\n{operator_log(kube, node, release)}",
+        lambda: f"{get_run(kube, runs_namespace, 'on-cluster')['metadata']}\n{installation.operator_log()}",
         timeout=60,
     )
 
+
+def assert_the_schedules_act_on_their_trigger(installation: Installation, squatter: str) -> None:
+    """nightly's triggered run finishes; taken records its trigger and leaves the squatter alone, which fails on
+    its own like not-owned."""
+    kube, runs_namespace = installation.kube, installation.runs_namespace
+
     def scheduled_run_finished() -> bool:
-        runs = custom(kube).list_namespaced_custom_object(
-            GROUP, VERSION, runs_namespace, PLURAL, label_selector="training.retrodiction.dev/schedule=nightly"
-        )["items"]
+        runs = listed_items(kube, runs_namespace, label_selector="training.retrodiction.dev/schedule=nightly")
         # Its ten years up to now lie beyond the bundled data, so it ends Failed (InvalidSpec): enough here.
         return bool(runs) and all((run.get("status") or {}).get("phase") in ("Succeeded", "Failed") for run in runs)
 
-    eventually(
-        scheduled_run_finished, "the schedule's triggered run to finish", lambda: operator_log(kube, node, release)
-    )
+    eventually(scheduled_run_finished, "the schedule's triggered run to finish", installation.operator_log)
+
+    def last_trigger_of_taken() -> object:
+        taken = custom(kube).get_namespaced_custom_object_status(
+            GROUP, VERSION, runs_namespace, "retrodictionschedules", "taken"
+        )
+        return as_dict(taken).get("status", {}).get("lastTrigger")
 
     eventually(
-        lambda: (
-            custom(kube)
-            .get_namespaced_custom_object_status(GROUP, VERSION, runs_namespace, "retrodictionschedules", "taken")
-            .get("status", {})
-            .get("lastTrigger")
-            == "install-test"
-        ),
+        lambda: last_trigger_of_taken() == "install-test",
         "the schedule whose run name is taken to act on its trigger",
-        lambda: operator_log(kube, node, release),
+        installation.operator_log,
     )
-    assert get_run(kube, runs_namespace, squatter["metadata"]["name"])["metadata"].get("ownerReferences") is None
+    assert get_run(kube, runs_namespace, squatter)["metadata"].get("ownerReferences") is None
     # The squatter is an ordinary run of its own (told to write over someone-elses, like not-owned): it fails too.
-    run = wait_for_phase(kube, runs_namespace, squatter["metadata"]["name"], {"Succeeded", "Failed"}, timeout=120)
+    run = wait_for_phase(kube, runs_namespace, squatter, {"Succeeded", "Failed"}, timeout=120)
     assert run["status"]["phase"] == "Failed" and "someone-elses" in run["status"]["message"], run["status"]
 
+
+def assert_every_granted_rule_is_used_and_no_request_refused(kube: Kube, release: str, runs_namespace: str) -> None:
+    """The audit log's witness, for the operator and for the drivers: no request refused for good, no rule granted
+    but never used (bar NOT_REQUESTED_BUT_CHECKED); no verb on Secrets for the operator and no wildcard anywhere."""
     operator_rules, driver_rules = granted(kube, release)
     for user, who, rules in (
         (f"system:serviceaccount:{release}:{FULLNAME}", "operator", operator_rules),
@@ -311,8 +369,6 @@ def test_the_installed_operator_completes_runs_with_exactly_the_permissions_its_
     # No verb on Secrets for the operator, and no wildcard anywhere.
     assert not [rule for rule in operator_rules if rule[1] == "secrets"]
     assert not [rule for rule in operator_rules | driver_rules if "*" in rule]
-
-    uninstall(kube, release, runs_namespace)
 
 
 def uninstall(kube: Kube, namespace: str, runs_namespace: str) -> None:
@@ -330,7 +386,7 @@ def uninstall(kube: Kube, namespace: str, runs_namespace: str) -> None:
     assert not rbac.list_namespaced_role(runs_namespace, label_selector=selector).items
     # Kept by design: the CRD (deleting it deletes every run) and the finished runs, free of finalizers.
     client.ApiextensionsV1Api(kube.api).read_custom_resource_definition(TRAININGS_CRD)
-    runs = custom(kube).list_namespaced_custom_object(GROUP, VERSION, runs_namespace, PLURAL)["items"]
+    runs = listed_items(kube, runs_namespace)
     names = {run["metadata"]["name"] for run in runs}
     manual = ("nightly-manual-", "taken-manual-")
     assert {name for name in names if not name.startswith(manual)} == {"in-driver", "not-owned", "suspended"}
@@ -338,9 +394,7 @@ def uninstall(kube: Kube, namespace: str, runs_namespace: str) -> None:
     finished = [run for run in runs if (run.get("status") or {}).get("phase") in ("Succeeded", "Failed")]
     assert len(finished) == 4 and all(not run["metadata"].get("finalizers") for run in finished)
     # No DaskCluster outlives its finished run.
-    assert not custom(kube).list_namespaced_custom_object("kubernetes.dask.org", "v1", runs_namespace, "daskclusters")[
-        "items"
-    ]
+    assert not listed_items(kube, runs_namespace, "daskclusters", "kubernetes.dask.org", "v1")
 
 
 def test_helm_upgrade_applies_a_changed_crd(kube: Kube, chart: Path, release: str, tmp_path: Path) -> None:
@@ -366,7 +420,9 @@ def test_helm_upgrade_applies_a_changed_crd(kube: Kube, chart: Path, release: st
 
     def columns() -> list[str]:
         crd = client.ApiextensionsV1Api(kube.api).read_custom_resource_definition(TRAININGS_CRD)
-        return [c.name for c in crd.spec.versions[0].additional_printer_columns]
+        printer_columns = crd.spec.versions[0].additional_printer_columns
+        assert printer_columns is not None, crd
+        return [c.name for c in printer_columns]
 
     eventually(lambda: "Reason" in columns(), "the upgraded CRD", lambda: str(columns()))
     result = helm("uninstall", RELEASE, "--namespace", namespace, "--wait", kubeconfig=kube.kubeconfig)

@@ -22,8 +22,8 @@ from typing import Any
 
 import distributed
 import psutil  # type: ignore[import-untyped]
-from dask_kubernetes.operator import KubeCluster, make_cluster_spec  # type: ignore[import-untyped]
-from dask_kubernetes.operator.kubecluster.kubecluster import CreateMode  # type: ignore[import-untyped]
+from dask_kubernetes.operator import KubeCluster, make_cluster_spec
+from dask_kubernetes.operator.kubecluster.kubecluster import CreateMode
 
 from retrodiction_harness.cluster import Kube
 from retrodiction_harness.node import NodeStandIn

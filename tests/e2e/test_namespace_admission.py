@@ -42,7 +42,7 @@ def enforce_restricted(kube: Kube, namespace: str) -> None:
         "spec": {"containers": [{"name": "c", "image": "busybox", "securityContext": {"privileged": True}}]},
     }
     with pytest.raises(ApiException) as refused:
-        core.create_namespaced_pod(namespace, root, dry_run="All")
+        core.create_namespaced_pod(namespace, root, dry_run="All")  # type: ignore[arg-type]  # a raw pod, as sent
     assert refused.value.status == 403 and "PodSecurity" in str(refused.value.body)
 
 
@@ -85,11 +85,14 @@ def test_runs_over_the_namespace_limit_wait_queued_and_run_one_at_a_time_in_crea
     for name in names:
         custom(kube).create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, training(name))
     for name in names[1:]:
-        eventually(
-            lambda name=name: (get_run(kube, namespace, name).get("status") or {}).get("reason") == "Queued",
-            f"{name} to wait Queued",
-            lambda name=name: str(get_run(kube, namespace, name).get("status")),
-        )
+
+        def is_queued(name: str = name) -> bool:
+            return (get_run(kube, namespace, name).get("status") or {}).get("reason") == "Queued"
+
+        def status_of(name: str = name) -> str:
+            return str(get_run(kube, namespace, name).get("status"))
+
+        eventually(is_queued, f"{name} to wait Queued", status_of)
         status = get_run(kube, namespace, name)["status"]
         assert status["phase"] == "Pending" and "maxConcurrentRunsPerNamespace=1" in status["message"], status
     runs = [complete(kube, namespace, name, operator) for name in names]

@@ -9,6 +9,7 @@ from kubernetes import client
 
 from retrodiction.api.children import dask_cluster_name
 from retrodiction.identity import DASK_CLUSTERS, DASK_GROUP, DASK_VERSION, GROUP, VERSION
+from retrodiction.kube_client import as_dict
 from retrodiction_harness.cluster import Kube
 from retrodiction_harness.operator_process import OperatorProcess
 from retrodiction_harness.waiting import eventually
@@ -18,6 +19,7 @@ from tests.e2e.runs import (
     custom,
     get_run,
     kubectl,
+    listed_items,
     needs_pod_addresses,
     stored_summary,
     training,
@@ -34,8 +36,8 @@ OPERATOR_SETTINGS = {"worker_image": WORKER_IMAGE}
 
 
 def dask_clusters(kube: Kube, namespace: str) -> list[str]:
-    listed = custom(kube).list_namespaced_custom_object(DASK_GROUP, DASK_VERSION, namespace, DASK_CLUSTERS)
-    return [item["metadata"]["name"] for item in listed["items"]]
+    listed = listed_items(kube, namespace, DASK_CLUSTERS, DASK_GROUP, DASK_VERSION)
+    return [item["metadata"]["name"] for item in listed]
 
 
 def test_a_run_on_its_own_daskcluster_completes_and_removes_the_cluster(
@@ -47,7 +49,9 @@ def test_a_run_on_its_own_daskcluster_completes_and_removes_the_cluster(
 
     # While it runs, the DaskCluster belongs to the run.
     eventually(lambda: cluster in dask_clusters(kube, namespace), "the DaskCluster", timeout=60)
-    owned = custom(kube).get_namespaced_custom_object(DASK_GROUP, DASK_VERSION, namespace, DASK_CLUSTERS, cluster)
+    owned = as_dict(
+        custom(kube).get_namespaced_custom_object(DASK_GROUP, DASK_VERSION, namespace, DASK_CLUSTERS, cluster)
+    )
     run = get_run(kube, namespace, "macro-k8s")
     assert [o["uid"] for o in owned["metadata"]["ownerReferences"]] == [run["metadata"]["uid"]]
 

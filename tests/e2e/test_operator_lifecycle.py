@@ -18,6 +18,8 @@ from tests.e2e.runs import (
     custom,
     get_run,
     kubectl,
+    listed_items,
+    name_of,
     needs_pod_addresses,
     run_exists,
     stored_summary,
@@ -34,13 +36,13 @@ DASK_PODS = True
 
 def leftovers(kube: Kube, namespace: str, name: str) -> dict[str, list[str]]:
     core = client.CoreV1Api(kube.api)
-    clusters = custom(kube).list_namespaced_custom_object(DASK_GROUP, DASK_VERSION, namespace, DASK_CLUSTERS)
+    clusters = listed_items(kube, namespace, DASK_CLUSTERS, DASK_GROUP, DASK_VERSION)
     pods = core.list_namespaced_pod(namespace, label_selector=f"dask.org/cluster-name={dask_cluster_name(name)}")
     maps = core.list_namespaced_config_map(namespace, label_selector=f"{RUN_LABEL}={run_label_value(name)}")
     return {
-        "daskclusters": [c["metadata"]["name"] for c in clusters["items"]],
-        "pods": [p.metadata.name for p in pods.items],
-        "configmaps": [m.metadata.name for m in maps.items],
+        "daskclusters": [c["metadata"]["name"] for c in clusters],
+        "pods": [name_of(p) for p in pods.items],
+        "configmaps": [name_of(m) for m in maps.items],
     }
 
 

@@ -28,7 +28,10 @@ from tests.e2e.runs import (
     events_of,
     get_run,
     kubectl,
+    listed_items,
     needs_pod_addresses,
+    pod_containers,
+    pod_status,
     recorded_phases,
     stored_summary,
     training,
@@ -114,11 +117,10 @@ def test_a_finished_run_is_deleted_after_its_ttl(kube: Kube, namespace: str, ope
     wait_for_phase(kube, namespace, "short-lived", {"Succeeded"}, timeout=180)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and any(
-        item["metadata"]["name"] == "short-lived"
-        for item in custom(kube).list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)["items"]
+        item["metadata"]["name"] == "short-lived" for item in listed_items(kube, namespace)
     ):
         time.sleep(1)
-    remaining = custom(kube).list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)["items"]
+    remaining = listed_items(kube, namespace)
     left = [item for item in remaining if item["metadata"]["name"] == "short-lived"]
     assert not left, f"outlived its TTL: {left[0]['metadata']}\n{left[0].get('status')}\n{operator.tail()}"
 
@@ -144,8 +146,8 @@ def test_each_driver_serves_batch_level_metrics_at_its_pod_while_it_runs(
     wait_for_progress(kube, namespace, "metered", at_least=50)
     core = client.CoreV1Api(kube.api)
     [pod] = core.list_namespaced_pod(namespace, label_selector=f"job-name={driver_job_name('metered')}").items
-    [port] = [p.container_port for c in pod.spec.containers for p in c.ports or () if p.name == "http-metrics"]
-    with urllib.request.urlopen(f"http://{pod.status.pod_ip}:{port}/metrics", timeout=5) as reply:
+    [port] = [p.container_port for c in pod_containers(pod) for p in c.ports or () if p.name == "http-metrics"]
+    with urllib.request.urlopen(f"http://{pod_status(pod).pod_ip}:{port}/metrics", timeout=5) as reply:
         samples = {
             (sample.name, tuple(sorted(sample.labels.items()))): sample.value
             for family in text_string_to_metric_families(reply.read().decode())

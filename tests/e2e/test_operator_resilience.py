@@ -24,6 +24,7 @@ from tests.e2e.runs import (
     custom,
     get_run,
     kubectl,
+    name_of,
     needs_pod_addresses,
     stored_summary,
     wait_for_progress,
@@ -81,7 +82,7 @@ def test_killing_a_worker_pod_mid_run_still_gives_the_identical_summary(
         namespace, label_selector=f"dask.org/cluster-name={dask_cluster_name('worker-lost')},dask.org/component=worker"
     ).items
     assert workers
-    core.delete_namespaced_pod(workers[0].metadata.name, namespace, grace_period_seconds=0)
+    core.delete_namespaced_pod(name_of(workers[0]), namespace, grace_period_seconds=0)
     run = complete(kube, namespace, "worker-lost", operator)
     assert run["status"]["batches"]["failed"] == 0
     summary, _ = stored_summary(kube, namespace, run)
@@ -96,7 +97,7 @@ def test_killing_the_driver_pod_mid_run_resumes_in_a_new_pod_without_computing_a
     wait_for_progress(kube, namespace, "driver-lost", at_least=100)
     core = client.CoreV1Api(kube.api)
     [driver] = core.list_namespaced_pod(namespace, label_selector=f"job-name={driver_job_name('driver-lost')}").items
-    core.delete_namespaced_pod(driver.metadata.name, namespace, grace_period_seconds=0)
+    core.delete_namespaced_pod(name_of(driver), namespace, grace_period_seconds=0)
     run = complete(kube, namespace, "driver-lost", operator)
     total = run["status"]["batches"]["total"]
     assert run["status"]["batches"]["succeeded"] == total
@@ -104,6 +105,6 @@ def test_killing_the_driver_pod_mid_run_resumes_in_a_new_pod_without_computing_a
     assert run["status"]["batches"]["resumed"] > 0, "the new driver took the finished batches from the checkpoints"
     assert checkpointed_batches(kube, namespace, run) == set(), "checkpoints are removed once the summary is stored"
     pods = core.list_namespaced_pod(namespace, label_selector=f"job-name={driver_job_name('driver-lost')}").items
-    assert pods and driver.metadata.name not in {pod.metadata.name for pod in pods}, "a new pod finished the run"
+    assert pods and name_of(driver) not in {name_of(pod) for pod in pods}, "a new pod finished the run"
     summary, _ = stored_summary(kube, namespace, run)
     assert_same_results(summary["results"], cli_results(body))

@@ -4,7 +4,6 @@ beyond maxFailedBatches, a summary too large for one ConfigMap, and summaries an
 
 from __future__ import annotations
 
-import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,8 @@ from tests.e2e.runs import (
     custom,
     events_of,
     load_training_from,
+    s3_secret,
+    serialized,
     stored_summary,
     training,
     wait_for_phase,
@@ -132,19 +133,6 @@ def test_a_summary_too_large_for_one_configmap_is_split_and_reads_back_whole(
     assert_same_results(summary["results"], cli_results(body))
 
 
-def credentials_secret(kube: Kube, namespace: str, s3_server: S3Server) -> str:
-    name = "s3-credentials"
-    data = {"key": s3_server.access_key, "secret": s3_server.secret_key}
-    client.CoreV1Api(kube.api).create_namespaced_secret(
-        namespace,
-        {
-            "metadata": {"name": name},
-            "data": {key: base64.b64encode(value.encode()).decode() for key, value in data.items()},
-        },
-    )
-    return name
-
-
 def test_data_summary_and_checkpoints_live_in_object_storage_with_credentials_from_a_secret(
     kube: Kube, namespace: str, operator: OperatorProcess, s3_server: S3Server, tmp_path: Path
 ) -> None:
@@ -152,7 +140,7 @@ def test_data_summary_and_checkpoints_live_in_object_storage_with_credentials_fr
     frame = make_random_walks(4, 1500, seed=7)
     write_dataset(frame, f"s3://{bucket}/data/walks.parquet", storage_options=s3_server.storage_options)
     write_dataset(frame, str(tmp_path / "walks.parquet"))
-    secret = credentials_secret(kube, namespace, s3_server)
+    secret = s3_secret(kube, namespace, s3_server, name="s3-credentials")
     # The endpoint is not a secret; the access key and the secret key are, and only the Secret holds them.
     endpoint = {"client_kwargs": {"endpoint_url": s3_server.endpoint_url, "region_name": s3_server.region}}
     shape: dict[str, Any] = {
@@ -193,5 +181,6 @@ def test_data_summary_and_checkpoints_live_in_object_storage_with_credentials_fr
     # With the ConfigMap output disabled and checkpoints in S3, the run owns no ConfigMap but its driver's report
     # (a few hundred bytes, gone with the run).
     owned = client.CoreV1Api(kube.api).list_namespaced_config_map(namespace, label_selector=f"{RUN_UID_LABEL}={uid}")
-    assert [cm.metadata.labels[COMPONENT_LABEL] for cm in owned.items] == [COMPONENT_DRIVER_REPORT]
-    assert len(owned.items[0].data["report.json"]) < 1024
+    labels = [serialized(kube, cm)["metadata"]["labels"] for cm in owned.items]
+    assert [label[COMPONENT_LABEL] for label in labels] == [COMPONENT_DRIVER_REPORT]
+    assert len(serialized(kube, owned.items[0])["data"]["report.json"]) < 1024

@@ -12,6 +12,7 @@ import pytest
 from kubernetes import client
 
 from retrodiction.identity import GROUP, VERSION
+from retrodiction.kube_client import as_dict
 from retrodiction_harness.cluster import Kube, create_namespace, delete_namespace
 from retrodiction_harness.crds import apply_project_crds
 from retrodiction_harness.operator_process import OperatorProcess
@@ -73,8 +74,8 @@ def peering(kube: Kube) -> Iterator[str]:
 
 
 def peers(kube: Kube, peering: str) -> dict[str, Any]:
-    found = client.CustomObjectsApi(kube.api).get_cluster_custom_object(
-        "kopf.dev", "v1", "clusterkopfpeerings", peering
+    found = as_dict(
+        client.CustomObjectsApi(kube.api).get_cluster_custom_object("kopf.dev", "v1", "clusterkopfpeerings", peering)
     )
     return dict(found.get("status") or {})
 

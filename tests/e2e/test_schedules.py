@@ -8,8 +8,8 @@ and what follows does not depend on the day the tests run."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,15 +21,18 @@ from retrodiction.api.cron import NEVER_FIRES_MESSAGE
 from retrodiction.controller.schedule_runs import schedule_selector
 from retrodiction.data import make_random_walks, write_dataset
 from retrodiction.identity import GROUP, TRIGGER_ANNOTATION, VERSION
+from retrodiction.kube_client import as_dict
 from retrodiction_harness.cluster import Kube
 from retrodiction_harness.operator_process import OperatorProcess, running_operator
 from retrodiction_harness.waiting import eventually
 from tests.e2e.runs import (
+    api_message,
     applied_without_drift,
     apply_as_gitops,
     custom,
     events_of,
     kubectl,
+    listed_items,
     wait_for_phase,
 )
 
@@ -67,6 +70,23 @@ def daily_data(tmp_path_factory: pytest.TempPathFactory) -> str:
     return path.as_uri()
 
 
+@dataclass(frozen=True)
+class Schedules:
+    """What a schedule test works with: its namespace on the cluster, the operator and the clock it reads the time
+    from, and the daily data every schedule's window has."""
+
+    kube: Kube
+    namespace: str
+    operator: OperatorProcess
+    clock: FileClock
+    daily_data: str
+
+
+@pytest.fixture
+def schedules(kube: Kube, namespace: str, operator: OperatorProcess, clock: FileClock, daily_data: str) -> Schedules:
+    return Schedules(kube, namespace, operator, clock, daily_data)
+
+
 def schedule_body(name: str, data_uri: str, **spec: Any) -> dict[str, Any]:
     template_spec: dict[str, Any] = {
         "variables": ["s0000", "s0001"],
@@ -85,13 +105,11 @@ def schedule_body(name: str, data_uri: str, **spec: Any) -> dict[str, Any]:
 
 
 def create(kube: Kube, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
-    created: dict[str, Any] = custom(kube).create_namespaced_custom_object(GROUP, VERSION, namespace, SCHEDULES, body)
-    return created
+    return as_dict(custom(kube).create_namespaced_custom_object(GROUP, VERSION, namespace, SCHEDULES, body))
 
 
 def get_schedule(kube: Kube, namespace: str, name: str) -> dict[str, Any]:
-    found: dict[str, Any] = custom(kube).get_namespaced_custom_object(GROUP, VERSION, namespace, SCHEDULES, name)
-    return found
+    return as_dict(custom(kube).get_namespaced_custom_object(GROUP, VERSION, namespace, SCHEDULES, name))
 
 
 def patch_schedule(kube: Kube, namespace: str, name: str, patch: dict[str, Any]) -> None:
@@ -99,10 +117,8 @@ def patch_schedule(kube: Kube, namespace: str, name: str, patch: dict[str, Any])
 
 
 def runs_of(kube: Kube, namespace: str, schedule: str) -> dict[str, dict[str, Any]]:
-    listed = custom(kube).list_namespaced_custom_object(
-        GROUP, VERSION, namespace, RUNS, label_selector=schedule_selector(schedule)
-    )
-    return {run["metadata"]["name"]: run for run in listed["items"]}
+    listed = listed_items(kube, namespace, RUNS, label_selector=schedule_selector(schedule))
+    return {run["metadata"]["name"]: run for run in listed}
 
 
 def status_of(kube: Kube, namespace: str, name: str) -> dict[str, Any]:
@@ -126,11 +142,10 @@ def utc(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
-def start_at(
-    kube: Kube, namespace: str, clock: FileClock, body: dict[str, Any], moment: str, *, resume: bool = True
-) -> dict[str, Any]:
+def start_at(schedules: Schedules, body: dict[str, Any], moment: str, *, resume: bool = True) -> dict[str, Any]:
     """Create the schedule suspended with the clock at `moment`, wait until the operator has seen it there, then
     resume it (unless told not to); returns the status from which the test starts."""
+    kube, namespace, clock = schedules.kube, schedules.namespace, schedules.clock
     clock.set(utc(moment))
     suspended = {**body, "spec": {**body["spec"], "suspend": True}}
     create(kube, namespace, suspended)
@@ -142,10 +157,10 @@ def start_at(
     return status
 
 
-def test_a_trigger_annotation_starts_one_run_now_that_completes(
-    kube: Kube, namespace: str, operator: OperatorProcess, clock: FileClock, daily_data: str
-) -> None:
-    status = start_at(kube, namespace, clock, schedule_body("on-demand", daily_data), "2030-06-10T12:00:00")
+def test_a_trigger_annotation_starts_one_run_now_that_completes(schedules: Schedules) -> None:
+    kube, namespace = schedules.kube, schedules.namespace
+    clock, daily_data = schedules.clock, schedules.daily_data
+    status = start_at(schedules, schedule_body("on-demand", daily_data), "2030-06-10T12:00:00")
     assert status["nextScheduleTime"] == "2030-06-11T00:00:00Z"  # 02:00 CEST
     assert not runs_of(kube, namespace, "on-demand")
     patch_schedule(kube, namespace, "on-demand", {"metadata": {"annotations": {TRIGGER_ANNOTATION: "first"}}})
@@ -166,11 +181,14 @@ def test_a_trigger_annotation_starts_one_run_now_that_completes(
 
 
 def test_slots_missed_during_downtime_are_caught_up_across_a_daylight_saving_change_and_never_twice(
-    kube: Kube, namespace: str, operator: OperatorProcess, clock: FileClock, daily_data: str
+    schedules: Schedules,
 ) -> None:
+    kube, namespace = schedules.kube, schedules.namespace
+    clock, daily_data = schedules.clock, schedules.daily_data
+    operator = schedules.operator
     # At 03:00 in Berlin on March 28-31: March 31, 2030 is the night the clocks go forward.
     body = schedule_body("backfill", daily_data, schedule="0 3 28-31 3 *", catchUp={"policy": "All", "limit": 3})
-    before = start_at(kube, namespace, clock, body, "2030-03-01T00:00:00")
+    before = start_at(schedules, body, "2030-03-01T00:00:00")
     operator.kill()  # March 28-31 pass without an operator
     clock.set(utc("2030-03-31T12:00:00"))
     operator.start()
@@ -208,14 +226,14 @@ def test_slots_missed_during_downtime_are_caught_up_across_a_daylight_saving_cha
     assert slot_runs == set(expected)
 
 
-def test_forbid_holds_the_next_slot_while_a_run_is_active_and_replace_takes_its_place(
-    kube: Kube, namespace: str, operator: OperatorProcess, clock: FileClock, daily_data: str
-) -> None:
+def test_forbid_holds_the_next_slot_while_a_run_is_active_and_replace_takes_its_place(schedules: Schedules) -> None:
+    kube, namespace = schedules.kube, schedules.namespace
+    clock, daily_data = schedules.clock, schedules.daily_data
     # Runs that wait suspended stay active for as long as the test needs.
     body = schedule_body(
         "exclusive", daily_data, concurrencyPolicy="Forbid", template_spec={"execution": {"suspend": True}}
     )
-    start_at(kube, namespace, clock, body, "2030-12-01T12:00:00")
+    start_at(schedules, body, "2030-12-01T12:00:00")
     clock.set(utc("2030-12-02T01:00:05"))
     eventually(lambda: list(runs_of(kube, namespace, "exclusive")) == ["exclusive-203012020100"], "the first run")
     wait_for_phase(kube, namespace, "exclusive-203012020100", {"Suspended"}, timeout=60)
@@ -234,11 +252,11 @@ def test_forbid_holds_the_next_slot_while_a_run_is_active_and_replace_takes_its_
     eventually(lambda: "RunReplaced" in events_of(kube, namespace, "exclusive"), "the RunReplaced Event")
 
 
-def test_history_limits_delete_the_oldest_finished_runs(
-    kube: Kube, namespace: str, operator: OperatorProcess, clock: FileClock, daily_data: str
-) -> None:
+def test_history_limits_delete_the_oldest_finished_runs(schedules: Schedules) -> None:
+    kube, namespace = schedules.kube, schedules.namespace
+    clock, daily_data = schedules.clock, schedules.daily_data
     body = schedule_body("short-memory", daily_data, successfulRunsHistoryLimit=1)
-    start_at(kube, namespace, clock, body, "2030-12-05T12:00:00")
+    start_at(schedules, body, "2030-12-05T12:00:00")
     names: list[str] = []
     for trigger in ("a", "b"):
         clock.set(utc("2030-12-05T12:00:00") + timedelta(minutes=len(names) + 1))
@@ -250,11 +268,11 @@ def test_history_limits_delete_the_oldest_finished_runs(
     eventually(lambda: list(runs_of(kube, namespace, "short-memory")) == [names[1]], "the older run to be trimmed")
 
 
-def test_a_suspended_schedule_skips_its_slots_and_a_late_slot_past_its_deadline_is_missed(
-    kube: Kube, namespace: str, operator: OperatorProcess, clock: FileClock, daily_data: str
-) -> None:
+def test_a_suspended_schedule_skips_its_slots_and_a_late_slot_past_its_deadline_is_missed(schedules: Schedules) -> None:
+    kube, namespace = schedules.kube, schedules.namespace
+    clock, daily_data = schedules.clock, schedules.daily_data
     body = schedule_body("paused", daily_data, startingDeadlineSeconds=300)
-    status = start_at(kube, namespace, clock, body, "2030-12-06T12:00:00", resume=False)
+    status = start_at(schedules, body, "2030-12-06T12:00:00", resume=False)
     assert {c["type"]: c["status"] for c in status["conditions"]}["Suspended"] == "True"
     missed = status["missedSlots"]
     clock.set(utc("2030-12-07T12:00:00"))
@@ -293,7 +311,7 @@ def test_an_invalid_schedule_is_rejected_by_the_api_server_with_a_clear_message(
     with pytest.raises(ApiException) as rejected:
         create(kube, namespace, body)
     assert rejected.value.status == 422
-    assert message in json.loads(rejected.value.body)["message"]
+    assert message in api_message(rejected.value)
 
 
 @pytest.mark.parametrize("expression", ["0 0 31 2 0", "0 0 29 2 *", "0 0 31 1-4 *", "0 0 31 2 */2", "@monthly"])
@@ -304,8 +322,10 @@ def test_a_schedule_that_fires_only_rarely_is_accepted(kube: Kube, namespace: st
 
 
 def test_a_schedule_applied_by_a_gitops_tool_shows_no_drift_after_it_started_runs(
-    kube: Kube, namespace: str, operator: OperatorProcess, clock: FileClock, daily_data: str, tmp_path: Path
+    schedules: Schedules, tmp_path: Path
 ) -> None:
+    kube, namespace = schedules.kube, schedules.namespace
+    clock, daily_data = schedules.clock, schedules.daily_data
     body = schedule_body("gitops-nightly", daily_data)
     clock.set(utc("2030-12-09T01:00:05"))  # 02:00 CET: a slot is due, the schedule starts a run at once
     apply_as_gitops(kube, namespace, body, tmp_path)

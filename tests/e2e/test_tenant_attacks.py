@@ -40,6 +40,7 @@ from tests.e2e.runs import (
     PLURAL,
     custom,
     get_run,
+    listed_items,
     needs_pod_addresses,
     training,
     wait_for_phase,
@@ -74,7 +75,7 @@ def create(kube: Kube, namespace: str, body: dict[str, Any]) -> None:
 
 def everything_the_operator_says(kube: Kube, namespace: str, operator: OperatorProcess) -> str:
     """Every status and Event in the namespace and the operator's whole log, as one text to search."""
-    runs = custom(kube).list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)["items"]
+    runs = listed_items(kube, namespace)
     events = client.CoreV1Api(kube.api).list_namespaced_event(namespace).items
     log = "\n".join(path.read_text(errors="replace") for path in sorted(operator.log_dir.glob("operator-*.log")))
     return "\n".join([json.dumps([run.get("status") for run in runs]), *(str(event.message) for event in events), log])
@@ -298,11 +299,11 @@ def test_a_gzip_bomb_report_and_two_million_batches_leave_the_operators_memory_f
                 "binaryData": {"results.jsonl.gz": bomb} if not data else {},
             }  # fmt: skip
             try:
-                core.create_namespaced_config_map(namespace, body)
+                core.create_namespaced_config_map(namespace, body)  # type: ignore[arg-type]  # the attack's raw dict
             except client.exceptions.ApiException as err:
                 if err.status != 409:
                     raise
-                core.replace_namespaced_config_map(name, namespace, body)
+                core.replace_namespaced_config_map(name, namespace, body)  # type: ignore[arg-type]  # as above
         # Two million batches, by arithmetic: refused before anything is planned.
         huge = small_run(
             "huge",

@@ -1,7 +1,6 @@
 """The RetrodictionTraining CRD on a real API server: what the schema and its CEL rules reject, and defaults."""
 
 import copy
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -9,11 +8,13 @@ from typing import Any
 import pytest
 import yaml
 from kubernetes import client
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 
 from retrodiction.identity import GROUP, VERSION
+from retrodiction.kube_client import as_dict
 from retrodiction_harness.cluster import Kube
 from retrodiction_harness.crds import apply_project_crds
+from tests.e2e.runs import api_message
 
 REPO = Path(__file__).resolve().parents[2]
 PLURAL = "retrodictiontrainings"
@@ -39,8 +40,7 @@ def training_crd(kube: Kube) -> None:
 
 def create(kube: Kube, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
     api = client.CustomObjectsApi(kube.api)
-    created: dict[str, Any] = api.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
-    return created
+    return as_dict(api.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body))
 
 
 def mutated(change: Callable[[dict[str, Any]], None], name: str = "invalid") -> dict[str, Any]:
@@ -94,7 +94,7 @@ def test_the_api_server_rejects_an_invalid_training(
     with pytest.raises(ApiException) as caught:
         create(kube, namespace, mutated(change))
     assert caught.value.status == 422
-    assert words in json.loads(caught.value.body)["message"]
+    assert words in api_message(caught.value)
 
 
 @pytest.mark.usefixtures("training_crd")
@@ -141,7 +141,7 @@ def test_status_written_by_the_operator_fits_the_status_schema(kube: Kube, names
         ],
     }
     api.patch_namespaced_custom_object_status(GROUP, VERSION, namespace, PLURAL, "valid", {"status": status})
-    stored = api.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "valid")
+    stored = as_dict(api.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "valid"))
     assert stored["status"] == status
     with pytest.raises(ApiException) as caught:
         api.patch_namespaced_custom_object_status(

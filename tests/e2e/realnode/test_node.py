@@ -15,6 +15,7 @@ from retrodiction_harness.realnode.containerd import SANDBOX_IMAGE
 from retrodiction_harness.realnode.machine import differences, machine_state
 from retrodiction_harness.realnode.node import RealNode
 from retrodiction_harness.realnode.probe import probe_pod
+from tests.e2e.runs import pod_status
 
 
 @pytest.fixture(scope="module")
@@ -37,11 +38,12 @@ def test_a_pod_runs_on_the_real_node_as_its_images_user_with_an_address_of_the_p
     }
     with real_node.control_plane.api_client() as api:
         core = client.CoreV1Api(api)
-        core.create_namespaced_pod("default", pod)
+        core.create_namespaced_pod("default", pod)  # type: ignore[arg-type]  # a raw pod, as sent
         deadline = time.monotonic() + 60
-        while (status := core.read_namespaced_pod("sandbox-image", "default").status).phase != "Running":
+        while (status := pod_status(core.read_namespaced_pod("sandbox-image", "default"))).phase != "Running":
             assert time.monotonic() < deadline, status
             time.sleep(0.5)
+        assert status.pod_ip is not None and status.container_statuses is not None, status
         assert ipaddress.ip_address(status.pod_ip) in ipaddress.ip_network(real_node.network.pod_cidr)
         assert status.host_ip == real_node.network.node_ip
         [container] = status.container_statuses

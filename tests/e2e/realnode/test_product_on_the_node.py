@@ -33,6 +33,9 @@ from tests.e2e.runs import (
     cli_results,
     custom,
     kubectl,
+    name_of,
+    pod_containers,
+    pod_status,
     s3_secret,
     stored_summary,
     training,
@@ -125,8 +128,9 @@ def pod_report(kube: Kube, namespace: str) -> str:
     """Each pod's phase and container states, for a failed wait."""
     lines = []
     for pod in client.CoreV1Api(kube.api).list_namespaced_pod(namespace).items:
-        states = [(s.name, s.state.to_dict()) for s in (pod.status.container_statuses or [])]
-        lines.append(f"{pod.metadata.name}: {pod.status.phase} {states}")
+        status = pod_status(pod)
+        states = [(s.name, s.state and s.state.to_dict()) for s in (status.container_statuses or [])]
+        lines.append(f"{name_of(pod)}: {status.phase} {states}")
     return "\n" + "\n".join(lines)
 
 
@@ -181,9 +185,9 @@ def test_pods_resolve_service_names_through_cluster_dns_and_nothing_outside_the_
         },
     }
     core = client.CoreV1Api(kube.api)
-    core.create_namespaced_pod(runs_namespace, pod)
+    core.create_namespaced_pod(runs_namespace, pod)  # type: ignore[arg-type]  # a raw pod, as sent
     eventually(
-        lambda: core.read_namespaced_pod("resolver", runs_namespace).status.phase in ("Succeeded", "Failed"),
+        lambda: pod_status(core.read_namespaced_pod("resolver", runs_namespace)).phase in ("Succeeded", "Failed"),
         "the resolver pod to finish",
         lambda: pod_report(kube, runs_namespace),
         timeout=120,
@@ -198,7 +202,7 @@ def test_pods_resolve_service_names_through_cluster_dns_and_nothing_outside_the_
     }
     assert {name: answers.get(name) for name in expected} == expected, printed
     assert answers["pypi.org"].startswith("unresolved") and answers["example.com"].startswith("unresolved"), printed
-    assert core.read_namespaced_pod("resolver", runs_namespace).status.phase == "Succeeded"
+    assert pod_status(core.read_namespaced_pod("resolver", runs_namespace)).phase == "Succeeded"
     assert network.guard_drops() == 0
 
 
@@ -208,9 +212,9 @@ def test_the_chart_runs_the_operator_from_its_image_and_a_daskcluster_run_surviv
     kube = on_node.kube
     install(on_node, release)
     operator = operator_pod(kube, release)
-    [container] = operator.spec.containers
+    [container] = pod_containers(operator)
     assert container.image == on_node.images.operator
-    assert container.security_context.read_only_root_filesystem is True
+    assert container.security_context is not None and container.security_context.read_only_root_filesystem is True
     # What the container really runs as, seen from inside it (`kubectl exec`: API server -> kubelet -> containerd).
     target = f"deploy/{FULLNAME}"
     uid = kubectl(kube, "exec", "-n", release, target, "--", "id", "-u")
@@ -224,8 +228,9 @@ def test_the_chart_runs_the_operator_from_its_image_and_a_daskcluster_run_surviv
         .list_namespaced_pod(release, label_selector="app.kubernetes.io/name=dask-kubernetes-operator")
         .items
     )
-    assert controller.spec.containers[0].image == on_node.images.dask_controller
-    assert controller.spec.containers[0].image.endswith(f":{dask_version}")
+    controller_image = pod_containers(controller)[0].image
+    assert controller_image == on_node.images.dask_controller
+    assert controller_image.endswith(f":{dask_version}")
 
     body = weekly_co2_run("on-node", dask=ON_DASKCLUSTER, output=s3_output(on_node, runs_namespace, "node"))
     custom(kube).create_namespaced_custom_object(GROUP, VERSION, runs_namespace, PLURAL, body)
@@ -233,16 +238,16 @@ def test_the_chart_runs_the_operator_from_its_image_and_a_daskcluster_run_surviv
     scheduler, workers = (dask_pods(kube, runs_namespace, "on-node", c) for c in ("scheduler", "worker"))
     assert scheduler and workers
     for pod in [*scheduler, *workers]:
-        assert pod.spec.containers[0].image == on_node.images.worker
-        assert pod.status.host_ip == on_node.node.network.node_ip
+        assert pod_containers(pod)[0].image == on_node.images.worker
+        assert pod_status(pod).host_ip == on_node.node.network.node_ip
     # A worker pod, then the operator pod, deleted mid-run.
     core = client.CoreV1Api(kube.api)
-    core.delete_namespaced_pod(workers[0].metadata.name, runs_namespace, grace_period_seconds=0)
+    core.delete_namespaced_pod(name_of(workers[0]), runs_namespace, grace_period_seconds=0)
     progress = wait_for_progress(kube, runs_namespace, "on-node", at_least=400, timeout=300)
-    core.delete_namespaced_pod(operator.metadata.name, release, grace_period_seconds=0)
+    core.delete_namespaced_pod(name_of(operator), release, grace_period_seconds=0)
     eventually(
         lambda: any(
-            pod.metadata.name != operator.metadata.name and pod.status.phase == "Running"
+            name_of(pod) != name_of(operator) and pod_status(pod).phase == "Running"
             for pod in core.list_namespaced_pod(release, label_selector=f"app.kubernetes.io/instance={RELEASE}").items
         ),
         "a new operator pod",
@@ -274,7 +279,7 @@ def test_the_chart_with_namespaced_permissions_runs_a_run_in_its_driver_pod(
     core = client.CoreV1Api(kube.api)
     selector = f"job-name={driver_job_name('in-driver')}"
     eventually(
-        lambda: any(p.status.phase in ("Running", "Succeeded") for p in core.list_namespaced_pod(
+        lambda: any(pod_status(p).phase in ("Running", "Succeeded") for p in core.list_namespaced_pod(
             runs_namespace, label_selector=selector).items),
         "the driver pod to run",
         lambda: pod_report(kube, runs_namespace),
@@ -289,5 +294,5 @@ def test_the_chart_with_namespaced_permissions_runs_a_run_in_its_driver_pod(
     summary, _ = stored_summary(kube, runs_namespace, run)
     assert_same_results(summary["results"], cli_results(body))
     [driver] = core.list_namespaced_pod(runs_namespace, label_selector=selector).items
-    assert driver.spec.containers[0].image == on_node.images.worker
+    assert pod_containers(driver)[0].image == on_node.images.worker
     assert logs(kube, release, f"deploy/{FULLNAME}").strip()
