@@ -133,6 +133,11 @@ class Podman:
             raise RuntimeError(f"podman {' '.join(args)}: exit {done.returncode}\n{done.stderr[-3000:]}")
         return done.stdout
 
+    def build(self, *args: str, cwd: Path | None = None) -> str:
+        """`podman build` with runc's state under `base`: its default, /run/runc, is a path the real node's machine
+        check watches, and a RUN step would create it."""
+        return self.run("build", "--runtime-flag", f"root={self.base / 'runc'}", *args, cwd=cwd)
+
     def run_container(self, image: str, entrypoint: str, *args: str) -> str:
         """`image`'s `entrypoint` run once, without a network, leaving nothing outside `base`: runc keeps its state
         under `base` (its default, /run/runc, is a path the real node's machine check watches), and the container's
@@ -181,7 +186,7 @@ def python_base(podman: Podman, cache: Path) -> str:
             )
             podman.run("import", str(rootfs), f"{name}-rootfs")
             (Path(work) / "Containerfile").write_text(BASE_LAYER.format(base=f"{name}-rootfs"))
-            podman.run("build", "--pull=never", "--network", "host", "-t", name, str(work))
+            podman.build("--pull=never", "--network", "host", "-t", name, str(work))
             _save(podman, name, archive)
     elif not podman.run("images", "-q", name).strip():
         podman.run("load", "-i", str(archive))
@@ -246,8 +251,8 @@ def build_product_images(
             build_args = [
                 f"--build-arg={name}={value}" for name, value in {**plan.build_args, "PYTHON_IMAGE": base}.items()
             ]
-            podman.run(
-                "build", "--pull=never", "--network", "host",
+            podman.build(
+                "--pull=never", "--network", "host",
                 "-v", f"{HOST_CA_BUNDLE}:/etc/ssl/certs/ca-certificates.crt:ro",
                 "-f", plan.dockerfile, "--target", plan.target, *build_args,
                 "-t", image, ".",
@@ -331,8 +336,8 @@ def build_dask_controller_image(podman: Podman, cache: Path) -> tuple[str, Path]
         with tempfile.TemporaryDirectory(dir=cache) as work:
             (Path(work) / "Containerfile").write_text(layer)
             (Path(work) / "lock.txt").write_bytes(lock)
-            podman.run(
-                "build", "--pull=never", "--network", "host",
+            podman.build(
+                "--pull=never", "--network", "host",
                 "-v", f"{HOST_CA_BUNDLE}:/etc/ssl/certs/ca-certificates.crt:ro",
                 "-t", image, str(work),
             )  # fmt: skip

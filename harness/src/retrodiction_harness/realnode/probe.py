@@ -6,6 +6,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from retrodiction_harness.realnode.network import NodeNetwork, run_command, try_command
 
@@ -43,12 +44,24 @@ class Probe:
         run_command(["ip", "netns", "exec", self.name, "ip", "route", "add", "default", "via", gateway])
 
 
+NETNS_DIR = Path("/run/netns")
+
+
+def _remove_netns_dir() -> None:
+    """`ip netns add` makes /run/netns (a bind mount of itself) when it is missing, and `ip netns del` leaves it:
+    once its last namespace is gone, undo both, so the machine is as the probe found it."""
+    if NETNS_DIR.is_dir() and not any(NETNS_DIR.iterdir()):
+        try_command(run_command, ["umount", str(NETNS_DIR)])
+        NETNS_DIR.rmdir()
+
+
 @contextmanager
 def probe_pod(network: NodeNetwork, address: str, name: str = "rtnode-probe") -> Iterator[Probe]:
     host, inside = f"{name[:9]}-h", f"{name[:9]}-p"
     cleanup = [["ip", "netns", "del", name], ["ip", "link", "del", host]]
     for argv in cleanup:
         try_command(run_command, argv)
+    made_netns_dir = not NETNS_DIR.exists()
     try:
         for argv in (
             ["ip", "netns", "add", name],
@@ -64,3 +77,5 @@ def probe_pod(network: NodeNetwork, address: str, name: str = "rtnode-probe") ->
     finally:
         for argv in cleanup:
             try_command(run_command, argv)
+        if made_netns_dir:
+            _remove_netns_dir()
