@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import Final
 
 from retrodiction.api.status import Phase
 from retrodiction.controller.conditions import cap_message
+from retrodiction.controller.kube_api import EventType
 from retrodiction.identity import WARNING_REASONS, EventReason
-
-EventType = Literal["Normal", "Warning"]
 
 # The reasons a phase change is announced under when the transition carries one of them; any other reason (Accepted
 # on entering Pending, or a driver's own) lets the phase change pick the Event's reason.
