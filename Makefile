@@ -12,7 +12,7 @@ $(BIN)/uv:
 
 install: $(BIN)/uv
 	$(BIN)/uv pip sync --quiet -p $(BIN)/python requirements/lock.txt
-	$(BIN)/uv pip install --quiet -p $(BIN)/python --no-deps -e . -e harness
+	$(BIN)/uv pip install --quiet -p $(BIN)/python --no-deps -e . -e harness -e examples/plugin-model
 
 # etcd, kube-apiserver, kube-controller-manager, kubectl and helm for the e2e tier: taken from
 # $KUBEBUILDER_ASSETS, or built once from the Go modules into ~/.cache/retrodiction-operator (minutes, cold).
@@ -68,9 +68,11 @@ integration: install
 e2e: install controlplane
 	$(BIN)/pytest tests/e2e
 
+# One after another, never two at once: each measures against a baseline of its own run on the same cores.
 bench: install
 	$(BIN)/python benchmarks/engine_vs_statsforecast.py
-	$(BIN)/python benchmarks/local_cluster.py
+	$(BIN)/python -m benchmarks.cli_startup
+	$(BIN)/python -m benchmarks.local_cluster
 	$(BIN)/python -m benchmarks.operator_overhead
 
 # lock.txt pins everything the tests use (the `test` extra holds every other); operator.txt and worker.txt are what

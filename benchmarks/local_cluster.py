@@ -1,16 +1,23 @@
-"""End to end on a Dask LocalCluster: per-batch overhead, and the speed-up of 2 worker processes over 1.
+"""End to end on a Dask LocalCluster: per-batch overhead, the speed-up of 2 worker processes over 1, and the
+throughput of `retrodiction train` at scale.
 
-Two measurements, each against a baseline taken in the same run:
+Three measurements, each against a baseline taken in the same run:
 
 1. Per-batch overhead. Many near-empty batches (one variable, a few targets each) run through the coordinator on
    a 1-worker LocalCluster, against the same batches run by a plain in-process loop (`run_batch`, no Dask).
    overhead per batch = (cluster wall time - in-process wall time) / batches.
 2. Scaling. A CPU-bound run (synthetic daily random walks, heavy SES) on a 2-worker LocalCluster against the same
    run on a 1-worker LocalCluster. Target: >= 1.6x on a 2-core machine.
+3. Throughput at scale. `retrodiction train --workers 2` as people run it (a fresh process, start-up, summary and
+   table included) on 2,000 daily series x 20 years, the last 19 scored by the five models at horizons 1, 7 and 28
+   (208M scored forecasts, in batches of a year and 50 series, the spec's default, then 500), against the
+   engine's single-core rate: `score_targets` on the whole panel in this process. Target: at least half that rate
+   per worker.
 
-Cluster start-up is excluded from every timing (clusters are started before the clock runs).
+Cluster start-up is excluded from the timings of 1 and 2 (clusters are started before the clock runs).
 
-    python benchmarks/local_cluster.py [--series 400] [--points 6000] [--batch-days 365] [--per-batch 100] [--quick]
+    python -m benchmarks.local_cluster [--series 400] [--points 6000] [--batch-days 365] [--per-batch 100]
+        [--scale-series 2000] [--scale-points 7305] [--only overhead|scaling|scale] [--quick]   # from the root
 """
 
 from __future__ import annotations
@@ -22,12 +29,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+from benchmarks.training_runs import timed_train, write_manifest, write_panel
 from distributed import Client, LocalCluster
 
 from retrodiction.config import TrainingConfig
 from retrodiction.coordinator import ParallelTrainingCoordinator
 from retrodiction.data import DataSource, make_random_walks, write_dataset
-from retrodiction.engine import EngineConfig
+from retrodiction.engine import EngineConfig, score_targets
 from retrodiction.execution.task import run_batch
 
 
@@ -138,6 +148,52 @@ def scaling(sizes: Sizes, folder: Path) -> None:
     print(f"RESULT speed-up of 2 workers over 1: {times[1] / times[2]:.2f}x (target >= 1.6x)")
 
 
+# Batch layouts of the throughput run: the spec's default (50 series a batch, 800 batches of about 7 ms of scoring
+# each, where Dask's own cost per batch weighs), and batches of 500 series (80 batches of about 70 ms).
+SCALE_LAYOUTS = (50, 500)
+MEASUREMENTS = ("overhead", "scaling", "scale")
+
+
+def throughput_at_scale(series: int, points: int, folder: Path) -> None:
+    panel = write_panel(folder, series, points, seed=5)
+    first_target, workers = 366, 2  # the first year is history only
+    engine = EngineConfig(horizons=(1, 7, 28), season_length=7, window_length=28)
+    retrodiction = {"horizons": list(engine.horizons), "seasonLength": 7, "windowLength": 28}
+    scored = series * (points - first_target) * len(engine.models) * len(engine.horizons)
+    rate = _engine_rate(panel.path, first_target, engine, scored)
+    target = 0.5 * rate * workers
+    print(
+        f"throughput at scale: {series} series x {points} days, the last {points - first_target} scored by 5 models "
+        f"x 3 horizons: {scored / 1e6:.0f}M scored forecasts"
+    )
+    print(f"  baseline engine score_targets, one core, in-process: {scored / rate:.2f} s = {rate / 1e6:.1f}M/s")
+    for per_batch in SCALE_LAYOUTS:
+        name = f"scale-{per_batch}"
+        manifest = write_manifest(panel, first_target, retrodiction, name=name, variables_per_batch=per_batch)
+        throughput = scored / timed_train(manifest, "--workers", str(workers))
+        print(
+            f"  retrodiction train --workers {workers}, {per_batch} series a batch, the whole command: "
+            f"{scored / throughput:.2f} s = {throughput / 1e6:.1f}M/s"
+        )
+        print(
+            f"RESULT end-to-end throughput at scale, {per_batch} series a batch: {throughput / 1e6:.1f}M/s = "
+            f"{throughput / target:.2f} of the target (half the engine's single-core rate x {workers} workers = "
+            f"{target / 1e6:.1f}M/s)"
+        )
+
+
+def _engine_rate(path: Path, first_target: int, engine: EngineConfig, scored: int) -> float:
+    """Scored forecasts a second of score_targets on the whole panel in this process, the best of two runs."""
+    # Rows in time order and C order, as a batch's frame has them (pandas hands back a column-major array).
+    values = np.ascontiguousarray(pd.read_parquet(path).drop(columns="date").to_numpy(np.float64))
+    best = float("inf")
+    for _ in range(2):
+        began = time.perf_counter()
+        score_targets(values, first_target, engine)
+        best = min(best, time.perf_counter() - began)
+    return scored / best
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--series", type=int, default=400)
@@ -145,18 +201,25 @@ def main() -> None:
     parser.add_argument("--batch-days", type=int, default=365)
     parser.add_argument("--per-batch", type=int, default=100, help="variables per batch")
     parser.add_argument("--repeats", type=int, default=3, help="runs per configuration; the best is reported")
+    parser.add_argument("--scale-series", type=int, default=2000, help="series of the throughput at scale")
+    parser.add_argument("--scale-points", type=int, default=7305, help="days of the throughput at scale")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke check")
+    parser.add_argument("--only", choices=MEASUREMENTS, help="run this measurement alone")
     args = parser.parse_args()
     if args.quick:
-        args.series, args.points = 40, 1500
-    with (
-        LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster,
-        Client(cluster) as client,
-    ):
-        per_batch_overhead(client)
+        args.series, args.points, args.scale_series, args.scale_points = 40, 1500, 100, 1500
+    chosen = [args.only] if args.only else list(MEASUREMENTS)
+    if "overhead" in chosen:
+        with (
+            LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster,
+            Client(cluster) as client,
+        ):
+            per_batch_overhead(client)
     with tempfile.TemporaryDirectory() as folder:
-        sizes = Sizes(args.series, args.points, args.batch_days, args.per_batch, args.repeats)
-        scaling(sizes, Path(folder))
+        if "scaling" in chosen:
+            scaling(Sizes(args.series, args.points, args.batch_days, args.per_batch, args.repeats), Path(folder))
+        if "scale" in chosen:
+            throughput_at_scale(args.scale_series, args.scale_points, Path(folder))
 
 
 if __name__ == "__main__":

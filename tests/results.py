@@ -9,7 +9,6 @@ import pytest
 
 from retrodiction.coordinator import ParallelTrainingCoordinator
 from retrodiction.execution.task import run_batch
-from retrodiction.summary import SummaryAccumulator
 
 
 def in_process_results(
@@ -19,7 +18,7 @@ def in_process_results(
     results = [run_batch(task) for task in coordinator.tasks()]
     if shuffle_seed is not None:
         random.Random(shuffle_seed).shuffle(results)
-    accumulator = SummaryAccumulator(coordinator._variables, coordinator.config.engine)
+    accumulator = coordinator.make_accumulator()
     accumulator.add_all(results)
     return [row.to_dict() for row in accumulator.results()]
 
@@ -34,3 +33,8 @@ def assert_same_results(mine: list[dict[str, Any]], reference: list[dict[str, An
         assert a["trust"] == b["trust"]
         for key in ("mae", "rmse", "mase", "directionalAccuracy"):
             assert a[key] == pytest.approx(b[key], rel=1e-9, abs=0.0)
+        assert len(a.get("intervals", [])) == len(b.get("intervals", []))
+        for mine_interval, their_interval in zip(a.get("intervals", []), b.get("intervals", []), strict=True):
+            assert (mine_interval["level"], mine_interval["n"]) == (their_interval["level"], their_interval["n"])
+            for key in ("coverage", "winkler"):
+                assert mine_interval[key] == pytest.approx(their_interval[key], rel=1e-9, abs=0.0)

@@ -31,6 +31,8 @@ class TrainingBatch:
     n_targets: int = 0
     # Rows the batch reads: its targets and the warm-up before them.
     n_rows: int = 0
+    # The run-wide origin index of the first row the batch reads (0: the row before the window's first target).
+    origin_index: int = 0
     processed: bool = False
     processing_time: float = 0.0
     results: dict[str, Any] | None = None
@@ -102,6 +104,7 @@ def plan_batches(
     bounds = np.array([to_utc_naive(s) for s, _ in slices] + [to_utc_naive(slices[-1][1])])
     rows = np.searchsorted(times, bounds, side="left")
     width = max(6, len(str(len(slices) - 1)))
+    window_first_origin = int(rows[0]) - 1
     batches: list[TrainingBatch] = []
     empty = 0
     for index, (slice_start, slice_end) in enumerate(slices):
@@ -121,6 +124,7 @@ def plan_batches(
                     load_start_time=load_start,
                     n_targets=stop - first,
                     n_rows=stop - max(0, load_row),
+                    origin_index=max(0, load_row) - window_first_origin,
                 )
             )
     return BatchPlan(batches=batches, empty_slices=empty, targets=int(rows[-1] - rows[0]))

@@ -10,41 +10,20 @@ import re
 import signal
 import sys
 from collections.abc import Sequence
-from functools import cache
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 from retrodiction import __version__
-from retrodiction.api.training import RetrodictionTraining
 from retrodiction.data.errors import DataError
-from retrodiction.manifest import ManifestError, load_training
+from retrodiction.local_training import EXIT_OK, EXIT_RUN_FAILED, BadInputError, train_locally
+from retrodiction.manifest import ManifestError
+from retrodiction.terminal import console
 
-if TYPE_CHECKING:  # the run's libraries load only when a run starts, so `retrodiction operator` stays light
-    from rich.console import Console
-
-    from retrodiction.api.summary import RetrodictionSummary
-    from retrodiction.coordinator import ParallelTrainingCoordinator
-    from retrodiction.execution.progress import Progress as RunProgress
-
-EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_BAD_INPUT, EXIT_INTERRUPTED = 2, 130
+__all__ = ["EXIT_BAD_INPUT", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_RUN_FAILED", "configure_operator_logging", "main"]
 PACKAGE = "retrodiction-operator"
-
-
-@cache
-def _console(*, stderr: bool = False) -> Console:
-    """rich's console, imported on first use: only the laptop's commands (the `cli` extra) print with it; the
-    operator and a run's driver print plain lines and run in images without rich."""
-    from rich.console import Console
-
-    return Console(stderr=stderr)
 
 
 def _error(message: str) -> None:
     print(message, file=sys.stderr)
-
-
-class BadInputError(Exception):
-    """Raised for input errors caught before or during planning; printed as one line, exit code 2."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -59,13 +38,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--namespace", "-n", help="the namespace of rt/NAME (default: the current context's)")
     where = train.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=int, help="local Dask worker processes (default: spec.dask.workers)")
+    where.add_argument("--workers", type=int, help="local Dask workers (default: spec.dask.workers)")
     where.add_argument("--scheduler", metavar="ADDRESS", help="use an existing Dask scheduler, e.g. tcp://h:8786")
     train.add_argument("--output", "-o", help="summary JSON path or fsspec URI (default: NAME-summary.json)")
     train.add_argument("--report", help="also write an HTML report with plots to this path")
     train.add_argument("--checkpoint", metavar="URI", help="keep finished batches here and resume from them")
-    train.add_argument("--top", type=int, default=25, help="variables shown in the trust table (default 25)")
-    train.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no table")
+    train.add_argument(
+        "--top", type=int, help="variables in the trust table (default 25; --format json: all unless given)"
+    )
+    train.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default="table",
+        help="what goes to stdout: the trust table, or its rows as one JSON document for scripts",
+    )
+    train.add_argument(
+        "--processes",
+        action="store_true",
+        help="local worker processes even for a small run (which otherwise runs on threads of this process)",
+    )
+    train.add_argument("--quiet", "-q", action="store_true", help="no notes, progress bar or table (JSON stays)")
+    train.add_argument("--verbose", "-v", action="store_true", help="also the INFO logs of Dask and of the run")
 
     sub.add_parser("datasets", help="list the bundled datasets (builtin://NAME)")
 
@@ -78,13 +71,6 @@ def _parser() -> argparse.ArgumentParser:
     scope.add_argument("--namespace", "-n", action="append", default=[], help="watch this namespace (repeatable)")
     scope.add_argument("--all-namespaces", "-A", action="store_true", help="watch the whole cluster (default)")
     return parser
-
-
-def _workers(args: argparse.Namespace, training: RetrodictionTraining) -> int:
-    workers = args.workers if args.workers is not None else training.spec.dask.workers
-    if workers < 1:
-        raise BadInputError("--workers: must be at least 1")
-    return int(workers)
 
 
 # rt/NAME, retrodictiontraining/NAME, retrodictiontrainings.training.retrodiction.dev/NAME: a run in the cluster.
@@ -130,119 +116,9 @@ def _tls(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     if (run := _run_name(args.manifest)) is not None:
         return _drive(args, run)
-    from retrodiction.config import TrainingConfig
-    from retrodiction.coordinator import CoordinatorState, ParallelTrainingCoordinator
-    from retrodiction.execution.checkpoint import FsspecCheckpoint
-    from retrodiction.report import trust_table, write_html_report
-
-    training = load_training(Path(args.manifest))
-    spec = training.spec
-    if spec.data.credentials_secret_ref is not None:
-        _console(stderr=True).print(
-            "[yellow]note:[/] spec.data.credentialsSecretRef is read by the operator only; the CLI takes "
-            "credentials from the environment (e.g. AWS_ACCESS_KEY_ID) or spec.data.storageOptions"
-        )
-    scheduler = args.scheduler or (spec.dask.address if spec.dask.mode == "address" else None)
-    coordinator = ParallelTrainingCoordinator(
-        config=TrainingConfig.from_spec(spec),
-        max_workers=_workers(args, training) if scheduler is None else 1,
-        scheduler_address=scheduler,
-        run_name=training.metadata.name,
-        namespace=training.metadata.namespace,
-    )
-    batches = coordinator.prepare_spec_batches(spec)
-    output = args.output or f"{training.metadata.name}-summary.json"
-    _check_writable(output, "--output")
-    if args.report:
-        _check_writable(args.report, "--report")
-    if args.checkpoint:
-        # Keyed by the plan's fingerprint: a changed spec never resumes from another spec's batches.
-        coordinator.checkpoint = FsspecCheckpoint(f"{args.checkpoint.rstrip('/')}/{coordinator.fingerprint()}")
-    where = scheduler or f"a local Dask cluster of {coordinator.max_workers} worker process(es)"
-    if not args.quiet:
-        _console(stderr=True).print(f"{training.metadata.name}: {len(batches)} batches on {where}")
-
-    summary = _run_with_progress(coordinator, quiet=args.quiet)
-    save_error = _save_summary(coordinator, output, training.metadata.name)
-    if args.report:
-        write_html_report(summary, args.report)
-    if not args.quiet:
-        _console().print(trust_table(summary, limit=args.top))
-        _console(stderr=True).print(f"summary: {output}" + (f"  report: {args.report}" if args.report else ""))
-    if save_error:
-        _console(stderr=True).print(f"error: --output: {save_error}", markup=False)
-        return EXIT_RUN_FAILED
-    if coordinator.state is not CoordinatorState.COMPLETED:
-        _console(stderr=True).print(
-            f"[red]error:[/] run {coordinator.state}: {coordinator.failure_reason or ''}".rstrip(": ")
-        )
-        return EXIT_RUN_FAILED
-    return EXIT_OK
-
-
-def _check_writable(target: str, option: str) -> None:
-    """Refuse an output location that cannot be written before the run, not after it."""
-    import fsspec
-
-    try:
-        fs, path = fsspec.core.url_to_fs(target)
-        if "file" in fs.protocol:
-            parent = Path(path).parent
-            parent.mkdir(parents=True, exist_ok=True)
-            if not os.access(parent, os.W_OK):
-                raise BadInputError(f"{option}: folder {str(parent)!r} is not writable")
-            return
-        # Object stores have no folders: the bucket (or container) is what must exist.
-        root = path.strip("/").split("/", 1)[0]
-        if not fs.exists(root):
-            raise BadInputError(f"{option}: {root!r} does not exist or is not accessible at {target}")
-    except (ValueError, ImportError, OSError) as err:
-        raise BadInputError(f"{option}: cannot write to {target!r} ({type(err).__name__}: {err})") from None
-
-
-def _save_summary(coordinator: ParallelTrainingCoordinator, output: str, name: str) -> str | None:
-    """Write the summary; if the output fails now (it was checked before the run), keep it in a local file."""
-    try:
-        coordinator.save_results_to_file(output)
-        return None
-    except Exception as err:
-        fallback = str(Path.cwd() / f"{name}-summary.json")
-        coordinator.save_results_to_file(fallback)
-        return f"could not write {output} ({type(err).__name__}: {err}); the summary was saved to {fallback}"
-
-
-def _run_with_progress(coordinator: ParallelTrainingCoordinator, *, quiet: bool) -> RetrodictionSummary:
-    if quiet:
-        return coordinator.run_training()
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TaskProgressColumn,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    columns = (
-        TextColumn("[bold]batches"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TaskProgressColumn(),
-        TextColumn("{task.fields[failed]} failed"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=_console(stderr=True), transient=False) as bar:
-        task = bar.add_task("batches", total=len(coordinator.batches), failed=0)
-
-        def update(progress: RunProgress) -> None:
-            if coordinator.dashboard_link and not bar.tasks[0].fields.get("announced"):
-                bar.console.print(f"Dask dashboard: {coordinator.dashboard_link}")
-                bar.update(task, announced=True)
-            bar.update(task, completed=progress.completed, failed=progress.failed)
-
-        return coordinator.run_training(update)
+    if args.verbose:
+        logging.getLogger().setLevel(logging.INFO)
+    return train_locally(args)
 
 
 def configure_operator_logging(level: str) -> None:
@@ -279,7 +155,7 @@ def _datasets() -> int:
     from retrodiction.data import builtin_datasets
 
     for name, description in sorted(builtin_datasets().items()):
-        _console().print(f"builtin://{name}\t{description}")
+        console().print(f"builtin://{name}\t{description}")
     return EXIT_OK
 
 

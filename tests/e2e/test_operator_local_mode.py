@@ -256,3 +256,18 @@ def test_a_run_applied_by_a_gitops_tool_shows_no_drift_after_the_operator_ran_it
     assert run["status"]["phase"] == "Succeeded", run["status"]
     code, diff = applied_without_drift(kube, namespace, body, tmp_path)
     assert (code, diff) == (0, ""), diff
+
+
+def test_a_custom_model_whose_plugin_is_missing_fails_the_run_before_any_batch_naming_the_field(
+    kube: Kube, namespace: str, operator: OperatorProcess
+) -> None:
+    plugin = {"name": "mine", "plugin": {"entryPoint": "not-installed"}}
+    body = training("no-plugin", retrodiction__customModels=[plugin])
+    custom(kube).create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
+    run = wait_for_phase(kube, namespace, "no-plugin", {"Failed", "Succeeded"}, timeout=60)
+    assert run["status"]["phase"] == "Failed"
+    assert run["status"]["reason"] == "InvalidSpec"
+    assert run["status"]["message"].startswith(
+        "spec.retrodiction.customModels[0] (mine).plugin.entryPoint: no entry point 'not-installed'"
+    )
+    assert (run["status"].get("batches") or {}).get("succeeded", 0) == 0

@@ -83,6 +83,39 @@ MISTAKES = [
     ("zero workers", _set("dask.workers", 0), "spec.dask.workers"),
     ("negative retries", _set("execution.batchRetries", -1), "spec.execution.batchRetries"),
     ("credentials without output uri", _set("output.credentialsSecretRef", {"name": "s3"}), "needs uri"),
+    (
+        "unknown statsforecast class",
+        _set("retrodiction.customModels", [{"name": "p", "statsforecast": {"model": "Prophet"}}]),
+        'spec.retrodiction.customModels[0].statsforecast.model: Unsupported value: "Prophet"',
+    ),
+    (
+        "custom model named like a builtin",
+        _set("retrodiction.customModels", [{"name": "naive", "statsforecast": {"model": "Naive"}}]),
+        "name must differ from the builtin models' names",
+    ),
+    (
+        "custom model with two sources",
+        _set(
+            "retrodiction.customModels",
+            [{"name": "x", "statsforecast": {"model": "Naive"}, "plugin": {"entryPoint": "x"}}],
+        ),
+        "exactly one of statsforecast and plugin is required",
+    ),
+    (
+        "custom model names repeated",
+        _set("retrodiction.customModels", [{"name": "x", "plugin": {"entryPoint": "a"}}] * 2),
+        "spec.retrodiction.customModels[1]: Duplicate value",
+    ),
+    (
+        "no model at all",
+        _set("retrodiction", {"models": [], "customModels": []}),
+        "models and customModels must name at least one model between them",
+    ),
+    (
+        "interval level of 100%",
+        _set("retrodiction.customModels", [{"name": "x", "plugin": {"entryPoint": "a"}, "levels": [100]}]),
+        "spec.retrodiction.customModels[0].levels[0]",
+    ),
 ]
 
 

@@ -40,7 +40,11 @@ STARTS = {
     | _package_modules("retrodiction.data"),
 }
 # Loaded by name rather than by an import statement: the Dask pods' commands, and fsspec's s3:// filesystem.
-BY_NAME = {"operator": set(), "worker": {"distributed.cli.dask_scheduler", "distributed.cli.dask_worker", "s3fs"}}
+# statsforecast.models is imported by name when a run names one of its classes (forecasters/registry.py).
+BY_NAME = {
+    "operator": set(),
+    "worker": {"distributed.cli.dask_scheduler", "distributed.cli.dask_worker", "s3fs", "statsforecast.models"},
+}
 # Libraries each image must not hold (tests/unit/test_locks.py checks the locks; this checks the venvs are them).
 ABSENT = {
     "operator": ("numpy", "pandas", "pyarrow", "distributed", "fsspec", "rich", "matplotlib"),
@@ -104,6 +108,7 @@ def test_the_imports_cover_each_process() -> None:
     assert {"retrodiction.controller.handlers", "kopf", "kubernetes", "croniter", "prometheus_client"} <= set(operator)
     assert {"retrodiction.coordinator", "retrodiction.data.parquet_format", "retrodiction.driver.tls"} <= set(worker)
     assert {"pyarrow", "pandas", "numpy", "scipy", "cryptography", "distributed", "s3fs"} <= set(worker)
+    assert {"retrodiction.forecasters.registry", "statsforecast.models"} <= set(worker)
 
 
 @pytest.mark.parametrize("image", sorted(STARTS))

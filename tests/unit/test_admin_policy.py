@@ -461,7 +461,8 @@ def test_the_policy_parses_every_camel_case_key() -> None:
     policy = AdminPolicy.model_validate_json(
         """{"daskModes": ["address"], "images": ["r.example/*"], "uriSchemes": ["file"],
             "storageOptionKeys": ["anon"], "ambientCredentials": true, "maxBatchesPerRun": 7,
-            "maxRowsPerBatch": 8, "maxWorkersPerRun": 9, "maxConcurrentRunsPerNamespace": 10}"""
+            "maxRowsPerBatch": 8, "maxWorkersPerRun": 9, "maxConcurrentRunsPerNamespace": 10,
+            "maxHistoryRows": 11}"""
     )
     assert policy == AdminPolicy(
         dask_modes=("address",),
@@ -473,6 +474,7 @@ def test_the_policy_parses_every_camel_case_key() -> None:
         max_rows_per_batch=8,
         max_workers_per_run=9,
         max_concurrent_runs_per_namespace=10,
+        max_history_rows=11,
     )
 
 

@@ -93,7 +93,6 @@ def test_config_accepts_lists_and_stays_hashable() -> None:
     [
         ("models", ("naive", "arima")),
         ("models", ("naive", "naive")),
-        ("models", ()),
         ("horizons", (0,)),
         ("horizons", (1, 1)),
         ("horizons", ()),

@@ -163,6 +163,22 @@ def test_hadolint_passes_on_the_dockerfile() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_hadolint_passes_on_the_example_plugins_derived_worker_image() -> None:
+    dockerfile = REPO / "examples" / "plugin-model" / "Dockerfile"
+    result = subprocess.run(
+        [hadolint(), "--no-color", str(dockerfile.relative_to(REPO))],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    # It derives from the worker image and leaves it as the user the Dask pods run as.
+    text = dockerfile.read_text()
+    assert "FROM ${WORKER_IMAGE}" in text
+    assert text.rstrip().endswith("USER 10001:10001")
+
+
 def test_hadolint_does_fail_an_unpinned_install() -> None:
     """The check above is not vacuous: the same hadolint rejects what this file must never do."""
     bad = "FROM python:3.11.7-slim-bookworm\nRUN pip install --no-cache-dir requests\n"

@@ -27,8 +27,9 @@ FORBIDDEN = (
     "retrodiction.config",
     "retrodiction.summary",
     "retrodiction.report",
+    "retrodiction.forecasters",  # builds custom models: imports statsforecast or a tenant's plugin
 )
-HEAVY_LIBRARIES = ("distributed", "dask", "fsspec", "pandas", "pyarrow", "numpy", "s3fs")
+HEAVY_LIBRARIES = ("distributed", "dask", "fsspec", "pandas", "pyarrow", "numpy", "s3fs", "statsforecast")
 
 
 def _forbidden(module: str) -> bool:

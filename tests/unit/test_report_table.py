@@ -1,22 +1,27 @@
-"""The terminal trust table: every result listed once, ranked by trust, best model highlighted."""
+"""The terminal trust table: every result listed once, ranked by trust, best model highlighted, and at any width
+every row whole: names may wrap, numbers are never cut."""
 
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from rich.console import Console
 from rich.table import Table
 
 from retrodiction.report import trust_table
+from retrodiction.report.formatting import format_interval, format_probability
 from retrodiction.report.table import BEST_STYLE
 from tests.unit.test_report_samples import MACRO_VARIABLES, MODELS, make_result, make_summary, summary_of
 
 Row = list[str]
+# A whole cell of the table: a number, a percentage, an interval, a ratio, or the dash of a missing value.
+WHOLE_VALUE = re.compile(r"^(-?\d+(\.\d+)?(e[-+]\d+)?%?|\d\.\d{3}–\d\.\d{3}|\d+/\d+|–)$")
 
 
-def render(table: Table) -> str:
-    console = Console(file=io.StringIO(), width=250, color_system=None)
+def render(table: Table, width: int = 250) -> str:
+    console = Console(file=io.StringIO(), width=width, color_system=None)
     console.print(table)
     return console.file.getvalue()  # type: ignore[attr-defined, no-any-return]
 
@@ -114,3 +119,50 @@ def test_names_are_shown_literally_not_read_as_markup() -> None:
     assert "[red]gdp[/red]" in text
     assert "[bold]naive" in text
     assert "[blink]run" in text
+
+
+def lines_of_results(text: str) -> list[list[str]]:
+    """The words of each line that shows a result (its variable and model first), whatever the borders."""
+    words = [re.sub(r"[│┃]", " ", line).split() for line in text.splitlines()]
+    return [row for row in words if len(row) > 3 and row[0] in MACRO_VARIABLES and row[1] in MODELS]
+
+
+@pytest.mark.parametrize("width", [60, 80, 120])
+def test_at_any_width_every_result_is_shown_once_with_whole_numbers(width: int) -> None:
+    summary = make_summary()
+    text = render(trust_table(summary, width=width), width=width)
+    assert "…" not in text
+    assert max(len(line) for line in text.splitlines()) <= width
+    rows = lines_of_results(text)
+    expected = {(r["variable"], r["model"], r["horizon"]): r["trust"] for r in summary["results"]}
+    assert sorted((row[0], row[1], int(row[2])) for row in rows) == sorted(expected)
+    for row in rows:
+        trust = expected[row[0], row[1], int(row[2])]
+        assert row[3] == format_probability(trust["mean"])
+        assert all(WHOLE_VALUE.match(cell) for cell in row[2:]), row
+
+
+def test_a_narrow_table_keeps_the_interval_and_names_the_columns_it_leaves_out() -> None:
+    summary = make_summary()
+    text = render(trust_table(summary, width=60), width=60)
+    first = summary["results"][0]
+    assert format_interval(first["trust"]["lower"], first["trust"]["upper"]) in text
+    assert "Left out to fit the width: Successes/n, MAE, Dir.acc." in " ".join(text.split())
+
+
+def test_a_wide_terminal_shows_every_column_with_its_full_header() -> None:
+    text = render(trust_table(make_summary(), width=120), width=120)
+    assert all(header in text for header in ("Trust (mean)", "95% interval", "Successes/n", "MAE", "Dir.acc"))
+    assert "Left out" not in text
+
+
+def test_long_names_wrap_and_leave_every_number_whole() -> None:
+    long_names = [f"{name}_seasonally_adjusted_chained_2012_dollars" for name in ("gdp", "consumption")]
+    summary = make_summary(variables=long_names, models=("naive", "drift"), horizons=(1,))
+    text = render(trust_table(summary, width=60), width=60)
+    assert "…" not in text
+    assert max(len(line) for line in text.splitlines()) <= 60
+    shown = " ".join(text.split())
+    for result in summary["results"]:
+        assert format_probability(result["trust"]["mean"]) in shown
+    assert "chained" in shown  # wrapped onto a line of its own, not cut

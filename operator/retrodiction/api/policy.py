@@ -19,7 +19,7 @@ from typing import Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
-from retrodiction.api.training import RetrodictionTrainingSpec
+from retrodiction.api.training import DEFAULT_MAX_HISTORY_ROWS, RetrodictionTrainingSpec
 
 DaskMode = Literal["kubernetes", "local", "address"]
 
@@ -66,6 +66,11 @@ class AdminPolicy(BaseModel):
     )
     max_batches_per_run: int = Field(default=100_000, ge=1)
     max_rows_per_batch: int = Field(default=5_000_000, ge=1)
+    max_history_rows: int = Field(
+        default=DEFAULT_MAX_HISTORY_ROWS,
+        ge=1,
+        description="Rows of history a custom model reads at an origin when its spec sets no lookback (and at most).",
+    )
     max_workers_per_run: int = Field(default=32, ge=1)
     max_concurrent_runs_per_namespace: int = Field(default=10, ge=1)
 

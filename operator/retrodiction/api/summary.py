@@ -49,8 +49,11 @@ class _Part(BaseModel):
     )
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form, with the document's field names in their frozen order."""
-        return self.model_dump(mode="json", by_alias=True)
+        """The JSON form, with the document's field names in their frozen order.
+
+        Only the optional fields added after the first version have defaults, and they are left out while they hold
+        them: a run without custom models writes the very bytes an earlier writer did."""
+        return self.model_dump(mode="json", by_alias=True, exclude_defaults=True)
 
 
 class SummaryWindow(_Part):
@@ -74,6 +77,19 @@ class SummaryData(_Part):
     time_column: str
 
 
+class SummaryCustomModel(_Part):
+    """A custom model as the run computed it; `lookback` is the one it was given (the admin's cap when unset)."""
+
+    name: str
+    source: str  # statsforecast or plugin
+    model: str  # the statsforecast class, or the plugin's entry point
+    params: dict[str, Any]
+    refit_every: int = Field(ge=1)
+    lookback: int = Field(ge=1)
+    levels: list[int]
+    gaps: str
+
+
 class SummaryEngine(_Part):
     models: list[str]
     horizons: list[int]
@@ -81,6 +97,7 @@ class SummaryEngine(_Part):
     window_length: int
     ses_alpha: float
     tolerance: float
+    custom_models: list[SummaryCustomModel] = Field(default_factory=list)
 
 
 class SummaryConfig(_Part):
@@ -112,6 +129,16 @@ class Trust(_Part):
     upper: float
 
 
+class IntervalScore(_Part):
+    """A model's central `level`% prediction interval on the targets scored with one: the share that fell inside it
+    (coverage; `level`/100 when the intervals are calibrated) and the mean Winkler score (lower is better)."""
+
+    level: int = Field(ge=1, le=99)
+    n: int = Field(ge=0)
+    coverage: float | None
+    winkler: float | None
+
+
 class SummaryResult(_Part):
     """One variable x model x horizon. Metrics are null when no target was scored."""
 
@@ -127,6 +154,17 @@ class SummaryResult(_Part):
     successes: int = Field(ge=0)
     failures: int = Field(ge=0)
     trust: Trust
+    # Only for a model with prediction intervals (a custom model's `levels`); trust stays the Beta of point success.
+    intervals: list[IntervalScore] = Field(default_factory=list)
+
+
+class ModelCost(_Part):
+    """Where a model's time went over the run's batches, and its calls that raised (their targets are skipped)."""
+
+    model: str
+    seconds: float = Field(ge=0)
+    errors: int = Field(ge=0)
+    first_error: str | None
 
 
 class RetrodictionSummary(_Part):
@@ -136,6 +174,7 @@ class RetrodictionSummary(_Part):
     config: SummaryConfig
     batches: SummaryBatches
     results: list[SummaryResult]
+    models: list[ModelCost] = Field(default_factory=list)
 
     @field_validator("api_version", "kind")
     @classmethod

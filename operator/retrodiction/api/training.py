@@ -96,9 +96,112 @@ class DataSpec(_Model):
     credentials_secret_ref: SecretRef | None = None
 
 
+# statsforecast.models classes a spec may name (statsforecast 2.x). Listed here, not imported: the operator and the
+# API server validate the name without the library, which only the worker image carries. SklearnModel is left out:
+# it wraps an estimator object that JSON params cannot express. tests/unit/test_custom_models.py keeps the list
+# in step with the installed statsforecast.
+STATSFORECAST_MODELS: tuple[str, ...] = (
+    "ADIDA", "ARCH", "ARIMA", "AutoARIMA", "AutoCES", "AutoETS", "AutoMFLES", "AutoRegressive", "AutoTBATS",
+    "AutoTheta", "ConformalSeasonalPool", "ConstantModel", "CrostonClassic", "CrostonOptimized", "CrostonSBA",
+    "DynamicOptimizedTheta", "DynamicTheta", "GARCH", "HistoricAverage", "Holt", "HoltWinters", "IMAPA", "MFLES",
+    "MSTL", "NaNModel", "Naive", "OptimizedTheta", "RandomWalkWithDrift", "SeasonalExponentialSmoothing",
+    "SeasonalExponentialSmoothingOptimized", "SeasonalNaive", "SeasonalWindowAverage", "SimpleExponentialSmoothing",
+    "SimpleExponentialSmoothingOptimized", "TBATS", "TSB", "Theta", "WindowAverage", "ZeroModel",
+)  # fmt: skip
+StatsforecastClass = Literal[STATSFORECAST_MODELS]  # type: ignore[valid-type]
+
+# Keyword arguments of a model's constructor: JSON values, bounded so a spec cannot carry a document of its own.
+ModelParams = Annotated[
+    dict[str, Any], Field(default_factory=dict, max_length=32, json_schema_extra={"maxProperties": 32})
+]
+
+MAX_CUSTOM_MODELS = 16
+# How much history an unset lookback may still read is the admin's (AdminPolicy.max_history_rows); this is the
+# default there and in `retrodiction train`.
+DEFAULT_MAX_HISTORY_ROWS = 100_000
+
+
+class StatsforecastModel(_Model):
+    """A class of statsforecast.models and its constructor's keyword arguments (`AutoETS(season_length=12)`)."""
+
+    model: StatsforecastClass
+    params: ModelParams
+
+
+class PluginModel(_Model):
+    """A model a team brings: an entry point of group `retrodiction.models` in the run's worker image, named by its
+    name or its object reference (`mypkg.models:make`), looked up among that group's entry points in the run's own
+    pods only."""
+
+    entry_point: str = Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9_.:-]+$")
+    params: ModelParams
+
+
+class CustomModel(_Model):
+    """A model beside the builtins, scored on the same targets with the same metrics and trust."""
+
+    model_config = ConfigDict(
+        json_schema_extra=_cel_rules(
+            ("has(self.statsforecast) != has(self.plugin)", "exactly one of statsforecast and plugin is required"),
+            (f"!(self.name in {list(ALL_MODELS)})", "name must differ from the builtin models' names"),
+        )
+    )
+
+    name: str = Field(min_length=1, max_length=63, pattern=r"^[a-z0-9]([a-z0-9_-]*[a-z0-9])?$")
+    statsforecast: StatsforecastModel | None = None
+    plugin: PluginModel | None = None
+    refit_every: int | None = Field(
+        default=None,
+        ge=1,
+        le=100_000,
+        description="Fit at every refitEvery-th origin counted from the window's first; update (forward) between.",
+    )
+    lookback: int | None = Field(
+        default=None, ge=1, le=10_000_000, description="Rows of history up to each origin the model sees; unset: all."
+    )
+    levels: Annotated[list[Annotated[int, Field(ge=1, le=99)]], AfterValidator(_unique)] = Field(
+        default_factory=list, max_length=8, json_schema_extra=_SET, description="Prediction interval levels (%)."
+    )
+    gaps: Literal["interpolate", "skip"] = Field(
+        default="interpolate",
+        description="Missing rows inside the history: filled linearly between the observations around them, or the "
+        "origin is skipped.",
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> CustomModel:
+        if (self.statsforecast is None) == (self.plugin is None):
+            raise ValueError("exactly one of statsforecast and plugin is required")
+        if self.name in ALL_MODELS:
+            raise ValueError(f"name {self.name!r} must differ from the builtin models' names")
+        return self
+
+    @property
+    def source(self) -> str:
+        return "statsforecast" if self.statsforecast is not None else "plugin"
+
+
+_CUSTOM_MODELS_LIST: JsonDict = {"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]}
+
+
+def _unique_names(models: list[CustomModel]) -> list[CustomModel]:
+    _unique([model.name for model in models])
+    return models
+
+
 class RetrodictionSpec(_Model):
+    model_config = ConfigDict(
+        json_schema_extra=_cel(
+            "size(self.models) + (has(self.customModels) ? size(self.customModels) : 0) > 0",
+            "models and customModels must name at least one model between them",
+        )
+    )
+
     models: Annotated[list[ModelName], AfterValidator(_unique)] = Field(
-        default_factory=lambda: list(ALL_MODELS), min_length=1, max_length=len(ALL_MODELS), json_schema_extra=_SET
+        default_factory=lambda: list(ALL_MODELS), max_length=len(ALL_MODELS), json_schema_extra=_SET
+    )
+    custom_models: Annotated[list[CustomModel], AfterValidator(_unique_names)] = Field(
+        default_factory=list, max_length=MAX_CUSTOM_MODELS, json_schema_extra=_CUSTOM_MODELS_LIST
     )
     horizons: Annotated[list[Annotated[int, Field(ge=1, le=10000)]], AfterValidator(_unique)] = Field(
         default_factory=lambda: [1], min_length=1, max_length=64, json_schema_extra=_SET
@@ -109,6 +212,17 @@ class RetrodictionSpec(_Model):
     # warm-up rows.
     ses_alpha: float = Field(default=0.3, ge=MIN_SES_ALPHA, le=1.0)
     tolerance: float = Field(default=1.0, ge=0.0)
+
+    @model_validator(mode="after")
+    def _some_model(self) -> RetrodictionSpec:
+        if not self.models and not self.custom_models:
+            raise ValueError("models and customModels must name at least one model between them")
+        return self
+
+    @property
+    def model_names(self) -> list[str]:
+        """Every model of the run in the summary's order: the builtins, then the custom models."""
+        return [*self.models, *(model.name for model in self.custom_models)]
 
 
 class Toleration(_Model):

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime
 
 import pyarrow.csv as pacsv
 
+from retrodiction.data.cache import LruCache
 from retrodiction.data.location import Location, file_token, open_stream, reading
 from retrodiction.data.model import DatasetInfo, Frame, check_variables
 from retrodiction.data.table import OrderedTable, numeric_columns, require_time_column
@@ -16,34 +15,7 @@ from retrodiction.data.table import OrderedTable, numeric_columns, require_time_
 CACHE_SIZE = 4
 
 
-class _LruCache:
-    """Parsed files by token, least recently used dropped first; shared by a worker's threads."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._entries: OrderedDict[str, OrderedTable] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> OrderedTable | None:
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None:
-                self._entries.move_to_end(key)
-            return entry
-
-    def put(self, key: str, entry: OrderedTable) -> None:
-        with self._lock:
-            self._entries[key] = entry
-            self._entries.move_to_end(key)
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-
-parsed_files = _LruCache(CACHE_SIZE)
+parsed_files: LruCache[OrderedTable] = LruCache(CACHE_SIZE)
 
 
 def _cache_key(location: Location) -> str:

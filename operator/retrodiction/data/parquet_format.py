@@ -1,37 +1,92 @@
-"""Parquet: read only the columns asked for, and only row groups whose time statistics meet the window."""
+"""Parquet: read only the columns asked for, and only row groups whose time statistics meet the window.
+
+A file's footer (schema and row-group statistics) is parsed once per process and kept with the open file while
+the file is unchanged: a worker reads many batches from one file, and parsing the footer of a 2,000-column file
+took 28 ms a batch, three times what scoring the batch took.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
-from retrodiction.data.location import Location, open_random_access, reading
+from retrodiction.data.cache import LruCache
+from retrodiction.data.location import Location, file_token, open_random_access, reading
 from retrodiction.data.model import DatasetInfo, Frame, check_variables
 from retrodiction.data.table import OrderedTable, numeric_columns, require_time_column
 from retrodiction.data.timeaxis import pushdown_filter
 
+CACHE_SIZE = 4
+
+
+@dataclass(frozen=True, eq=False)
+class _OpenFile:
+    """One version of a file, open, with its footer parsed: `fragment` picks row groups by their statistics,
+    `reader` reads them (both with the same metadata); reads take `lock`, as they share the file's position."""
+
+    fragment: Any  # pyarrow.dataset.ParquetFileFragment
+    reader: Any  # pyarrow.parquet.ParquetFile
+    columns: dict[str, bool]
+    time_type: Any
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+open_files: LruCache[_OpenFile] = LruCache(CACHE_SIZE)
+
+
+def _open(location: Location) -> _OpenFile:
+    time_column = location.source.time_column
+    file = open_random_access(location)
+    with reading(location.source, location.format):
+        fragment = ds.ParquetFileFormat().make_fragment(file)
+        fragment.ensure_complete_metadata()
+        schema = fragment.physical_schema
+        require_time_column(schema, time_column, location.source.uri)
+        reader = pq.ParquetFile(file, metadata=fragment.metadata)
+    return _OpenFile(fragment, reader, numeric_columns(schema, time_column), schema.field(time_column).type)
+
+
+@contextmanager
+def _opened(location: Location) -> Iterator[_OpenFile]:
+    """The file's cached entry, opened on first use. An entry whose use failed is dropped: the next batch opens
+    the file afresh rather than reuse a handle in an unknown state."""
+    key = file_token(location)
+    entry = open_files.get(key)
+    if entry is None:
+        # Two threads may both miss and open; the second entry simply replaces the first.
+        entry = _open(location)
+        open_files.put(key, entry)
+    try:
+        yield entry
+    except Exception:
+        open_files.drop(key)
+        raise
+
 
 def describe_parquet(location: Location) -> DatasetInfo:
     time_column = location.source.time_column
-    with open_random_access(location) as file, reading(location.source, location.format):
-        fragment = ds.ParquetFileFormat().make_fragment(file)
-        schema = fragment.physical_schema
-        require_time_column(schema, time_column, location.source.uri)
-        table = fragment.to_table(columns=[time_column])
+    with _opened(location) as entry, entry.lock, reading(location.source, location.format):
+        table = entry.reader.read(columns=[time_column], use_threads=False)
     ordered = OrderedTable.from_arrow(table, time_column)
-    return DatasetInfo(times=ordered.times, columns=numeric_columns(schema, time_column))
+    return DatasetInfo(times=ordered.times, columns=dict(entry.columns))
 
 
 def read_parquet(location: Location, variables: Sequence[str], start: datetime | None, end: datetime | None) -> Frame:
     time_column = location.source.time_column
-    with open_random_access(location) as file, reading(location.source, location.format):
-        fragment = ds.ParquetFileFormat().make_fragment(file)
-        schema = fragment.physical_schema
-        require_time_column(schema, time_column, location.source.uri)
-        check_variables(numeric_columns(schema, time_column), variables)
-        row_filter = pushdown_filter(schema.field(time_column).type, time_column, start, end)
-        table = fragment.to_table(columns=[time_column, *variables], filter=row_filter)
-    # Only the rows read are checked for duplicate times; describe() checks the whole column.
+    with _opened(location) as entry:
+        check_variables(entry.columns, variables)
+        row_filter = pushdown_filter(entry.time_type, time_column, start, end)
+        fragment = entry.fragment if row_filter is None else entry.fragment.subset(row_filter)
+        groups = [group.id for group in fragment.row_groups]
+        with entry.lock, reading(location.source, location.format):
+            table = entry.reader.read_row_groups(groups, columns=[time_column, *variables], use_threads=False)
+    # Whole row groups are read; the exact window is cut once the times are parsed. Only the rows read are
+    # checked for duplicate times; describe() checks the whole column.
     return OrderedTable.from_arrow(table, time_column).frame(variables, start, end)

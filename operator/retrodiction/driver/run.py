@@ -35,7 +35,12 @@ from retrodiction.api.outputs import checkpoint_uri, summary_uri
 from retrodiction.api.policy import violations
 from retrodiction.api.report import DriverExit, DriverState
 from retrodiction.api.summary import RetrodictionSummary
-from retrodiction.api.training import RetrodictionTraining, RetrodictionTrainingSpec, SecretRef
+from retrodiction.api.training import (
+    DEFAULT_MAX_HISTORY_ROWS,
+    RetrodictionTraining,
+    RetrodictionTrainingSpec,
+    SecretRef,
+)
 from retrodiction.config import TrainingConfig
 from retrodiction.coordinator import CoordinatorState, ParallelTrainingCoordinator
 from retrodiction.data import DataError
@@ -222,7 +227,13 @@ class Driver:
         prefix = self._credentials_prefix(
             spec.data.credentials_secret_ref, DATA_CREDENTIALS_PREFIX, "spec.data.credentialsSecretRef"
         )
-        return TrainingConfig.from_spec(spec, credentials_prefix=prefix, anonymous=self._anonymous)
+        policy = self.settings.policy
+        return TrainingConfig.from_spec(
+            spec,
+            credentials_prefix=prefix,
+            anonymous=self._anonymous,
+            max_history_rows=policy.max_history_rows if policy is not None else DEFAULT_MAX_HISTORY_ROWS,
+        )
 
     def _output_options(self, spec: RetrodictionTrainingSpec) -> dict[str, Any]:
         assert spec.output.uri is not None
@@ -249,7 +260,7 @@ class Driver:
                 DriverExit.BAD_INPUT,
                 EventReason.POLICY_VIOLATION,
                 f"spec.window.batchSizeDays: a batch would load {largest} rows (warm-up included), over the "
-                f"limit of {policy.max_rows_per_batch}; use smaller batches",
+                f"limit of {policy.max_rows_per_batch}; use smaller batches (or a custom model's lookback)",
             )
 
     def _deadline(self, spec: RetrodictionTrainingSpec, started: datetime | None) -> datetime | None:
@@ -262,7 +273,8 @@ class Driver:
     def _cluster(self, spec: RetrodictionTrainingSpec) -> Iterator[tuple[Client, str]]:
         if spec.dask.mode == "local":
             workers = min(spec.dask.workers, self.settings.local_max_workers)
-            with local_cluster_client(workers) as client:
+            # A pod's log is for whoever runs the cluster: Dask's own lines stay in it (the CLI quiets them).
+            with local_cluster_client(workers, verbose=True) as client:
                 yield client, str(client.scheduler_info()["address"])
             return
         address = self.scheduler or spec.dask.address

@@ -29,5 +29,6 @@ def scale_lookback(config: EngineConfig) -> int:
 def warmup_rows(config: EngineConfig) -> int:
     """Rows of history before the first target so that every model can score it (if no value is missing)."""
     return max(
-        h + max(scale_lookback(config), *(model_lookback(m, h, config) for m in config.models)) for h in config.horizons
+        h + max([scale_lookback(config), *(model_lookback(m, h, config) for m in config.models)])
+        for h in config.horizons
     )

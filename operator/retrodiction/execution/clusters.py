@@ -2,32 +2,52 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import dask
 from distributed import Client, LocalCluster
+
+from retrodiction.execution.logs import library_logs, worker_log_level
 
 
 @contextmanager
 def local_cluster_client(
-    n_workers: int, *, threads_per_worker: int = 1, dashboard_address: str | None = None
+    n_workers: int,
+    *,
+    threads_per_worker: int = 1,
+    dashboard_address: str | None = None,
+    processes: bool = True,
+    verbose: bool = False,
 ) -> Iterator[Client]:
-    """A LocalCluster of `n_workers` processes, closed on exit.
+    """A LocalCluster of `n_workers` processes, or without `processes` one in-process worker of `n_workers`
+    threads; closed on exit.
 
-    One thread per worker: the engine is numpy-bound and holds the GIL in places, so processes scale and threads
-    would not. The scheduler always serves HTTP (health, metrics, dashboard); without an address it takes a free
-    port rather than 8787, which another cluster on the machine may hold.
+    One thread per worker process: the engine is numpy-bound and holds the GIL in places, so processes scale and
+    threads would not; threads are for runs too small to repay starting processes (execution/sizing.py). The
+    scheduler always serves HTTP (health, metrics, dashboard); without an address it takes a free port rather
+    than 8787, which another cluster on the machine may hold. Without `verbose`, Dask's INFO lines stay out of the
+    terminal, the worker processes' too (execution/logs.py).
     """
+    layout: dict[str, Any] = {"n_workers": n_workers, "threads_per_worker": threads_per_worker}
+    if not processes:
+        # TCP on the loopback, like worker processes: Dask's in-process transport would make the dashboard link
+        # name the machine's address while the dashboard listens elsewhere.
+        layout = {"n_workers": 1, "threads_per_worker": n_workers * threads_per_worker, "protocol": "tcp://"}
     with (
+        library_logs(verbose=verbose),
+        # Dask's nannies give each worker MALLOC_TRIM_THRESHOLD_=65536, which also fixes glibc's mmap threshold at
+        # 128 KiB: every temporary array of a batch then gets pages of its own from the kernel, and scoring ran
+        # 40% slower in a worker than in this process (docs/benchmarks.md). A value set in the environment stands.
+        dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}),
         LocalCluster(
-            n_workers=n_workers,
-            threads_per_worker=threads_per_worker,
-            processes=True,
+            **layout,
+            host="127.0.0.1",
+            processes=processes,
             dashboard_address=dashboard_address or ":0",
-            silence_logs=logging.WARNING,
+            silence_logs=worker_log_level(verbose=verbose),
         ) as cluster,
         Client(cluster) as client,
     ):

@@ -15,7 +15,9 @@ from numpy.typing import NDArray
 
 from retrodiction.data import DataError, DataSource, read_frame
 from retrodiction.data.timeaxis import to_utc_naive
-from retrodiction.engine import COUNT_FIELDS, SUM_FIELDS, EngineConfig, Scores, score_targets
+from retrodiction.engine import COUNT_FIELDS, INTERVAL_COUNT_FIELDS, SUM_FIELDS, EngineConfig, Scores
+from retrodiction.execution.scoring import BatchScores, score_batch
+from retrodiction.forecasters.plan import CustomModelPlan
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,10 @@ class BatchTask:
     end: datetime
     load_start: datetime | None
     engine: EngineConfig
+    custom_models: tuple[CustomModelPlan, ...] = ()
+    # The run-wide origin index of the first row the batch loads (custom models refit where it is a multiple of
+    # refitEvery; see forecasters/rolling.py).
+    origin_index: int = 0
 
 
 class BatchOutcome(StrEnum):
@@ -49,6 +55,13 @@ class BatchResult:
     seconds: float = 0.0
     worker: str = ""
     error: str | None = None
+    levels: tuple[int, ...] = ()
+    interval_counts: NDArray[np.int64] | None = None
+    interval_sums: NDArray[np.float64] | None = None
+    # Per model, in the run's model order: compute seconds, and calls that raised with the first one's message.
+    model_seconds: tuple[float, ...] = ()
+    model_errors: tuple[int, ...] = ()
+    model_first_errors: tuple[str | None, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -61,7 +74,13 @@ class BatchResult:
     def scores(self) -> Scores:
         if self.counts is None or self.sums is None:
             raise ValueError(f"batch {self.batch_id} has no scores: {self.error}")
-        return Scores(counts=self.counts, sums=self.sums)
+        return Scores(
+            counts=self.counts,
+            sums=self.sums,
+            levels=self.levels,
+            interval_counts=self.interval_counts,
+            interval_sums=self.interval_sums,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         # Python's float repr round-trips exactly, so a resumed run merges the very same numbers.
@@ -77,6 +96,13 @@ class BatchResult:
             "seconds": self.seconds,
             "worker": self.worker,
             "error": self.error,
+            "levels": list(self.levels),
+            "intervalCountFields": list(INTERVAL_COUNT_FIELDS),
+            "intervalCounts": None if self.interval_counts is None else self.interval_counts.tolist(),
+            "intervalSums": None if self.interval_sums is None else self.interval_sums.tolist(),
+            "modelSeconds": list(self.model_seconds),
+            "modelErrors": list(self.model_errors),
+            "modelFirstErrors": list(self.model_first_errors),
         }
 
     @classmethod
@@ -85,8 +111,12 @@ class BatchResult:
             "sumFields", list(SUM_FIELDS)
         ) != list(SUM_FIELDS):
             raise ValueError(f"checkpoint of batch {doc.get('batchId')} was written by an incompatible version")
+        if doc.get("intervalCountFields", list(INTERVAL_COUNT_FIELDS)) != list(INTERVAL_COUNT_FIELDS):
+            raise ValueError(f"checkpoint of batch {doc.get('batchId')} was written by an incompatible version")
         counts = doc.get("counts")
         sums = doc.get("sums")
+        interval_counts, interval_sums = doc.get("intervalCounts"), doc.get("intervalSums")
+        levels = tuple(int(level) for level in doc.get("levels", []))
         return cls(
             batch_id=str(doc["batchId"]),
             variables=tuple(doc["variables"]),
@@ -97,7 +127,23 @@ class BatchResult:
             seconds=float(doc.get("seconds", 0.0)),
             worker=str(doc.get("worker", "")),
             error=doc.get("error"),
+            levels=levels,
+            # Without levels JSON keeps no trace of the empty axes: shapes come from the counts and the levels.
+            interval_counts=_interval_array(interval_counts, counts, levels, np.int64, (len(INTERVAL_COUNT_FIELDS),)),
+            interval_sums=_interval_array(interval_sums, counts, levels, np.float64, ()),
+            model_seconds=tuple(float(value) for value in doc.get("modelSeconds", [])),
+            model_errors=tuple(int(value) for value in doc.get("modelErrors", [])),
+            model_first_errors=tuple(None if v is None else str(v) for v in doc.get("modelFirstErrors", [])),
         )
+
+
+def _interval_array(
+    values: Any, counts: Any, levels: tuple[int, ...], dtype: type[np.generic], tail: tuple[int, ...]
+) -> NDArray[Any] | None:
+    if values is None or counts is None:
+        return None
+    cells = np.shape(counts)[:3]
+    return np.asarray(values, dtype=dtype).reshape(*cells, len(levels), *tail)
 
 
 def _worker_name() -> str:
@@ -114,6 +160,9 @@ def run_batch(task: BatchTask) -> BatchResult:
     began = time.perf_counter()
     try:
         frame = read_frame(task.source, task.variables, task.load_start, task.end)
+        first_target = int(np.searchsorted(frame.times, to_utc_naive(task.start), side="left"))
+        # A custom model that cannot be built here (a plugin missing from this image) is as permanent as bad data.
+        scored = score_batch(frame.values, first_target, task.engine, task.custom_models, task.origin_index)
     except DataError as err:
         return BatchResult(
             task.batch_id,
@@ -125,15 +174,24 @@ def run_batch(task: BatchTask) -> BatchResult:
             # What the field and the rule say, not what the data holds: this text reaches the run's status.
             error=err.public,
         )
-    first_target = int(np.searchsorted(frame.times, to_utc_naive(task.start), side="left"))
-    scores = score_targets(frame.values, first_target, task.engine)
+    return _result(task, scored, rows_loaded=len(frame.times), targets=len(frame.times) - first_target, began=began)
+
+
+def _result(task: BatchTask, scored: BatchScores, *, rows_loaded: int, targets: int, began: float) -> BatchResult:
+    scores = scored.scores
     return BatchResult(
         batch_id=task.batch_id,
         variables=task.variables,
         counts=scores.counts,
         sums=scores.sums,
-        rows_loaded=len(frame.times),
-        targets=len(frame.times) - first_target,
+        rows_loaded=rows_loaded,
+        targets=targets,
         seconds=time.perf_counter() - began,
         worker=_worker_name(),
+        levels=scores.levels,
+        interval_counts=scores.interval_counts,
+        interval_sums=scores.interval_sums,
+        model_seconds=scored.seconds,
+        model_errors=scored.errors,
+        model_first_errors=scored.first_errors,
     )

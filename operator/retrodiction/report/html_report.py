@@ -22,6 +22,8 @@ from retrodiction.report.formatting import (
     format_probability,
     format_timestamp,
 )
+from retrodiction.report.interval_figures import coverage_svg
+from retrodiction.report.models import IntervalRow, ModelRow, interval_rows, model_rows
 from retrodiction.report.ranking import (
     Result,
     SummaryInput,
@@ -82,6 +84,40 @@ def _context(summary: RetrodictionSummary) -> dict[str, Any]:
         "figures": _figures(figure_results) if figure_results else [],
         "rows": _rows(results),
         "variable_count": len(variables),
+        "models": [_model_cells(row) for row in model_rows(summary)],
+        **_intervals(interval_rows(results)),
+    }
+
+
+def _model_cells(row: ModelRow) -> dict[str, Any]:
+    return {
+        "name": row.name,
+        "source": row.source,
+        "refit": row.refit,
+        "seconds": MISSING if row.seconds is None else f"{row.seconds:.3g} s",
+        "share": format_percent(row.share),
+        "errors": str(row.errors),
+        "first_error": row.first_error or "",
+    }
+
+
+def _intervals(rows: list[IntervalRow]) -> dict[str, Any]:
+    if not rows:
+        return {"interval_rows": [], "interval_figure": None}
+    return {
+        "interval_rows": [
+            [
+                row.model,
+                str(row.horizon),
+                f"{row.level}%",
+                str(row.n),
+                format_percent(row.coverage),
+                format_metric(row.winkler),
+            ]
+            for row in rows
+        ],
+        # matplotlib escapes every label it writes (see _figures).
+        "interval_figure": Markup(coverage_svg(rows)),
     }
 
 

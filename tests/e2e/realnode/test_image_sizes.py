@@ -1,8 +1,9 @@
 """Each image carries only what its processes run: measured on the images worker_image/Dockerfile builds here.
 
 The bounds: the operator image (Kopf and the Kubernetes client on the Python base) at most half the worker
-image (the driver and Dask with the data libraries), and the worker image at least a quarter smaller than the
-1.12 GB it was when both images held one dependency set (the report and command-line libraries and
+image (the driver and Dask with the data libraries), and the worker image at least a fifth smaller than the
+1.12 GB it was when both images held one dependency set (a quarter before statsforecast joined it; the report
+and command-line libraries and
 dask-kubernetes included). Measured on this tier's base image (Debian's Python, about 250 MB), where that build
 was 1.16 GB, so the bound is the stricter of the two. The sizes are printed in the session's summary.
 """
@@ -42,5 +43,7 @@ def test_the_operator_image_is_at_most_half_the_worker_image(images: NodeImages)
     assert images.sizes[images.operator] <= images.sizes[images.worker] / 2
 
 
-def test_the_worker_image_is_a_quarter_smaller_than_with_one_dependency_set(images: NodeImages) -> None:
-    assert images.sizes[images.worker] <= 0.75 * min(WORKER_BEFORE, WORKER_BEFORE_HERE)
+def test_the_worker_image_is_a_fifth_smaller_than_with_one_dependency_set(images: NodeImages) -> None:
+    # A quarter smaller when the images split (800 of 1,163 MB); statsforecast (with statsmodels), which runs the
+    # custom models, then became a worker dependency and added 53 MB.
+    assert images.sizes[images.worker] <= 0.8 * min(WORKER_BEFORE, WORKER_BEFORE_HERE)
