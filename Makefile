@@ -10,8 +10,10 @@ $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
+# --compile-bytecode: every first import of the 1,200 modules a run loads would compile them otherwise (about 3 s
+# on this machine class, paid by the first `retrodiction train` and by each test process that imports them).
 install: $(BIN)/uv
-	$(BIN)/uv pip sync --quiet -p $(BIN)/python requirements/lock.txt
+	$(BIN)/uv pip sync --quiet --compile-bytecode -p $(BIN)/python requirements/lock.txt
 	$(BIN)/uv pip install --quiet -p $(BIN)/python --no-deps -e . -e harness -e examples/plugin-model
 
 # etcd, kube-apiserver, kube-controller-manager, kubectl and helm for the e2e tier: taken from

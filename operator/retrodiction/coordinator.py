@@ -7,7 +7,6 @@ per-worker buffers.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import uuid
@@ -19,6 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 import fsspec
+import orjson
 from distributed import Client, Future, as_completed
 
 from retrodiction.api.summary import RetrodictionSummary, SummaryRun, SummaryWindow
@@ -29,8 +29,9 @@ from retrodiction.data import DataError, describe
 from retrodiction.engine import warmup_rows
 from retrodiction.execution.checkpoint import CheckpointStore
 from retrodiction.execution.clusters import local_cluster_client, scheduler_client
+from retrodiction.execution.grouping import BatchGroup, group_batches
 from retrodiction.execution.progress import Progress, ProgressTracker
-from retrodiction.execution.task import BatchResult, BatchTask, run_batch
+from retrodiction.execution.task import BatchResult, BatchTask, run_batch_group
 from retrodiction.forecasters.plan import CustomModelPlan, custom_warmup_rows
 from retrodiction.summary import SummaryAccumulator
 from retrodiction.times import as_utc
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 ProgressCallback = Callable[[dict[str, Any]], None]
 ProgressListener = Callable[[Progress], None]
 ResultListener = Callable[[BatchResult], None]
+GroupResults = tuple[BatchResult, ...]
 
 
 class CoordinatorState(StrEnum):
@@ -71,11 +73,6 @@ class _Listeners:
 def _work(batch: TrainingBatch) -> float:
     """What a batch weighs in the remaining-time estimate: every model scores each of its targets x variables."""
     return float(max(1, batch.n_targets) * len(batch.variables))
-
-
-def batch_key(run_uid: str, batch_id: str) -> str:
-    """The Dask key of a batch: the same run and batch always map to the same task, never to two."""
-    return f"retrodiction-batch-{run_uid}-{batch_id}"
 
 
 class ParallelTrainingCoordinator:
@@ -117,7 +114,7 @@ class ParallelTrainingCoordinator:
         self._variables: list[str] = []
         self._window: SummaryWindow | None = None
         self._accumulator: SummaryAccumulator | None = None
-        self._futures: list[Future[BatchResult]] = []
+        self._futures: list[Future[GroupResults]] = []
         self._waiting: as_completed | None = None
         self._cancel_on_stop = True
         self._stop = threading.Event()
@@ -308,7 +305,6 @@ class ParallelTrainingCoordinator:
 
     def _run(self, client: Client, on_progress: ProgressListener | None, on_result: ResultListener | None) -> None:
         resumed = self._restore()
-        pending = [batch for batch in self.batches if not batch.processed and batch.error is None]
         tracker = ProgressTracker(
             len(self.batches),
             resumed=resumed,
@@ -320,7 +316,8 @@ class ParallelTrainingCoordinator:
         if self._stop.is_set():
             self.state = self._stopped_state()
             return
-        by_key = {batch_key(self.run_uid, batch.batch_id): batch for batch in pending}
+        groups = [group.unfinished() for group in group_batches(self.batches, self._forecasts_per_cell())]
+        by_key = {group.key(self.run_uid): group for group in groups if group is not None}
         futures = self._submit(client, by_key)
         # The client's own loop: a client made with set_as_default=False is not found by as_completed otherwise.
         waiting = as_completed(futures, loop=client.loop)
@@ -333,15 +330,22 @@ class ParallelTrainingCoordinator:
         if self.state is CoordinatorState.RUNNING:
             self.state = self._stopped_state() if self._stop.is_set() else CoordinatorState.COMPLETED
 
-    def _submit(self, client: Client, by_key: Mapping[str, TrainingBatch]) -> list[Future[BatchResult]]:
+    def _forecasts_per_cell(self) -> int:
+        """What one target of one variable costs in scored forecasts, for grouping; 0 (no grouping) with custom
+        models, whose batches are heavy enough alone."""
+        if self.config.custom_models:
+            return 0
+        return len(self.config.engine.models) * len(self.config.engine.horizons)
+
+    def _submit(self, client: Client, by_key: Mapping[str, BatchGroup]) -> list[Future[GroupResults]]:
         """Send the batches to the scheduler (and publish them under `publish_name`, for a coordinator taking over)."""
         if not by_key:
             return []
         # One map call sends every task to the scheduler in one message; a submit per batch costs about a
         # millisecond each, which for thousands of batches delays the first result by seconds.
-        futures: list[Future[BatchResult]] = client.map(
-            run_batch,
-            [self._task(batch) for batch in by_key.values()],
+        futures: list[Future[GroupResults]] = client.map(
+            run_batch_group,
+            [tuple(self._task(batch) for batch in group.batches) for group in by_key.values()],
             key=list(by_key),
             retries=self.config.batch_retries,
             pure=False,
@@ -353,7 +357,7 @@ class ParallelTrainingCoordinator:
     def _merge(
         self,
         waiting: as_completed,
-        by_key: Mapping[str, TrainingBatch],
+        by_key: Mapping[str, BatchGroup],
         tracker: ProgressTracker,
         listeners: _Listeners,
     ) -> None:
@@ -361,12 +365,13 @@ class ParallelTrainingCoordinator:
         for future in waiting:
             if self._stop.is_set():
                 return
-            batch = by_key[future.key]
-            result = self._collect(future, batch)
+            group = by_key[future.key]
+            results = self._collect(future, group)
             future.release()
-            self._record(batch, result)
-            costs = dict(zip(self.config.model_names, result.model_seconds, strict=False))
-            listeners.result(result, tracker.record(result.outcome, work=_work(batch), model_seconds=costs))
+            for batch, result in zip(group.batches, results, strict=True):
+                self._record(batch, result)
+                costs = dict(zip(self.config.model_names, result.model_seconds, strict=False))
+                listeners.result(result, tracker.record(result.outcome, work=_work(batch), model_seconds=costs))
             failure = self._too_many_failures()
             if failure is not None:
                 self.state, self.failure_reason = CoordinatorState.FAILED, failure
@@ -383,7 +388,7 @@ class ParallelTrainingCoordinator:
             f"{self.config.max_failed_batches}; first: {next(iter(failed.values()))}"
         )
 
-    def _release(self, client: Client, futures: list[Future[BatchResult]]) -> None:
+    def _release(self, client: Client, futures: list[Future[GroupResults]]) -> None:
         """After the merge loop: save the checkpoint, then cancel and unpublish what is left, unless detaching."""
         if self.checkpoint is not None:
             self.checkpoint.flush()
@@ -401,17 +406,19 @@ class ParallelTrainingCoordinator:
         return CoordinatorState.STOPPED if self._cancel_on_stop else CoordinatorState.DETACHED
 
     @staticmethod
-    def _collect(future: Future[BatchResult], batch: TrainingBatch) -> BatchResult:
+    def _collect(future: Future[GroupResults], group: BatchGroup) -> GroupResults:
+        """The results of a group's batches, in its order; each batch failed when the task did not give them."""
         try:
-            result = future.result()
+            results = future.result()
         except Exception as err:  # the task's own error after its retries ran out, or a lost worker
-            message = f"{type(err).__name__}: {err}".splitlines()[0]
-            return BatchResult(batch.batch_id, tuple(batch.variables), None, None, error=message)
-        if not isinstance(result, BatchResult):
-            # A worker (whatever image it runs) sent back something else: a failed batch, never merged.
-            message = f"the worker returned a {type(result).__name__}, not a batch result"
-            return BatchResult(batch.batch_id, tuple(batch.variables), None, None, error=message)
-        return result
+            return _all_failed(group, f"{type(err).__name__}: {err}".splitlines()[0])
+        expected = [batch.batch_id for batch in group.batches]
+        if not isinstance(results, tuple) or not all(isinstance(result, BatchResult) for result in results):
+            # A worker (whatever image it runs) sent back something else: failed batches, never merged.
+            return _all_failed(group, f"the worker returned a {type(results).__name__}, not batch results")
+        if [result.batch_id for result in results] != expected:
+            return _all_failed(group, "the worker returned the results of other batches")
+        return results
 
     def _record(self, batch: TrainingBatch, result: BatchResult) -> None:
         assert self._accumulator is not None
@@ -456,10 +463,17 @@ class ParallelTrainingCoordinator:
     ) -> None:
         """Write the summary as JSON to a local path or any fsspec URI (s3://bucket/key.json, ...); `summary`, the
         one run_training returned, spares building it again (half a second for 30,000 results)."""
-        text = json.dumps((summary or self.summary()).to_dict(), indent=2) + "\n"
-        # One write: json.dump writes each token on its own, a third of a second through fsspec for 3,000 results.
-        with fsspec.open(path, "w", **dict(storage_options or {})) as handle:
+        # orjson: the same indented text as json.dumps(indent=2) (whose indenting encoder is pure Python), 20x
+        # faster: 0.03 s instead of 0.6 s for 30,000 results. One write: fsspec pays per call.
+        text = orjson.dumps((summary or self.summary()).to_dict(), option=orjson.OPT_INDENT_2) + b"\n"
+        with fsspec.open(path, "wb", **dict(storage_options or {})) as handle:
             handle.write(text)
+
+
+def _all_failed(group: BatchGroup, message: str) -> GroupResults:
+    return tuple(
+        BatchResult(batch.batch_id, tuple(batch.variables), None, None, error=message) for batch in group.batches
+    )
 
 
 def run_parallel_retrodiction_training(  # noqa: PLR0913 - public API (docs/user-guide.md): callers pass these keywords

@@ -12,6 +12,7 @@ from typing import Any
 from kubernetes import client
 
 from retrodiction.api.children import dask_cluster_name, driver_job_name
+from retrodiction.execution.grouping import batches_in_key
 from retrodiction.identity import GROUP, VERSION
 from retrodiction_harness.cluster import Kube
 from retrodiction_harness.operator_process import OperatorProcess
@@ -38,14 +39,15 @@ OPERATOR_SETTINGS = {"keep_clusters": "true"}
 
 
 def batches_computed(kube: Kube, namespace: str, run: str) -> int:
-    """How many batch tasks the run's scheduler computed (task-prefix counters are cumulative)."""
+    """How many batches the run's scheduler computed: a task scores one batch or a group of them, and each
+    transition of a task to memory is one computation of it (the transition log outlives released keys)."""
 
-    def computed(dask_scheduler: Any) -> int:
-        prefix = dask_scheduler.task_prefixes.get("retrodiction-batch")
-        return 0 if prefix is None else int(prefix.state_counts.get("memory", 0))
+    def computed(dask_scheduler: Any) -> list[str]:
+        return [str(entry.key) for entry in dask_scheduler.transition_log if entry.finish == "memory"]
 
     with run_scheduler_client(kube, namespace, run) as dask:
-        return int(dask.run_on_scheduler(computed))
+        keys = dask.run_on_scheduler(computed)
+    return sum(batches_in_key(key) for key in keys if key.startswith("retrodiction-batch-"))
 
 
 def complete(kube: Kube, namespace: str, name: str, operator: OperatorProcess) -> dict[str, Any]:

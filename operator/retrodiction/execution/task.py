@@ -160,21 +160,61 @@ def run_batch(task: BatchTask) -> BatchResult:
     began = time.perf_counter()
     try:
         frame = read_frame(task.source, task.variables, task.load_start, task.end)
-        first_target = int(np.searchsorted(frame.times, to_utc_naive(task.start), side="left"))
+        first_target = _row(frame.times, task.start)
         # A custom model that cannot be built here (a plugin missing from this image) is as permanent as bad data.
         scored = score_batch(frame.values, first_target, task.engine, task.custom_models, task.origin_index)
     except DataError as err:
-        return BatchResult(
-            task.batch_id,
-            task.variables,
-            None,
-            None,
-            seconds=time.perf_counter() - began,
-            worker=_worker_name(),
-            # What the field and the rule say, not what the data holds: this text reaches the run's status.
-            error=err.public,
-        )
+        return _failed(task, err, began)
     return _result(task, scored, rows_loaded=len(frame.times), targets=len(frame.times) - first_target, began=began)
+
+
+def run_batch_group(tasks: tuple[BatchTask, ...]) -> tuple[BatchResult, ...]:
+    """run_batch for consecutive batches of the same variables (execution/grouping.py), reading their rows once.
+
+    Each batch is scored on exactly the rows it would read alone, so its result is the one run_batch gives.
+    A DataError fails every batch of the group (the rows were read together); anything else raises, and Dask
+    retries the group.
+    """
+    if len(tasks) == 1:
+        return (run_batch(tasks[0]),)
+    began = time.perf_counter()
+    first, last = tasks[0], tasks[-1]
+    try:
+        frame = read_frame(first.source, first.variables, first.load_start, last.end)
+    except DataError as err:
+        return tuple(_failed(task, err, began) for task in tasks)
+    results = []
+    for task in tasks:
+        task_began = time.perf_counter()
+        low = 0 if task.load_start is None else _row(frame.times, task.load_start)
+        high, first_target = _row(frame.times, task.end), _row(frame.times, task.start)
+        try:
+            scored = score_batch(
+                frame.values[low:high], first_target - low, task.engine, task.custom_models, task.origin_index
+            )
+        except DataError as err:
+            results.append(_failed(task, err, task_began))
+            continue
+        results.append(_result(task, scored, rows_loaded=high - low, targets=high - first_target, began=task_began))
+    return tuple(results)
+
+
+def _row(times: NDArray[np.datetime64], moment: datetime) -> int:
+    """The index of the first row at or after `moment`: read_frame's own start <= t < end cut."""
+    return int(np.searchsorted(times, to_utc_naive(moment), side="left"))
+
+
+def _failed(task: BatchTask, err: DataError, began: float) -> BatchResult:
+    return BatchResult(
+        task.batch_id,
+        task.variables,
+        None,
+        None,
+        seconds=time.perf_counter() - began,
+        worker=_worker_name(),
+        # What the field and the rule say, not what the data holds: this text reaches the run's status.
+        error=err.public,
+    )
 
 
 def _result(task: BatchTask, scored: BatchScores, *, rows_loaded: int, targets: int, began: float) -> BatchResult:
