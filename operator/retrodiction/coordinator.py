@@ -316,8 +316,7 @@ class ParallelTrainingCoordinator:
         if self._stop.is_set():
             self.state = self._stopped_state()
             return
-        groups = [group.unfinished() for group in group_batches(self.batches, self._forecasts_per_cell())]
-        by_key = {group.key(self.run_uid): group for group in groups if group is not None}
+        by_key = {group.key(self.run_uid): group for group in self.groups_to_send()}
         futures = self._submit(client, by_key)
         # The client's own loop: a client made with set_as_default=False is not found by as_completed otherwise.
         waiting = as_completed(futures, loop=client.loop)
@@ -329,6 +328,16 @@ class ParallelTrainingCoordinator:
             self._release(client, futures)
         if self.state is CoordinatorState.RUNNING:
             self.state = self._stopped_state() if self._stop.is_set() else CoordinatorState.COMPLETED
+
+    def groups_to_send(self) -> list[BatchGroup]:
+        """The unfinished batches as Dask tasks, in the order they are sent (and started: Dask keeps it)."""
+        groups = [group.unfinished() for group in group_batches(self.batches, self._forecasts_per_cell())]
+        unfinished = [group for group in groups if group is not None]
+        if self.config.custom_models:
+            # Model fits cost more with more history, so the last slices weigh the most: sent first, they leave
+            # the light ones to fill in at the end instead of one worker finishing a heavy batch while others idle.
+            unfinished.sort(key=_fitting_work, reverse=True)
+        return unfinished
 
     def _forecasts_per_cell(self) -> int:
         """What one target of one variable costs in scored forecasts, for grouping; 0 (no grouping) with custom
@@ -468,6 +477,11 @@ class ParallelTrainingCoordinator:
         text = orjson.dumps((summary or self.summary()).to_dict(), option=orjson.OPT_INDENT_2) + b"\n"
         with fsspec.open(path, "wb", **dict(storage_options or {})) as handle:
             handle.write(text)
+
+
+def _fitting_work(group: BatchGroup) -> int:
+    """A group's weight for custom models: each target of each variable fits on up to the rows the batch reads."""
+    return sum(batch.n_targets * len(batch.variables) * batch.n_rows for batch in group.batches)
 
 
 def _all_failed(group: BatchGroup, message: str) -> GroupResults:

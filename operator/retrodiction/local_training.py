@@ -96,12 +96,16 @@ def _cluster(args: argparse.Namespace, coordinator: ParallelTrainingCoordinator)
         yield coordinator.scheduler_address
         return
     from retrodiction.execution.clusters import local_cluster_client
-    from retrodiction.execution.sizing import local_pool, small_batches_note
+    from retrodiction.execution.sizing import local_pool
 
-    batches, engine = coordinator.batches, coordinator.config.engine
-    pool = local_pool(coordinator.max_workers, batches, engine, processes=args.processes)
-    if (note := small_batches_note(batches, engine)) is not None and not args.quiet:
-        console(stderr=True).print(f"[yellow]note:[/] {note}")
+    config = coordinator.config
+    pool = local_pool(
+        coordinator.max_workers,
+        coordinator.batches,
+        config.engine,
+        processes=args.processes,
+        custom_models=bool(config.custom_models),
+    )
     # The dashboard on the loopback only: ":0" would listen on every interface of a laptop.
     dashboard = "127.0.0.1:0"
     with local_cluster_client(

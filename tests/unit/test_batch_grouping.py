@@ -177,3 +177,41 @@ def test_results_of_other_batches_are_never_merged() -> None:
         results = collect(returned, group)
         assert {result.error for result in results} == {"the worker returned the results of other batches"}
     assert collect((ok(batch(0)), ok(batch(1))), group)[1].ok
+
+
+def test_a_run_of_builtins_sends_its_groups_in_plan_order(coordinator: ParallelTrainingCoordinator) -> None:
+    sent = coordinator.groups_to_send()
+    assert len(sent) < len(coordinator.batches)
+    position = {batch.batch_id: index for index, batch in enumerate(coordinator.batches)}
+    firsts = [position[group.batches[0].batch_id] for group in sent]
+    assert firsts == sorted(firsts)
+    assert sorted(member.batch_id for group in sent for member in group.batches) == sorted(position)
+
+
+def test_a_run_of_custom_models_sends_one_batch_a_task_heaviest_first() -> None:
+    from retrodiction.api.training import CustomModel
+
+    config = TrainingConfig(
+        source=DataSource("builtin://macrodata"),
+        engine=EngineConfig(models=(), horizons=(1,)),
+        custom_models=(CustomModel.model_validate({"name": "m", "statsforecast": {"model": "Naive"}}),),
+    )
+    run = ParallelTrainingCoordinator(config)
+    run.prepare_training_batches(VARIABLES, START, END, batch_size_days=365 * 5, variables_per_batch=3)
+    sent = run.groups_to_send()
+    assert all(len(group.batches) == 1 for group in sent)
+    weights = [group.batches[0].n_targets * len(group.batches[0].variables) * group.batches[0].n_rows for group in sent]
+    assert weights == sorted(weights, reverse=True)
+    # The last time slice has the longest history to fit on.
+    assert sent[0].batches[0].start_time == max(batch.start_time for batch in run.batches)
+
+
+def test_finished_batches_are_not_sent_again(coordinator: ParallelTrainingCoordinator) -> None:
+    first = coordinator.batches[0]
+    first.processed = True
+    try:
+        sent = [member.batch_id for group in coordinator.groups_to_send() for member in group.batches]
+    finally:
+        first.processed = False
+    assert first.batch_id not in sent
+    assert len(sent) == len(coordinator.batches) - 1

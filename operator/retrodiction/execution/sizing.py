@@ -22,10 +22,6 @@ TERMS_PER_SECOND = 5e8
 SECONDS_PER_BATCH = 0.005
 # Below this much estimated work, threads finish before worker processes would have started.
 THREADS_BELOW_SECONDS = 2.0
-# A batch of less work than this pays Dask's own cost (about 3 ms of the client's and scheduler's time a batch,
-# on the cores the workers need) as a large share of its own; a run of many such batches is told so.
-SMALL_BATCH_SECONDS = 0.02
-MANY_BATCHES = 200
 
 
 @dataclass(frozen=True)
@@ -67,24 +63,20 @@ def estimated_seconds(batches: Sequence[TrainingBatch], engine: EngineConfig) ->
     return None if scoring is None else scoring + SECONDS_PER_BATCH * len(batches)
 
 
-def small_batches_note(batches: Sequence[TrainingBatch], engine: EngineConfig) -> str | None:
-    """What to change when a run has many batches too small to repay what Dask spends on each, else None."""
-    scoring = scoring_seconds(batches, engine)
-    if scoring is None or len(batches) < MANY_BATCHES or scoring / len(batches) >= SMALL_BATCH_SECONDS:
-        return None
-    each = 1000 * scoring / len(batches)
-    return (
-        f"{len(batches)} batches of about {each:.0f} ms of scoring each: Dask spends about 3 ms on each batch; "
-        "larger batches (spec.variablesPerBatch, spec.window.batchSizeDays) would finish sooner"
-    )
-
-
 def local_pool(
-    requested: int, batches: Sequence[TrainingBatch], engine: EngineConfig, *, processes: bool = False
+    requested: int,
+    batches: Sequence[TrainingBatch],
+    engine: EngineConfig,
+    *,
+    processes: bool = False,
+    custom_models: bool = False,
 ) -> LocalPool:
-    """`requested` workers, no more than there are batches; threads when the work is small, unless `processes`."""
+    """`requested` workers, no more than there are batches; threads when the work is small, unless `processes`.
+
+    Custom models (statsforecast's or a plugin's) always get processes: their cost is unknown here, and most of
+    them fit in Python code that holds the GIL, which threads would run one at a time."""
     workers = max(1, min(requested, len(batches)))
-    if processes:
+    if processes or custom_models:
         return LocalPool(workers, processes=True)
     seconds = estimated_seconds(batches, engine)
     return LocalPool(workers, processes=seconds is None or seconds >= THREADS_BELOW_SECONDS)
