@@ -127,11 +127,11 @@ import retrodiction.execution.task as task
 from payload import Payload
 
 
-def crafted(batch):
-    return Payload("batch-result")  # what a tenant's worker image sends back instead of a batch result
+def crafted(batches):
+    return Payload("batch-result")  # what a tenant's worker image sends back instead of batch results
 
 
-task.run_batch = crafted
+task.run_batch_group = crafted
 """
 
 
@@ -182,7 +182,7 @@ def test_a_pickle_sent_by_a_tenant_scheduler_or_worker_never_runs_in_the_operato
     assert str(operator.process.pid) not in {pid for _, pid in ran}
     # The batches that came back as something else failed the run; they were never merged.
     assert run["status"]["phase"] == "Failed" and run["status"]["reason"] == "BatchesFailed", run["status"]
-    assert "not a batch result" in run["status"]["message"]
+    assert "not batch results" in run["status"]["message"]
 
 
 # --- a client without the run's certificate ------------------------------------------------------------------------

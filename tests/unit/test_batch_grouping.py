@@ -215,3 +215,8 @@ def test_finished_batches_are_not_sent_again(coordinator: ParallelTrainingCoordi
         first.processed = False
     assert first.batch_id not in sent
     assert len(sent) == len(coordinator.batches) - 1
+
+
+def test_a_group_holds_at_most_max_batches_however_light_they_are() -> None:
+    groups = group_batches([batch(i, targets=1) for i in range(40)], 1, max_batches=16)
+    assert [len(group.batches) for group in groups] == [16, 16, 8]

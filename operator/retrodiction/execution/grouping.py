@@ -25,6 +25,9 @@ from retrodiction.batches import TrainingBatch
 MAX_GROUP_FORECASTS = 4_000_000
 # Rows x variables one group may read at once (32 MiB of float64), whatever its forecasts.
 MAX_GROUP_CELLS = 4_000_000
+# Batches per group: enough to pay Dask's per-task cost 16 times less often, few enough that a run of many tiny
+# batches still makes dozens of tasks to spread over its workers and reports progress as it goes.
+MAX_GROUP_BATCHES = 16
 _GROUP_KEY = re.compile(r"-x(\d+)-[0-9a-f]{16}$")
 
 
@@ -67,8 +70,9 @@ def group_batches(
     *,
     max_forecasts: int = MAX_GROUP_FORECASTS,
     max_cells: int = MAX_GROUP_CELLS,
+    max_batches: int = MAX_GROUP_BATCHES,
 ) -> list[BatchGroup]:
-    """Groups of consecutive batches (in the order given) over the same variables, each within both budgets.
+    """Groups of consecutive batches (in the order given) over the same variables, each within the budgets.
 
     `forecasts_per_cell` is what one target of one variable costs (models x horizons); 0 turns grouping off.
     Callers group the whole plan, not what is left of it, so a resumed run finds the same groups.
@@ -79,7 +83,8 @@ def group_batches(
     closed: list[list[TrainingBatch]] = []
     for batch in batches:
         members = open_groups.setdefault(tuple(batch.variables), [])
-        if members and not _fits(members, batch, forecasts_per_cell, max_forecasts, max_cells):
+        full = len(members) >= max_batches
+        if members and (full or not _fits(members, batch, forecasts_per_cell, max_forecasts, max_cells)):
             closed.append(members)
             members = open_groups[tuple(batch.variables)] = []
         members.append(batch)
