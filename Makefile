@@ -76,6 +76,7 @@ bench: install
 	$(BIN)/python -m benchmarks.cli_startup
 	$(BIN)/python -m benchmarks.local_cluster
 	$(BIN)/python -m benchmarks.operator_overhead
+	$(BIN)/python -m benchmarks.custom_models
 
 # lock.txt pins everything the tests use (the `test` extra holds every other); operator.txt and worker.txt are what
 # each image installs (its extra of pyproject.toml), constrained to the same versions.

@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Protocol
 
 import yaml
 
@@ -34,6 +35,22 @@ class Panel:
         return FIRST_DAY + timedelta(days=index)
 
 
+class DatedPanel(Protocol):
+    """What write_manifest needs of a panel: its file, its series, its rows and the date of each row (daily Panel
+    above, or another frequency's)."""
+
+    @property
+    def path(self) -> Path: ...
+
+    @property
+    def points(self) -> int: ...
+
+    @property
+    def variables(self) -> list[str]: ...
+
+    def day(self, index: int) -> date: ...
+
+
 def write_panel(folder: Path, series: int, points: int, *, seed: int = 0) -> Panel:
     path = folder / f"walks-{series}x{points}.parquet"
     write_dataset(make_random_walks(series, points, seed=seed), str(path), format="parquet")
@@ -41,9 +58,9 @@ def write_panel(folder: Path, series: int, points: int, *, seed: int = 0) -> Pan
 
 
 def write_manifest(
-    panel: Panel, first_target: int, retrodiction: dict[str, object], *, name: str, variables_per_batch: int = 50
+    panel: DatedPanel, first_target: int, retrodiction: dict[str, object], *, name: str, variables_per_batch: int = 50
 ) -> Path:
-    """A RetrodictionTraining scoring every day from `first_target` to the panel's end, in batches of a year
+    """A RetrodictionTraining scoring every row from `first_target` to the panel's end, in batches of a year
     (the default) and `variables_per_batch` series (the default 50 unless given)."""
     manifest = {
         "apiVersion": "training.retrodiction.dev/v1alpha1",
@@ -67,6 +84,12 @@ def write_manifest(
 
 def timed_train(manifest: Path, *options: str) -> float:
     """Wall seconds of `retrodiction train MANIFEST OPTIONS` from exec to exit, its table going to a pipe."""
+    return run_train(manifest, *options)[0]
+
+
+def run_train(manifest: Path, *options: str) -> tuple[float, str]:
+    """timed_train's seconds and the command's stderr (its notes: where the batches ran); the summary goes to
+    MANIFEST with the suffix .summary.json."""
     began = time.perf_counter()
     done = subprocess.run(
         [COMMAND, "train", str(manifest), "--output", str(manifest.with_suffix(".summary.json")), *options],
@@ -77,4 +100,4 @@ def timed_train(manifest: Path, *options: str) -> float:
     elapsed = time.perf_counter() - began
     if done.returncode != 0:
         raise SystemExit(f"retrodiction train failed ({done.returncode}):\n{done.stderr}")
-    return elapsed
+    return elapsed, done.stderr
