@@ -29,7 +29,7 @@ from retrodiction.data import DataError, describe
 from retrodiction.engine import warmup_rows
 from retrodiction.execution.checkpoint import CheckpointStore
 from retrodiction.execution.clusters import local_cluster_client, scheduler_client
-from retrodiction.execution.grouping import BatchGroup, group_batches
+from retrodiction.execution.grouping import BatchGroup, done, group_batches
 from retrodiction.execution.progress import Progress, ProgressTracker
 from retrodiction.execution.task import BatchResult, BatchTask, run_batch_group
 from retrodiction.forecasters.plan import CustomModelPlan, custom_warmup_rows
@@ -331,8 +331,7 @@ class ParallelTrainingCoordinator:
 
     def groups_to_send(self) -> list[BatchGroup]:
         """The unfinished batches as Dask tasks, in the order they are sent (and started: Dask keeps it)."""
-        groups = [group.unfinished() for group in group_batches(self.batches, self._forecasts_per_cell())]
-        unfinished = [group for group in groups if group is not None]
+        unfinished = [group for group in group_batches(self.batches, self._forecasts_per_cell()) if group.pending]
         if self.config.custom_models:
             # Model fits cost more with more history, so the last slices weigh the most: sent first, they leave
             # the light ones to fill in at the end instead of one worker finishing a heavy batch while others idle.
@@ -378,6 +377,8 @@ class ParallelTrainingCoordinator:
             results = self._collect(future, group)
             future.release()
             for batch, result in zip(group.batches, results, strict=True):
+                if done(batch):  # restored from the checkpoint before this group was sent
+                    continue
                 self._record(batch, result)
                 costs = dict(zip(self.config.model_names, result.model_seconds, strict=False))
                 listeners.result(result, tracker.record(result.outcome, work=_work(batch), model_seconds=costs))

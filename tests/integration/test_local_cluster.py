@@ -19,8 +19,8 @@ from retrodiction.config import TrainingConfig
 from retrodiction.coordinator import ParallelTrainingCoordinator
 from retrodiction.data import DataSource, make_random_walks, with_gaps, write_dataset
 from retrodiction.engine import EngineConfig
-from retrodiction.execution.checkpoint import FsspecCheckpoint
-from retrodiction.execution.grouping import batches_in_key
+from retrodiction.execution.checkpoint import FsspecCheckpoint, MemoryCheckpoint
+from retrodiction.execution.grouping import batches_in_key, group_batches
 from tests.results import assert_same_results, in_process_results
 
 pytestmark = pytest.mark.integration
@@ -179,6 +179,30 @@ class ComputeCounter(SchedulerPlugin):
     def transition(self, key: Any, start: str, finish: str, *args: Any, **kwargs: Any) -> None:
         if finish == "memory" and start == "processing":
             self.computed[str(key)] = self.computed.get(str(key), 0) + 1
+
+
+def test_a_checkpoint_holding_part_of_a_task_group_merges_only_the_batches_it_lacks(
+    client: Client, synthetic: DataSource
+) -> None:
+    # Light batches travel in groups of up to 16 (execution/grouping.py); a driver killed while it recorded one
+    # group's results leaves a checkpoint holding some of them. The next coordinator sends the whole group again
+    # and merges only the rest, never a batch twice.
+    full = make_coordinator(synthetic, client=client, checkpoint=MemoryCheckpoint())
+    full.start_training()
+    assert full.checkpoint is not None
+    groups = group_batches(full.batches, 10)  # five models x two horizons a target
+    assert any(len(group.batches) > 1 for group in groups)
+    partial = MemoryCheckpoint()
+    kept = sorted(full.checkpoint.load().items())[::2]
+    for _, result in kept:
+        partial.save(result)
+    again = make_coordinator(synthetic, client=client, checkpoint=partial)
+    progress: list[dict[str, Any]] = []
+    summary = again.start_training(progress_callback=progress.append)
+    assert again.state == "completed"
+    assert progress[0]["resumed"] == len(kept)
+    assert progress[-1]["completed"] == len(again.batches)
+    assert_same_results(summary["results"], in_process_results(make_coordinator(synthetic)))
 
 
 def test_a_detached_run_is_taken_over_without_computing_any_batch_twice(synthetic: DataSource) -> None:

@@ -80,16 +80,13 @@ def test_a_single_batch_keeps_its_own_key_and_a_group_key_names_its_first_batch_
     assert (batches_in_key(single.key("uid")), batches_in_key(pair.key("uid"))) == (1, 2)
 
 
-def test_a_resumed_group_runs_only_its_unfinished_batches_under_a_key_of_their_own() -> None:
+def test_a_partly_checkpointed_group_is_sent_whole_under_its_own_key_until_every_member_is_done() -> None:
     members = (batch(0), batch(1), batch(2))
+    key = BatchGroup(members).key("uid")
     members[1].processed = True
-    left = BatchGroup(members).unfinished()
-    assert left is not None
-    assert [member.batch_id for member in left.batches] == ["000000-a", "000002-a"]
-    assert left.key("uid") != BatchGroup(members).key("uid")
-    for member in members:
-        member.processed = True
-    assert BatchGroup(members).unfinished() is None
+    assert BatchGroup(members).pending and BatchGroup(members).key("uid") == key
+    members[0].error, members[2].processed = "failed for good", True
+    assert not BatchGroup(members).pending
 
 
 def test_grouping_the_whole_plan_again_after_a_restart_finds_the_same_groups() -> None:
@@ -207,14 +204,16 @@ def test_a_run_of_custom_models_sends_one_batch_a_task_heaviest_first() -> None:
 
 
 def test_finished_batches_are_not_sent_again(coordinator: ParallelTrainingCoordinator) -> None:
-    first = coordinator.batches[0]
-    first.processed = True
+    first_group = coordinator.groups_to_send()[0]
+    for member in first_group.batches:
+        member.processed = True
     try:
-        sent = [member.batch_id for group in coordinator.groups_to_send() for member in group.batches]
+        sent = [group.key("uid") for group in coordinator.groups_to_send()]
     finally:
-        first.processed = False
-    assert first.batch_id not in sent
-    assert len(sent) == len(coordinator.batches) - 1
+        for member in first_group.batches:
+            member.processed = False
+    assert first_group.key("uid") not in sent
+    assert len(sent) == len(coordinator.groups_to_send()) - 1
 
 
 def test_a_group_holds_at_most_max_batches_however_light_they_are() -> None:

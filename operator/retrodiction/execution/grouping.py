@@ -47,10 +47,17 @@ class BatchGroup:
         # Same prefix as a single batch's key, so Dask's dashboard and task-prefix counters show one kind of task.
         return f"{batch_key(run_uid, self.batches[0].batch_id)}-x{len(self.batches)}-{digest}"
 
-    def unfinished(self) -> BatchGroup | None:
-        """The members still to run (neither processed nor failed for good), None when there is none."""
-        left = tuple(batch for batch in self.batches if not batch.processed and batch.error is None)
-        return BatchGroup(left) if left else None
+    @property
+    def pending(self) -> bool:
+        """Whether any member is still to run. A group is always sent whole, under the key of all its members,
+        even when a checkpoint holds some of them: a coordinator taking a run over then finds its predecessor's
+        task instead of computing the rest again under a new key, and merges only what it lacks."""
+        return any(not done(batch) for batch in self.batches)
+
+
+def done(batch: TrainingBatch) -> bool:
+    """Merged already: processed, or failed for good."""
+    return batch.processed or batch.error is not None
 
 
 def batches_in_key(key: str) -> int:

@@ -45,9 +45,12 @@ def score_batch(
     errors = [0] * len(engine.models)
     first_errors: list[str | None] = [None] * len(engine.models)
     rows = BatchRows(values, first_target, len(values) - first_target, engine.horizons, origin_index)
-    for plan in custom_models:  # statsforecast or a plugin is imported when its model is built, not before
+    for plan in custom_models:
+        # Built (statsforecast or a plugin imported) once per worker process, outside the model's seconds: a
+        # worker's first batch would otherwise charge seconds of imports to its model and skew the cost shares.
+        factory = cached_model_factory(plan.spec)
         began = time.perf_counter()
-        forecasts, failed = custom_forecasts(rows, plan, cached_model_factory(plan.spec))
+        forecasts, failed = custom_forecasts(rows, plan, factory)
         parts.append(score_forecasts(values, first_target, engine, forecasts, levels))
         seconds.append(time.perf_counter() - began)
         errors.append(failed.count)
