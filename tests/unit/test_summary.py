@@ -120,3 +120,26 @@ def test_checkpointed_results_round_trip_exactly() -> None:
     assert (restored.counts == original.counts).all()
     assert (restored.sums == original.sums).all()
     assert restored.variables == original.variables
+
+
+def test_building_the_summary_pauses_the_cyclic_collector_and_restores_it_as_it_was() -> None:
+    import gc
+
+    from retrodiction.summary import gc_paused
+
+    def fail_inside() -> None:
+        with gc_paused():
+            assert not gc.isenabled()
+            raise RuntimeError("a failure inside")
+
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError):
+        fail_inside()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled(), "a caller that turned it off keeps it off"
+    finally:
+        gc.enable()
