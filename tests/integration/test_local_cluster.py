@@ -20,6 +20,7 @@ from retrodiction.coordinator import ParallelTrainingCoordinator
 from retrodiction.data import DataSource, make_random_walks, with_gaps, write_dataset
 from retrodiction.engine import EngineConfig
 from retrodiction.execution.checkpoint import FsspecCheckpoint, MemoryCheckpoint
+from retrodiction.execution.clusters import local_cluster_client
 from retrodiction.execution.grouping import batches_in_key, group_batches
 from tests.results import assert_same_results, in_process_results
 
@@ -249,3 +250,12 @@ def test_a_stop_requested_before_the_run_starts_submits_nothing(synthetic: DataS
         # The stop applied to that call only: the next one runs everything.
         coordinator.start_training()
         assert coordinator.state == "completed"
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_local_workers_run_the_statistical_profiler_only_when_verbose(verbose: bool) -> None:
+    # It samples the task thread's stack every 10 ms, contending for the GIL with Python-heavy custom models.
+    with local_cluster_client(1, verbose=verbose) as client:
+        callbacks = client.run(lambda dask_worker: sorted(dask_worker.periodic_callbacks))
+    (names,) = callbacks.values()
+    assert ("profile" in names) is verbose, names

@@ -41,7 +41,16 @@ def local_cluster_client(
         # Dask's nannies give each worker MALLOC_TRIM_THRESHOLD_=65536, which also fixes glibc's mmap threshold at
         # 128 KiB: every temporary array of a batch then gets pages of its own from the kernel, and scoring ran
         # 40% slower in a worker than in this process (docs/benchmarks.md). A value set in the environment stands.
-        dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}),
+        dask.config.set(
+            {
+                "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+                # The statistical profiler walks the task thread's stack every 10 ms from the worker's event
+                # loop, contending for the GIL: custom models that fit in Python ran 7% slower in a worker than
+                # in a plain process (docs/benchmarks.md). Its only use is the dashboard's Profile page, and
+                # --verbose keeps it for whoever debugs there.
+                "distributed.worker.profile.enabled": verbose,
+            }
+        ),
         LocalCluster(
             **layout,
             host="127.0.0.1",
