@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,10 +11,11 @@ import pytest
 from retrodiction.batches import TrainingBatch
 from retrodiction.config import TrainingConfig
 from retrodiction.coordinator import ParallelTrainingCoordinator
-from retrodiction.data import DataSource
+from retrodiction.data import DataSource, make_random_walks, write_dataset
 from retrodiction.engine import EngineConfig
 from retrodiction.execution.grouping import BatchGroup, batch_key, batches_in_key, group_batches
 from retrodiction.execution.task import BatchResult, run_batch, run_batch_group
+from tests.damaged_data import damage_column_chunk
 
 VARIABLES = ["realgdp", "realinv", "cpi", "m1", "tbilrate", "unemp", "infl"]
 START, END = datetime(1960, 1, 1, tzinfo=UTC), datetime(2009, 10, 1, tzinfo=UTC)
@@ -131,6 +133,25 @@ def test_bad_data_fails_every_batch_of_a_group_with_the_field_named(coordinator:
     results = run_batch_group(broken)
     assert [result.batch_id for result in results] == [task.batch_id for task in broken]
     assert {result.error for result in results} == {"spec.variables: not in the data: no-such-column"}
+
+
+def test_damaged_rows_fail_only_the_batches_that_read_them_as_they_would_alone(tmp_path: Path) -> None:
+    # Three years of one series, one row group a year; the middle year's values cannot be read.
+    path = tmp_path / "walks.parquet"
+    write_dataset(make_random_walks(1, 3 * 365, seed=3), str(path), row_group_size=365)
+    damage_column_chunk(path, row_group=1, column="s0000")
+    config = TrainingConfig(source=DataSource(path.as_uri()), engine=EngineConfig(horizons=(1,), window_length=7))
+    run = ParallelTrainingCoordinator(config)
+    start = datetime(2000, 1, 1, tzinfo=UTC)
+    run.prepare_training_batches(["s0000"], start + timedelta(days=30), start + timedelta(days=3 * 365), 30, 1)
+    tasks = tuple(run.tasks())
+    alone = [run_batch(task) for task in tasks]
+    grouped = run_batch_group(tasks)
+    assert 0 < sum(not result.ok for result in alone) < len(alone)
+    assert [(result.batch_id, result.error) for result in grouped] == [(r.batch_id, r.error) for r in alone]
+    for mine, theirs in zip(grouped, alone, strict=True):
+        if theirs.ok:
+            assert_identical(mine, theirs)
 
 
 class Returned:

@@ -172,17 +172,17 @@ def run_batch_group(tasks: tuple[BatchTask, ...]) -> tuple[BatchResult, ...]:
     """run_batch for consecutive batches of the same variables (execution/grouping.py), reading their rows once.
 
     Each batch is scored on exactly the rows it would read alone, so its result is the one run_batch gives.
-    A DataError fails every batch of the group (the rows were read together); anything else raises, and Dask
-    retries the group.
+    When the group's rows cannot be read (a damaged row group, a bad value), each batch is read alone instead, so
+    only the batches whose own rows are bad fail, as they would ungrouped. Anything else raises, and Dask retries
+    the group.
     """
     if len(tasks) == 1:
         return (run_batch(tasks[0]),)
-    began = time.perf_counter()
     first, last = tasks[0], tasks[-1]
     try:
         frame = read_frame(first.source, first.variables, first.load_start, last.end)
-    except DataError as err:
-        return tuple(_failed(task, err, began) for task in tasks)
+    except DataError:
+        return tuple(run_batch(task) for task in tasks)
     results = []
     for task in tasks:
         task_began = time.perf_counter()

@@ -4,7 +4,8 @@ The node works under one base directory (<cache>/node). What its parts insist on
 here, and before the node starts `record_machine` notes which of those places did not exist yet, in a file
 under the base directory, so that a later run can remove exactly what a dead run made:
 - /run/containerd (containerd 1.6's shim sockets and ctr's fifos), /var/lib/cni (the CNI result cache of
-  containerd's CRI), /var/lib/kubelet (kubelet's device-plugin directory, a fixed path);
+  containerd's CRI), /var/lib/kubelet (kubelet's device-plugin directory, a fixed path), /var/log/containers
+  (kubelet's links to container logs, a fixed path it makes at start whatever podLogsDir says);
 - cgroups `kubepods` (kubelet's pods) and `k8s.io` (containers started with ctr) in every v1 controller;
 - mounts under the base directory (pod volumes, sandbox shm, network namespaces);
 - processes whose command line names the base directory (kubelet, containerd, its shims) and every process in
@@ -27,7 +28,12 @@ from typing import Any
 from retrodiction_harness.realnode.containerd import CGROUP_ROOT, leftover_cgroups, processes_naming, remove_cgroup_tree
 from retrodiction_harness.realnode.proxy import kube_chains, remove_chains
 
-MACHINE_DIRS = (Path("/run/containerd"), Path("/var/lib/cni"), Path("/var/lib/kubelet"))
+MACHINE_DIRS = (
+    Path("/run/containerd"),
+    Path("/var/lib/cni"),
+    Path("/var/lib/kubelet"),
+    Path("/var/log/containers"),
+)
 CGROUPS = ("kubepods", "k8s.io")
 RECORD = "made-on-the-machine.json"
 
@@ -101,6 +107,19 @@ def clean(base: Path) -> None:
             except OSError:  # a process is still leaving it
                 time.sleep(0.3)
     remove_chains(_new_chains(base))
+    _remove_log_links(base)
     for folder in _read_record(base)["dirs"]:
         shutil.rmtree(folder, ignore_errors=True)
     (base / RECORD).unlink(missing_ok=True)
+
+
+def _remove_log_links(base: Path) -> None:
+    """kubelet's links in /var/log/containers to the logs of this node's pods (under `base`), which it leaves
+    there even when the folder was on the machine before and so stays."""
+    folder = Path("/var/log/containers")
+    if not folder.is_dir():
+        return
+    for link in folder.iterdir():
+        with contextlib.suppress(OSError):
+            if link.is_symlink() and Path(os.readlink(link)).is_relative_to(base):
+                link.unlink()
