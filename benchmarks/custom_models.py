@@ -54,7 +54,7 @@ import numpy as np
 import pandas as pd
 import statsforecast
 from benchmarks.cli_startup import version_seconds
-from benchmarks.training_runs import run_train, write_manifest
+from benchmarks.training_runs import Panel, run_train, write_manifest
 from distributed import wait
 from statsforecast import StatsForecast
 from statsforecast.models import AutoETS
@@ -79,16 +79,8 @@ QUICK_SERIES = 20
 
 
 @dataclass(frozen=True)
-class MonthlyPanel:
+class MonthlyPanel(Panel):
     """`series` monthly series (s0000, s0001, ...) of `points` months from FIRST_MONTH, as Parquet at `path`."""
-
-    path: Path
-    series: int
-    points: int
-
-    @property
-    def variables(self) -> list[str]:
-        return [f"s{i:04d}" for i in range(self.series)]
 
     def day(self, index: int) -> date:
         """The first day of month `index` (0: FIRST_MONTH)."""
