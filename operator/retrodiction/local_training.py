@@ -32,6 +32,13 @@ class BadInputError(Exception):
 
 def train_locally(args: argparse.Namespace) -> int:
     """Plan the manifest's run, run it, write the summary (and report), and show the table or its JSON."""
+    if not args.scheduler:
+        from retrodiction.worker_server import start_worker_server
+
+        # First thing: the worker processes' forkserver imports their libraries on another core while this
+        # process imports its own. A run small enough for threads (execution/sizing.py), or a manifest naming a
+        # scheduler, leaves it idle.
+        start_worker_server()
     from retrodiction.execution.logs import library_logs
 
     training = load_training(Path(args.manifest))
@@ -109,7 +116,7 @@ def _cluster(args: argparse.Namespace, coordinator: ParallelTrainingCoordinator)
     # The dashboard on the loopback only: ":0" would listen on every interface of a laptop.
     dashboard = "127.0.0.1:0"
     with local_cluster_client(
-        pool.workers, processes=pool.processes, dashboard_address=dashboard, verbose=args.verbose
+        pool.workers, processes=pool.processes, dashboard_address=dashboard, verbose=args.verbose, fork_server=True
     ) as client:
         coordinator.client = client
         yield pool.describe()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,16 +12,19 @@ import dask
 from distributed import Client, LocalCluster
 
 from retrodiction.execution.logs import library_logs, worker_log_level
+from retrodiction.worker_server import METHOD as FORKSERVER
+from retrodiction.worker_server import start_worker_server
 
 
 @contextmanager
-def local_cluster_client(
+def local_cluster_client(  # noqa: PLR0913 - keyword-only options of one LocalCluster
     n_workers: int,
     *,
     threads_per_worker: int = 1,
     dashboard_address: str | None = None,
     processes: bool = True,
     verbose: bool = False,
+    fork_server: bool = False,
 ) -> Iterator[Client]:
     """A LocalCluster of `n_workers` processes, or without `processes` one in-process worker of `n_workers`
     threads; closed on exit.
@@ -30,12 +34,22 @@ def local_cluster_client(
     scheduler always serves HTTP (health, metrics, dashboard); without an address it takes a free port rather
     than 8787, which another cluster on the machine may hold. Without `verbose`, Dask's INFO lines stay out of the
     terminal, the worker processes' too (execution/logs.py).
+
+    With `fork_server` the worker processes fork from a forkserver that has imported their libraries
+    (worker_server.py), started here unless the caller started it earlier; each gets this process's environment as
+    it is now. The command line uses it; other callers keep Dask's default of a fresh interpreter per worker.
     """
     layout: dict[str, Any] = {"n_workers": n_workers, "threads_per_worker": threads_per_worker}
+    settings: dict[str, Any] = {}
     if not processes:
         # TCP on the loopback, like worker processes: Dask's in-process transport would make the dashboard link
         # name the machine's address while the dashboard listens elsewhere.
         layout = {"n_workers": 1, "threads_per_worker": n_workers * threads_per_worker, "protocol": "tcp://"}
+    elif fork_server:
+        start_worker_server()
+        settings["distributed.worker.multiprocessing-method"] = FORKSERVER
+        # A fork has the forkserver's environment, from when it started; the Nanny sets these in the worker.
+        layout["env"] = dict(os.environ)
     with (
         library_logs(verbose=verbose),
         # Dask's nannies give each worker MALLOC_TRIM_THRESHOLD_=65536, which also fixes glibc's mmap threshold at
@@ -49,6 +63,7 @@ def local_cluster_client(
                 # in a plain process (docs/benchmarks.md). Its only use is the dashboard's Profile page, and
                 # --verbose keeps it for whoever debugs there.
                 "distributed.worker.profile.enabled": verbose,
+                **settings,
             }
         ),
         LocalCluster(

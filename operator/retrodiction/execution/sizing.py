@@ -1,9 +1,9 @@
 """How a local run is sized: how many workers, and whether they are processes or threads of this process.
 
-Worker processes scale numpy-bound batches across cores, but each one is a fresh interpreter that imports numpy,
-pandas, pyarrow and Dask before its first batch: about 1.5 s on the CI machine class, longer than a small run
-computes. A run whose plan holds a couple of seconds of work or less therefore runs on threads of this process,
-and no run starts more workers than it has batches.
+Worker processes scale numpy-bound batches across cores, but they need numpy, pandas, pyarrow and Dask imported
+before their first batch: about a second of CPU on the CI machine class (once, in the command's forkserver:
+worker_server.py), taken from the cores a small run would compute on. A run whose plan holds a couple of seconds
+of work or less therefore runs on threads of this process, and no run starts more workers than it has batches.
 """
 
 from __future__ import annotations
