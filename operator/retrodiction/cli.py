@@ -26,8 +26,8 @@ def _error(message: str) -> None:
     print(message, file=sys.stderr)
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="retrodiction", description=__doc__)
+def _parser(prog: str = "retrodiction") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -43,15 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--output", "-o", help="summary JSON path or fsspec URI (default: NAME-summary.json)")
     train.add_argument("--report", help="also write an HTML report with plots to this path")
     train.add_argument("--checkpoint", metavar="URI", help="keep finished batches here and resume from them")
-    train.add_argument(
-        "--top", type=int, help="variables in the trust table (default 25; --format json: all unless given)"
-    )
-    train.add_argument(
-        "--format",
-        choices=("table", "json"),
-        default="table",
-        help="what goes to stdout: the trust table, or its rows as one JSON document for scripts",
-    )
+    _add_table_options(train)
     train.add_argument(
         "--processes",
         action="store_true",
@@ -59,6 +51,51 @@ def _parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--quiet", "-q", action="store_true", help="no notes, progress bar or table (JSON stays)")
     train.add_argument("--verbose", "-v", action="store_true", help="also the INFO logs of Dask and of the run")
+
+    report = sub.add_parser(
+        "report", help="the trust table and HTML report of a summary: a file, a URI, or a run in the cluster"
+    )
+    report.add_argument(
+        "source",
+        help="a summary file or fsspec URI (plain or gzip JSON), or a finished run: rt/NAME or NAMESPACE/NAME",
+    )
+    report.add_argument("--namespace", "-n", help="the namespace of rt/NAME (default: the current context's)")
+    report.add_argument("--html", metavar="PATH", help="also write the HTML report with plots to this path")
+    _add_table_options(report)
+    report.add_argument(
+        "--max-bytes",
+        type=_positive_int,
+        help="refuse a summary larger than this once decompressed (default 512 MiB)",
+    )
+    report.add_argument("--quiet", "-q", action="store_true", help="no notes or table (JSON stays)")
+
+    diff = sub.add_parser(
+        "diff",
+        help="compare two summaries' trust and MAE; exit 1 when a check fails (for CI and alerting)",
+        description="Exit codes: 0 every check holds, 1 a check failed, 2 a summary could not be read.",
+    )
+    diff.add_argument("a", help="the earlier summary (a file, a URI, rt/NAME or NAMESPACE/NAME)")
+    diff.add_argument("b", help="the later summary, checked against A")
+    diff.add_argument("--namespace", "-n", help="the namespace of rt/NAME (default: the current context's)")
+    diff.add_argument("--model", action="append", help="check only this model (repeatable; default: every model)")
+    diff.add_argument("--horizon", type=int, help="compare this horizon only")
+    diff.add_argument("--min-trust", type=float, metavar="P", help="fail when B's trust is below P (0..1)")
+    diff.add_argument("--max-drop", type=float, metavar="D", help="fail when B's trust is below A's by more than D")
+    diff.add_argument(
+        "--on",
+        choices=("mean", "lower"),
+        default="mean",
+        help="the trust figure checked: the mean, or the lower end of the 95%% interval (default: mean)",
+    )
+    diff.add_argument(
+        "--per-variable",
+        action="store_true",
+        help="compare and check each variable (default: each model and horizon, averaged over variables)",
+    )
+    diff.add_argument("--top", type=int, help="rows in the per-variable table, largest drops first (default 25)")
+    diff.add_argument("--format", choices=("table", "json"), default="table", help="stdout: the table, or JSON")
+    diff.add_argument("--max-bytes", type=_positive_int, help="refuse a summary larger than this (default 512 MiB)")
+    diff.add_argument("--quiet", "-q", action="store_true", help="no notes or table (failed checks and JSON stay)")
 
     sub.add_parser("datasets", help="list the bundled datasets (builtin://NAME)")
 
@@ -71,6 +108,25 @@ def _parser() -> argparse.ArgumentParser:
     scope.add_argument("--namespace", "-n", action="append", default=[], help="watch this namespace (repeatable)")
     scope.add_argument("--all-namespaces", "-A", action="store_true", help="watch the whole cluster (default)")
     return parser
+
+
+def _add_table_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--top", type=int, help="variables in the trust table (default 25; --format json: all unless given)"
+    )
+    command.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default="table",
+        help="what goes to stdout: the trust table, or its rows as one JSON document for scripts",
+    )
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 # rt/NAME, retrodictiontraining/NAME, retrodictiontrainings.training.retrodiction.dev/NAME: a run in the cluster.
@@ -87,13 +143,9 @@ def _run_name(reference: str) -> str | None:
 def _namespace(args: argparse.Namespace) -> str:
     if args.namespace:
         return str(args.namespace)
-    from kubernetes import config
+    from retrodiction.kube_client import context_namespace
 
-    try:
-        _, context = config.list_kube_config_contexts()
-        return str(context.get("context", {}).get("namespace") or "default")
-    except (config.ConfigException, OSError):
-        return "default"
+    return context_namespace()
 
 
 def _drive(args: argparse.Namespace, name: str) -> int:
@@ -159,8 +211,8 @@ def _datasets() -> int:
     return EXIT_OK
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, *, prog: str = "retrodiction") -> int:
+    args = _parser(prog).parse_args(argv)
     logging.basicConfig(level=os.environ.get("RETRODICTION_LOG_LEVEL", "WARNING"))
     try:
         return _run_command(args)
@@ -188,6 +240,14 @@ def _run_command(args: argparse.Namespace) -> int:
         return _operator(args)
     if args.command == "tls":
         return _tls(args)
+    if args.command == "report":
+        from retrodiction.report_command import report
+
+        return report(args)
+    if args.command == "diff":
+        from retrodiction.diff_command import diff
+
+        return diff(args)
     return _train(args)
 
 
@@ -199,6 +259,12 @@ def _extra(args: argparse.Namespace) -> str:
     if args.command == "tls" or (args.command == "train" and _run_name(args.manifest) is not None):
         return "worker"  # a run's driver and its init container, in the worker image
     return "cli"
+
+
+def kubectl_plugin() -> int:
+    """`kubectl retrodiction ...`: kubectl runs `kubectl-retrodiction` from the PATH for it (the package installs
+    it beside `retrodiction`), with the same commands; kubectl's KUBECONFIG reaches it through the environment."""
+    return main(prog="kubectl retrodiction")
 
 
 if __name__ == "__main__":

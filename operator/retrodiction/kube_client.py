@@ -18,6 +18,15 @@ def api_client() -> client.ApiClient:
     return client.ApiClient()
 
 
+def context_namespace() -> str:
+    """The namespace of the kubeconfig's current context, as kubectl takes it: `default` when it names none."""
+    try:
+        _, context = config.list_kube_config_contexts()
+        return str(context.get("context", {}).get("namespace") or "default")
+    except (config.ConfigException, OSError):
+        return "default"
+
+
 def status_code(err: ApiException) -> int:
     return int(err.status or 0)
 

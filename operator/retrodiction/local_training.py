@@ -66,7 +66,7 @@ def train_locally(args: argparse.Namespace) -> int:
         from retrodiction.report.html_report import write_html_report
 
         write_html_report(summary, args.report)
-    _show(args, summary)
+    show_results(summary, output_format=args.format, top=args.top, quiet=args.quiet)
     if not args.quiet:
         console(stderr=True).print(f"summary: {output}" + (f"  report: {args.report}" if args.report else ""))
     return _verdict(coordinator, save_error)
@@ -153,21 +153,21 @@ def _save_summary(coordinator: ParallelTrainingCoordinator, summary: Retrodictio
         return f"could not write {output} ({type(err).__name__}: {err}); the summary was saved to {fallback}"
 
 
-def _show(args: argparse.Namespace, summary: RetrodictionSummary) -> None:
-    """The answer on stdout: the table for people (unless --quiet), or its rows as JSON for scripts (always:
-    a script asked for them)."""
-    if args.format == "json":
+def show_results(summary: RetrodictionSummary, *, output_format: str, top: int | None, quiet: bool) -> None:
+    """The answer on stdout: the trust table for people (unless `quiet`), or its rows as JSON for scripts (always:
+    a script asked for them); `top` variables, by default DEFAULT_TOP in the table and all in JSON."""
+    if output_format == "json":
         from retrodiction.report.rows import table_document
 
-        sys.stdout.write(json.dumps(table_document(summary, limit=args.top), indent=2) + "\n")
+        sys.stdout.write(json.dumps(table_document(summary, limit=top), indent=2) + "\n")
         sys.stdout.flush()
         return
-    if args.quiet:
+    if quiet:
         return
     from retrodiction.report.table import trust_table
 
     out = console()
-    out.print(trust_table(summary, limit=args.top or DEFAULT_TOP, width=out.width))
+    out.print(trust_table(summary, limit=top or DEFAULT_TOP, width=out.width))
 
 
 def _verdict(coordinator: ParallelTrainingCoordinator, save_error: str | None) -> int:

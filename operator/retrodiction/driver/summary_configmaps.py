@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import gzip
 import hashlib
 import json
-import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic.alias_generators import to_camel
 
 from retrodiction.api.children import (
     CONFIGMAP_BUDGET,
@@ -20,7 +23,9 @@ from retrodiction.api.children import (
     suffixed_name,
     summary_configmap_name,
 )
+from retrodiction.api.errors import format_validation_error
 from retrodiction.api.summary import RetrodictionSummary, parse_summary
+from retrodiction.bounded import CorruptError, TooLargeError, gunzip_at_most
 from retrodiction.identity import COMPONENT_LABEL, COMPONENT_SUMMARY
 
 # --- the summary ConfigMap(s) --------------------------------------------------------------------------------------
@@ -29,6 +34,9 @@ from retrodiction.identity import COMPONENT_LABEL, COMPONENT_SUMMARY
 SUMMARY_INLINE_MAX: Final = 256 * 1024
 # Beyond this the summary belongs in object storage (spec.output.uri), not in etcd.
 MAX_SUMMARY_PARTS: Final = 64
+# What a reader makes of a summary at most, decompressed: ten times what 64 parts of gzip hold at JSON's usual ratio.
+MAX_SUMMARY_BYTES: Final = 512 * 1024 * 1024
+_DNS_NAME: Final = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
 
 SUMMARY_KEY: Final = "summary.json"
 SUMMARY_GZ_KEY: Final = "summary.json.gz"
@@ -124,9 +132,37 @@ def _is_summary_entry(configmap: Mapping[str, Any]) -> bool:
     return SUMMARY_KEY in data or SUMMARY_INDEX_KEY in data or SUMMARY_GZ_KEY in (configmap.get("binaryData") or {})
 
 
-def read_summary_configmaps(configmaps: Iterable[Mapping[str, Any]], *, name: str | None = None) -> RetrodictionSummary:
-    """The summary document back from what `summary_configmaps` made; ValueError if a part is missing or altered
-    (SummaryError, a ValueError, when what they hold is not a summary).
+class SummaryIndex(BaseModel):
+    """The index ConfigMap's document: which parts, in order, and the sha256 and size of the JSON they make."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    encoding: Literal["gzip"]
+    parts: list[Annotated[str, StringConstraints(pattern=_DNS_NAME, max_length=253)]] = Field(
+        min_length=1, max_length=MAX_SUMMARY_PARTS
+    )
+    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+    size: int = Field(ge=0)
+
+
+def summary_index(entry: Mapping[str, Any]) -> SummaryIndex | None:
+    """The index of a summary split into parts, or None when the entry holds the whole summary; ValueError when
+    the index is not one (a reader fetches the parts it names, so it must be checked before any is fetched)."""
+    text = (entry.get("data") or {}).get(SUMMARY_INDEX_KEY)
+    if text is None:
+        return None
+    try:
+        return SummaryIndex.model_validate_json(text)
+    except ValidationError as err:
+        raise ValueError(f"summary {object_name(entry)} has an invalid index: {format_validation_error(err)}") from None
+
+
+def read_summary_configmaps(
+    configmaps: Iterable[Mapping[str, Any]], *, name: str | None = None, max_bytes: int = MAX_SUMMARY_BYTES
+) -> RetrodictionSummary:
+    """The summary document back from what `summary_configmaps` made; ValueError if a part is missing or altered,
+    or the JSON would be larger than `max_bytes` (SummaryError, a ValueError, when what they hold is not a
+    summary). Nothing is decompressed past `max_bytes`.
 
     `configmaps` may hold other ConfigMaps too (e.g. everything a run owns); `name` picks the entry when several
     summaries are among them.
@@ -137,25 +173,43 @@ def read_summary_configmaps(configmaps: Iterable[Mapping[str, Any]], *, name: st
         found = sorted(object_name(cm) for cm in entries)
         raise ValueError(f"expected one summary ConfigMap{f' named {name}' if name else ''}, found {found}")
     entry = entries[0]
+    what = f"summary {object_name(entry)}"
     data = entry.get("data") or {}
     if SUMMARY_KEY in data:
-        return parse_summary(data[SUMMARY_KEY])
+        text = data[SUMMARY_KEY]
+        if len(text) > max_bytes:
+            raise TooLargeError(f"{what} is larger than {max_bytes} bytes")
+        return parse_summary(text)
     binary = entry.get("binaryData") or {}
     if SUMMARY_GZ_KEY in binary:
-        return parse_summary(gzip.decompress(base64.b64decode(binary[SUMMARY_GZ_KEY])))
-    index = json.loads(data[SUMMARY_INDEX_KEY])
-    if index.get("encoding") != _PART_ENCODING:
-        raise ValueError(f"summary {object_name(entry)} has unknown encoding {index.get('encoding')!r}")
+        return parse_summary(gunzip_at_most(_b64(binary[SUMMARY_GZ_KEY], what), max_bytes, what))
+    index = summary_index(entry)
+    if index is None:
+        raise ValueError(f"{what} holds no summary")
+    return parse_summary(_joined_parts(what, index, by_name, max_bytes))
+
+
+def _joined_parts(what: str, index: SummaryIndex, by_name: Mapping[str, Mapping[str, Any]], max_bytes: int) -> bytes:
+    """The JSON the index's parts make, checked against its sha256."""
+    if index.size > max_bytes:
+        raise TooLargeError(f"{what} is {index.size} bytes, more than {max_bytes}")
     pieces: list[bytes] = []
-    for part in index["parts"]:
+    for part in index.parts:
         configmap = by_name.get(part)
         if configmap is None or SUMMARY_PART_KEY not in (configmap.get("binaryData") or {}):
             raise ValueError(f"summary part {part} is missing")
-        pieces.append(base64.b64decode(configmap["binaryData"][SUMMARY_PART_KEY]))
+        pieces.append(_b64(configmap["binaryData"][SUMMARY_PART_KEY], f"summary part {part}"))
     try:
-        raw = gzip.decompress(b"".join(pieces))
-    except (OSError, EOFError, zlib.error) as err:
-        raise ValueError(f"summary {object_name(entry)} is corrupt: a part is stale or altered ({err})") from err
-    if hashlib.sha256(raw).hexdigest() != index["sha256"]:
-        raise ValueError(f"summary {object_name(entry)} does not match its sha256: a part is stale or altered")
-    return parse_summary(raw)
+        raw = gunzip_at_most(b"".join(pieces), max_bytes, what)
+    except CorruptError as err:
+        raise ValueError(f"{what} is corrupt: a part is stale or altered ({err})") from None
+    if hashlib.sha256(raw).hexdigest() != index.sha256:
+        raise ValueError(f"{what} does not match its sha256: a part is stale or altered")
+    return raw
+
+
+def _b64(text: object, what: str) -> bytes:
+    try:
+        return base64.b64decode(str(text), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError(f"{what} is not base64") from None

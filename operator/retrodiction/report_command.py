@@ -1,0 +1,35 @@
+"""`retrodiction report SOURCE`: the trust table and the HTML report of a summary that exists already: a file,
+any fsspec URI, or a run in the cluster (`rt/NAME`, `NAMESPACE/NAME`), also as `kubectl retrodiction report`."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.text import Text
+
+from retrodiction.driver.summary_configmaps import MAX_SUMMARY_BYTES
+from retrodiction.local_training import BadInputError, show_results
+from retrodiction.summary_sources import SourceError, load_summary
+from retrodiction.terminal import console
+
+
+def report(args: argparse.Namespace) -> int:
+    """Read the summary, write the HTML report if asked, and show the table (or its rows as JSON)."""
+    try:
+        loaded = load_summary(args.source, namespace=args.namespace, max_bytes=args.max_bytes or MAX_SUMMARY_BYTES)
+    except SourceError as err:
+        raise BadInputError(str(err)) from None
+    notes = console(stderr=True)
+    if loaded.warning and not args.quiet:
+        # Text, not markup: the warning quotes the run's status, which its namespace's users can write.
+        notes.print(Text.assemble(("note: ", "yellow"), loaded.warning))
+    if args.html:
+        from retrodiction.report.html_report import write_html_report
+
+        write_html_report(loaded.summary, args.html)
+    show_results(loaded.summary, output_format=args.format, top=args.top, quiet=args.quiet)
+    if not args.quiet:
+        # soft_wrap: a long path stays on one line, to be copied.
+        line = f"summary: {loaded.origin}" + (f"  report: {args.html}" if args.html else "")
+        notes.print(line, markup=False, soft_wrap=True)
+    return 0
