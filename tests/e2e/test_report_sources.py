@@ -18,6 +18,7 @@ from retrodiction.cli import main
 from retrodiction.cluster_reader import KubeClusterReader
 from retrodiction.driver.summary_configmaps import summary_configmaps
 from retrodiction.identity import GROUP, VERSION
+from retrodiction.kube_client import as_dict
 from retrodiction.summary_sources import RunSource, SourceError, read_run_summary
 from retrodiction_harness.cluster import Kube
 from tests.e2e.runs import PLURAL, custom, training
@@ -32,17 +33,17 @@ WIDE = [f"series-{i:05d}" for i in range(2000)]
 def _finished_run(kube: Kube, namespace: str, name: str, status: dict[str, Any]) -> dict[str, Any]:
     """A run whose status says what a driver and the operator would have written."""
     api = custom(kube)
-    created = api.create_namespaced_custom_object(
-        GROUP, VERSION, namespace, PLURAL, {**training(name), "spec": {**training(name)["spec"], "suspend": True}}
-    )
+    body = training(name)
+    body["spec"]["suspend"] = True
+    created = as_dict(api.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body))
     api.patch_namespaced_custom_object_status(GROUP, VERSION, namespace, PLURAL, name, {"status": status})
-    return dict(created)
+    return created
 
 
 def _store(kube: Kube, run: dict[str, Any], configmaps: list[dict[str, Any]]) -> None:
     core = client.CoreV1Api(kube.api)
     for configmap in configmaps:
-        core.create_namespaced_config_map(run["metadata"]["namespace"], configmap)
+        core.create_namespaced_config_map(run["metadata"]["namespace"], configmap)  # type: ignore[arg-type]  # a raw ConfigMap
 
 
 def _meta(run: dict[str, Any]) -> dict[str, str]:
@@ -115,15 +116,15 @@ def test_credentials_that_may_not_read_configmaps_are_named(kube: Kube, namespac
         "metadata": {"name": "runs-only"},
         "rules": [{"apiGroups": [GROUP], "resources": [PLURAL], "verbs": ["get"]}],
     }
-    rbac.create_namespaced_role(namespace, role)
+    rbac.create_namespaced_role(namespace, role)  # type: ignore[arg-type]  # a raw Role
     binding = {
         "metadata": {"name": "runs-only"},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "runs-only"},
         "subjects": [{"kind": "User", "name": "reader", "apiGroup": "rbac.authorization.k8s.io"}],
     }
-    rbac.create_namespaced_role_binding(namespace, binding)
+    rbac.create_namespaced_role_binding(namespace, binding)  # type: ignore[arg-type]  # a raw RoleBinding
     impersonating = client.ApiClient(kube.api.configuration)
-    impersonating.set_default_header("Impersonate-User", "reader")
+    impersonating.set_default_header("Impersonate-User", "reader")  # type: ignore[no-untyped-call]
     with pytest.raises(SourceError) as caught:
         read_run_summary(RunSource("wide"), namespace, KubeClusterReader(impersonating))
     message = str(caught.value)
