@@ -58,6 +58,8 @@ COMPONENT_DRIVER: Final = "driver"
 COMPONENT_DRIVER_REPORT: Final = "driver-report"
 COMPONENT_TLS: Final = "tls"
 COMPONENT_NETWORK_POLICY: Final = "network-policy"
+# A schedule's compact history of results (owned by the schedule, written by its runs' drivers).
+COMPONENT_HISTORY: Final = "history"
 
 
 # --- annotations ---------------------------------------------------------------------------------------------------

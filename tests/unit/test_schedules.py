@@ -152,3 +152,29 @@ def test_the_status_lists_at_most_a_hundred_active_runs_and_counts_them_all() ->
     assert body["status"]["activeCount"] == 120
     assert len(body["status"]["active"]) == 100
     assert body["status"]["active"][-1]["scheduledTime"] == "2026-06-01T02:00:00Z"
+
+
+def test_the_status_names_the_newest_successful_run_and_its_summary_even_after_history_deletes_it() -> None:
+    api, body = FakeApi(), schedule(successfulRunsHistoryLimit=1, failedRunsHistoryLimit=1)
+    for day in range(3):
+        tick(api, body, (utc(FIRST_SLOT) + timedelta(days=day, seconds=5)).isoformat().replace("+00:00", ""))
+        name = api.created_runs[-1]
+        if day == 2:
+            api.finish(name, "Failed", "2026-06-04T01:00:00Z")
+            continue
+        api.finish(name, "Succeeded", f"2026-06-0{day + 2}T01:00:00Z")
+        ref = {"configMap": f"{name}-summary", "uri": f"s3://b/runs/{name}/summary.json"}
+        api.runs[name]["status"]["summaryRef"] = ref
+    tick(api, body, "2026-06-04T12:00:00")
+    assert body["status"]["lastSuccessfulRun"] == {
+        "name": "nightly-202606030000",
+        "completionTime": "2026-06-03T01:00:00Z",
+        "summaryRef": {
+            "configMap": "nightly-202606030000-summary",
+            "uri": "s3://b/runs/nightly-202606030000/summary.json",
+        },
+    }
+    # The history limit deleted the earlier success; a failed run is never named.
+    assert "nightly-202606020000" in api.deleted
+    tick(api, body, "2026-06-04T12:01:00")
+    assert body["status"]["lastSuccessfulRun"]["name"] == "nightly-202606030000"

@@ -17,8 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
 
 REPORT_KEY: Final = "report.json"
-# A report is a few hundred bytes; anything near this is not a report.
-MAX_REPORT_BYTES: Final = 16 * 1024
+# A report is a few hundred bytes, and its final trust section at most about 22 KiB (21 models x 64 horizons of
+# two 4-digit numbers); anything near this is not a report.
+MAX_REPORT_BYTES: Final = 32 * 1024
+# The CRD's bounds: the five builtins and at most 16 custom models; at most 64 horizons.
+MAX_REPORTED_MODELS: Final = 21
+MAX_REPORTED_HORIZONS: Final = 64
 # The ConfigMap's name: <run>-driver (suffixed like every child name).
 REPORT_SUFFIX: Final = "-driver"
 
@@ -65,6 +69,22 @@ class ReportedBatches(_Report):
     resumed: int = Field(default=0, ge=0, le=10**9)
 
 
+ModelName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?$")]
+TrustByHorizon = Annotated[
+    list[Annotated[float, Field(ge=0.0, le=1.0)] | None], Field(max_length=MAX_REPORTED_HORIZONS)
+]
+
+
+class ReportedTrust(_Report):
+    """A finished run's trust per model, at each horizon of its spec in the spec's order: the mean over the
+    variables scored of their trust mean (`mean`) and of their 95% interval's lower end (`lower`); None where the
+    model scored nothing. The operator exports it as gauges for a schedule's runs (labels from the spec, never from
+    here: a model the spec does not name is ignored)."""
+
+    mean: dict[ModelName, TrustByHorizon] = Field(default_factory=dict, max_length=MAX_REPORTED_MODELS)
+    lower: dict[ModelName, TrustByHorizon] = Field(default_factory=dict, max_length=MAX_REPORTED_MODELS)
+
+
 class DriverReport(_Report):
     run_uid: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     state: DriverState
@@ -78,3 +98,5 @@ class DriverReport(_Report):
     # Set when the state is Failed (or, with Succeeded, when some batches failed within the budget).
     reason: Reason | None = None
     message: Message | None = None
+    # Set with Succeeded.
+    trust: ReportedTrust | None = None

@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import ConfigDict, Field, field_validator
 
 from retrodiction.api.cron import CRON_MESSAGE, CRON_PATTERN, NEVER_FIRES_MESSAGE, NEVER_FIRES_RULE, Cron, CronError
-from retrodiction.api.status import Conditions, KubeTime, MergePatch
+from retrodiction.api.status import Conditions, KubeTime, MergePatch, SummaryRef
 from retrodiction.api.training import ObjectMeta, RunSpec, _cel, _cel_rules, _Model
 
 
@@ -164,6 +164,16 @@ class ActiveRun(_Model):
     scheduled_time: KubeTime
 
 
+class LastSuccessfulRun(_Model):
+    """The newest run of the schedule that succeeded, and where its summary is. The ConfigMap goes with the run
+    when the history limit deletes it; a summary under spec.output.uri stays, and so does the schedule's own
+    history (the ConfigMap `<schedule>-history`)."""
+
+    name: str = Field(max_length=253)
+    completion_time: KubeTime | None = None
+    summary_ref: SummaryRef | None = None
+
+
 class RetrodictionScheduleStatus(_Model):
     """Bounded like a run's: counters, times and conditions, and `active` lists only the newest unfinished runs."""
 
@@ -173,6 +183,7 @@ class RetrodictionScheduleStatus(_Model):
     last_schedule_time: KubeTime | None = Field(default=None, description="The slot of the newest run started.")
     next_schedule_time: KubeTime | None = None
     last_successful_time: KubeTime | None = Field(default=None, description="When the newest successful run ended.")
+    last_successful_run: LastSuccessfulRun | None = None
     handled_through: KubeTime | None = Field(
         default=None, description="Every slot at or before this time was started or recorded as missed."
     )

@@ -15,6 +15,7 @@ import kopf
 
 from retrodiction.api.children import controlling_run_uid
 from retrodiction.api.status import Phase
+from retrodiction.controller import metrics
 from retrodiction.controller.app import OperatorApp, configure_kopf
 from retrodiction.controller.lifecycle import RunContext, RunLifecycle, expire_if_due, pause
 from retrodiction.controller.schedules import ScheduleContext, reconcile_schedule
@@ -99,6 +100,11 @@ def expire_finished_run(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     if remaining is not None and 0 < remaining < EXPIRY_CHECK_SECONDS:
         time.sleep(remaining)
         expire_if_due(memo.app.api, body, datetime.now(UTC))
+
+
+@kopf.on.delete(GROUP, VERSION, SCHEDULES, optional=True)  # optional: no finalizer holds the schedule
+def schedule_deleted(body: kopf.Body, **_: Any) -> None:
+    metrics.forget_schedule(body["metadata"]["namespace"], body["metadata"]["name"])
 
 
 @kopf.timer(GROUP, VERSION, SCHEDULES, interval=SCHEDULE_CHECK_SECONDS, initial_delay=0.5)

@@ -23,6 +23,7 @@ from typing import Any, ParamSpec, Protocol, TypeVar
 
 from pydantic import ValidationError
 
+from retrodiction import ownership
 from retrodiction.api.children import (
     dask_cluster_name,
     driver_job_name,
@@ -43,7 +44,7 @@ from retrodiction.controller.kube_api import RunApi
 from retrodiction.controller.report_reader import MAX_REPORT_OBJECT_BYTES, ReportError, parse_report
 from retrodiction.controller.settings import OperatorSettings
 from retrodiction.controller.status import PhaseChange, StatusThrottle, progress_patch, read_status, transition
-from retrodiction.identity import TLS_ANNOTATION, EventReason
+from retrodiction.identity import SCHEDULE_KIND, TLS_ANNOTATION, EventReason
 from retrodiction.ownership import NotOwnedError
 from retrodiction.times import parse_rfc3339
 
@@ -395,6 +396,7 @@ class RunLifecycle:
                 limit = spec.execution.max_failed_batches
                 message += f", {counts.failed} failed (maxFailedBatches={limit})"
             self._summary_event(self._summary_ref(spec))
+            self._export_trust(spec, report)
             await self._release_cluster(spec)
             await self.set_phase(Phase.SUCCEEDED, EventReason.RUN_SUCCEEDED, message, extra=extra)
             return
@@ -412,6 +414,19 @@ class RunLifecycle:
             extra = final.applied_to(RunStatusPatch(summary_ref=self._summary_ref(spec)))
             self._summary_event(self._summary_ref(spec))
         await self._finish_failed(reason, message, extra, spec)
+
+    def _export_trust(self, spec: RetrodictionTrainingSpec, report: DriverReport | None) -> None:
+        """A schedule's run: its trust per model and horizon, from the capped and validated report, as the
+        schedule's gauges (controller/metrics.py), labelled from this spec only."""
+        schedule = ownership.controller_reference(self.ctx.body)
+        if report is None or report.trust is None or schedule is None:
+            return
+        if ownership.controller_uid(self.ctx.body, SCHEDULE_KIND) is None:  # a run made by hand
+            return
+        models = [*spec.retrodiction.models, *(model.name for model in spec.retrodiction.custom_models)]
+        metrics.set_schedule_trust(
+            self.meta["namespace"], str(schedule.get("name")), report.trust, models, spec.retrodiction.horizons
+        )
 
     def _summary_event(self, ref: SummaryRef) -> None:
         where = " and ".join(part for part in (ref.config_map and f"ConfigMap {ref.config_map}", ref.uri) if part)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
@@ -21,11 +21,12 @@ from retrodiction.api.schedule import (
     MAX_ACTIVE_LISTED,
     MIN_STARTING_DEADLINE_SECONDS,
     ActiveRun,
+    LastSuccessfulRun,
     RetrodictionScheduleSpec,
     RetrodictionScheduleStatus,
     ScheduleStatusPatch,
 )
-from retrodiction.api.status import Phase
+from retrodiction.api.status import Phase, SummaryRef
 from retrodiction.controller.conditions import ConditionUpdate, set_condition
 from retrodiction.controller.kube import CreateRefusedError
 from retrodiction.controller.kube_api import ScheduleApi
@@ -283,6 +284,7 @@ def _status_patch(ctx: ScheduleContext, spec: RetrodictionScheduleSpec, outcome:
         generation,
     )
     conditions = set_condition(set_condition(status.conditions, valid, ctx.now), suspended, ctx.now)
+    newest = _newest_success(children, status.last_successful_run)
     patch = ScheduleStatusPatch(
         observed_generation=generation,
         last_schedule_time=last_schedule,
@@ -301,11 +303,41 @@ def _status_patch(ctx: ScheduleContext, spec: RetrodictionScheduleSpec, outcome:
         active_count=len(active),
         conditions=conditions,
     )
+    if newest is not None:
+        patch.last_successful_run = newest
     if decision.last_missed:
         patch.last_missed_time = decision.last_missed
     if outcome.handled_trigger:
         patch.last_trigger = outcome.handled_trigger
     return patch
+
+
+def _newest_success(
+    children: Iterable[Mapping[str, Any]], recorded: LastSuccessfulRun | None
+) -> LastSuccessfulRun | None:
+    """The newest Succeeded run among `children` with where its summary is, when newer than the one recorded."""
+    found: list[LastSuccessfulRun] = []
+    for run in children:
+        status = run.get("status") or {}
+        if _phase(run) is not Phase.SUCCEEDED:
+            continue
+        try:
+            # The operator wrote this summaryRef itself; still read through the model, which bounds it.
+            ref = SummaryRef.model_validate(status["summaryRef"]) if status.get("summaryRef") else None
+        except ValidationError:
+            ref = None
+        when = parse_rfc3339(status.get("completionTime"))
+        found.append(LastSuccessfulRun(name=run["metadata"]["name"], completion_time=when, summary_ref=ref))
+    if not found:
+        return None
+    newest = max(found, key=lambda run: (run.completion_time or datetime.min.replace(tzinfo=UTC), run.name))
+    older = (
+        recorded is not None
+        and recorded.completion_time is not None
+        and newest.completion_time is not None
+        and newest.completion_time < recorded.completion_time
+    )
+    return None if older or newest == recorded else newest
 
 
 def _latest(moments: Iterable[datetime | None], recorded: datetime | None) -> datetime | None:

@@ -59,6 +59,26 @@ class DriverApi:
                 raise
             self.apply_configmap(manifest, run_uid)
 
+    # -- ConfigMaps of others (a schedule's history): raw reads and writes, ownership checked by the caller ----------
+
+    def read_configmap(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            found = self.core.read_namespaced_config_map(name, namespace, _request_timeout=REQUEST_TIMEOUT)
+        except ApiException as err:
+            if status_code(err) == 404:
+                return None
+            raise
+        return as_dict(self.core.api_client.sanitize_for_serialization(found))
+
+    def create_configmap(self, manifest: Mapping[str, Any]) -> None:
+        namespace = manifest["metadata"]["namespace"]
+        self.core.create_namespaced_config_map(namespace, manifest, _request_timeout=REQUEST_TIMEOUT)  # type: ignore[arg-type]
+
+    def replace_configmap(self, manifest: Mapping[str, Any]) -> None:
+        """Replace with the manifest's resourceVersion: 409 when the object changed since it was read."""
+        namespace, name = manifest["metadata"]["namespace"], manifest["metadata"]["name"]
+        self.core.replace_namespaced_config_map(name, namespace, manifest, _request_timeout=REQUEST_TIMEOUT)  # type: ignore[arg-type]
+
     def list_configmaps(self, namespace: str, selector: str) -> list[dict[str, Any]]:
         found = self.core.list_namespaced_config_map(
             namespace, label_selector=selector, _request_timeout=REQUEST_TIMEOUT

@@ -9,19 +9,35 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
 from retrodiction.api.children import child_metadata, driver_report_name
-from retrodiction.api.report import REPORT_KEY, DriverReport, DriverState, ReportedBatches
+from retrodiction.api.history import model_means
+from retrodiction.api.report import REPORT_KEY, DriverReport, DriverState, ReportedBatches, ReportedTrust
+from retrodiction.api.summary import RetrodictionSummary
 from retrodiction.driver.kube import DriverApi
 from retrodiction.execution.progress import Progress
 from retrodiction.identity import COMPONENT_DRIVER_REPORT, COMPONENT_LABEL
 
 log = logging.getLogger(__name__)
+
+
+def reported_trust(summary: RetrodictionSummary, models: Sequence[str], horizons: Sequence[int]) -> ReportedTrust:
+    """Per model of the run (its order), at each of its horizons: the mean over the variables scored of their trust
+    mean and lower bound, to 4 decimals (what gauges show); None where a model scored nothing."""
+    means = {(trend.model, trend.horizon): trend for trend in model_means(summary.results)}
+
+    def row(model: str, pick: Callable[[Any], float]) -> list[float | None]:
+        return [None if (model, h) not in means else round(pick(means[(model, h)]), 4) for h in horizons]
+
+    return ReportedTrust(
+        mean={model: row(model, lambda trend: trend.trust) for model in models},
+        lower={model: row(model, lambda trend: trend.lower) for model in models},
+    )
 
 
 class ReportWriter:

@@ -29,7 +29,12 @@ from distributed import Client
 from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
-from retrodiction.api.children import DATA_CREDENTIALS_PREFIX, OUTPUT_CREDENTIALS_PREFIX, dask_cluster_name
+from retrodiction.api.children import (
+    DATA_CREDENTIALS_PREFIX,
+    OUTPUT_CREDENTIALS_PREFIX,
+    dask_cluster_name,
+    summary_configmap_name,
+)
 from retrodiction.api.errors import format_validation_error
 from retrodiction.api.outputs import checkpoint_uri, summary_uri
 from retrodiction.api.policy import violations
@@ -46,8 +51,9 @@ from retrodiction.coordinator import CoordinatorState, ParallelTrainingCoordinat
 from retrodiction.data import DataError
 from retrodiction.data.credentials import credentials_from_environment, resolve_storage_options
 from retrodiction.driver.checkpoints import ConfigMapCheckpoint
+from retrodiction.driver.history_configmap import HistoryRecorder
 from retrodiction.driver.kube import DriverApi
-from retrodiction.driver.report import ReportWriter
+from retrodiction.driver.report import ReportWriter, reported_trust
 from retrodiction.driver.settings import DriverSettings
 from retrodiction.driver.summary_configmaps import summary_configmaps
 from retrodiction.execution.checkpoint import CheckpointStore, FsspecCheckpoint
@@ -115,6 +121,7 @@ class Driver:
         # Set from outside (install_stop_handler: SIGTERM) to stop the run and leave its work for the next driver.
         self.stop = threading.Event()
         self.report: ReportWriter | None = None
+        self.history: HistoryRecorder | None = None
         self.meta: dict[str, Any] = {}
 
     # -- the whole run -------------------------------------------------------------------------------------------
@@ -127,6 +134,8 @@ class Driver:
             return self._drive(training.spec, started)
         except RunEndedError as failure:
             log.error("%s: %s", failure.reason, failure.message)
+            if self.history is not None:  # a no-op when the slot was written with the summary
+                self.history.record(None, phase="Failed", reason=failure.reason)
             if self.report is not None:
                 self.report.state(
                     DriverState.FAILED, reason=failure.reason, message=failure.message[:1024], **failure.report
@@ -158,6 +167,7 @@ class Driver:
                 f"run {self.name} is not the run this driver was made for",
             )
         self.meta = {"name": meta.get("name"), "namespace": meta.get("namespace"), "uid": meta.get("uid")}
+        self.history = HistoryRecorder(self.api, meta)
         try:
             training = RetrodictionTraining.model_validate(body)
         except ValidationError as err:
@@ -201,6 +211,7 @@ class Driver:
         self.report.state(DriverState.STORING)
         summary = coordinator.summary()
         self._store_summary(summary, coordinator, spec)
+        self._record_in_history(summary, coordinator, spec, deadline_passed=why is StopReason.DEADLINE)
         return self._finish(summary, coordinator, spec, deadline_passed=why is StopReason.DEADLINE)
 
     # -- pieces --------------------------------------------------------------------------------------------------
@@ -368,6 +379,33 @@ class Driver:
         if isinstance(coordinator.checkpoint, ConfigMapCheckpoint):
             coordinator.checkpoint.remove()
 
+    def _record_in_history(
+        self,
+        summary: RetrodictionSummary,
+        coordinator: ParallelTrainingCoordinator,
+        spec: RetrodictionTrainingSpec,
+        *,
+        deadline_passed: bool,
+    ) -> None:
+        """The run's slot in its schedule's history, with the summary just stored (partial when the run fails)."""
+        assert self.history is not None
+        reason = None
+        if deadline_passed:
+            reason = EventReason.DEADLINE_EXCEEDED
+        elif coordinator.state is CoordinatorState.FAILED:
+            reason = EventReason.BATCHES_FAILED
+        name, namespace, uid = self.meta["name"], self.meta["namespace"], self.meta["uid"]
+        output = spec.output
+        self.history.record(
+            summary,
+            phase="Failed" if reason else "Succeeded",
+            reason=reason,
+            summary_config_map=summary_configmap_name(name, output.config_map.name)
+            if output.config_map.enabled
+            else None,
+            summary_uri=summary_uri(output.uri, namespace, name, uid) if output.uri else None,
+        )
+
     def _finish(
         self,
         summary: RetrodictionSummary,
@@ -401,7 +439,8 @@ class Driver:
         note = None
         if batches.failed:
             note = f"{batches.failed} batch(es) failed (maxFailedBatches={spec.execution.max_failed_batches})"
-        self.report.state(DriverState.SUCCEEDED, message=note, **final)
+        trust = reported_trust(summary, coordinator.config.model_names, spec.retrodiction.horizons)
+        self.report.state(DriverState.SUCCEEDED, message=note, trust=trust, **final)
         return DriverExit.OK
 
 
