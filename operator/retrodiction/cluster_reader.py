@@ -11,11 +11,13 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from retrodiction.bounded import TooLargeError, read_at_most
-from retrodiction.identity import GROUP, TRAININGS, VERSION
+from retrodiction.identity import GROUP, SCHEDULES, TRAININGS, VERSION
 from retrodiction.kube_client import reason, status_code
 from retrodiction.summary_sources import MAX_OBJECT_BYTES, SourceError
 
 REQUEST_TIMEOUT = (10, 60)
+# A schedule's runs, listed: its history limits keep at most a couple of thousand, each a few KiB.
+MAX_LIST_BYTES = 32 * 1024 * 1024
 
 
 class KubeClusterReader:
@@ -41,8 +43,33 @@ class KubeClusterReader:
             ),
         )
 
+    def schedule(self, namespace: str, name: str) -> Mapping[str, Any] | None:
+        return self._read(
+            f"rs/{name} in namespace {namespace}",
+            lambda: self.custom.get_namespaced_custom_object(
+                GROUP, VERSION, namespace, SCHEDULES, name, _preload_content=False, _request_timeout=REQUEST_TIMEOUT
+            ),
+        )
+
+    def runs(self, namespace: str, selector: str) -> list[Mapping[str, Any]]:
+        listed = self._read(
+            f"the runs in namespace {namespace}",
+            lambda: self.custom.list_namespaced_custom_object(
+                GROUP,
+                VERSION,
+                namespace,
+                TRAININGS,
+                label_selector=selector,
+                _preload_content=False,
+                _request_timeout=REQUEST_TIMEOUT,
+            ),
+            limit=MAX_LIST_BYTES,
+        )
+        items = (listed or {}).get("items")
+        return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+
     @staticmethod
-    def _read(what: str, call: Callable[[], Any]) -> Mapping[str, Any] | None:
+    def _read(what: str, call: Callable[[], Any], *, limit: int = MAX_OBJECT_BYTES) -> Mapping[str, Any] | None:
         try:
             response = call()
         except ApiException as err:
@@ -55,7 +82,7 @@ class KubeClusterReader:
         except OSError as err:  # urllib3's connection errors are OSErrors
             raise SourceError(f"{what}: cannot reach the API server ({type(err).__name__})") from None
         try:
-            blob = read_at_most(response, MAX_OBJECT_BYTES, what)
+            blob = read_at_most(response, limit, what)
         except TooLargeError as err:
             raise SourceError(str(err)) from None
         finally:

@@ -15,10 +15,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
+from pydantic import ValidationError
+
+from retrodiction.api.children import run_label_value
+from retrodiction.api.errors import format_validation_error
+from retrodiction.api.history import HISTORY_KEY, MAX_HISTORY_BYTES, ScheduleHistory, slot_of, with_slot
 from retrodiction.api.summary import RetrodictionSummary, SummaryError, parse_summary
 from retrodiction.bounded import CorruptError, TooLargeError, gunzip_at_most, read_at_most
+from retrodiction.driver.history_configmap import history_configmap_name
 from retrodiction.driver.summary_configmaps import MAX_SUMMARY_BYTES, read_summary_configmaps, summary_index
-from retrodiction.ownership import controlled_by
+from retrodiction.identity import SCHEDULE_KIND, SCHEDULE_LABEL, SCHEDULED_TIME_ANNOTATION
+from retrodiction.ownership import controlled_by, controller_uid
+from retrodiction.times import parse_rfc3339
 
 # A ConfigMap or run as the API server sends it: etcd refuses objects past about 1.5 MiB.
 MAX_OBJECT_BYTES: Final = 4 * 1024 * 1024
@@ -27,6 +35,9 @@ GZIP_MAGIC: Final = b"\x1f\x8b"
 _RUN = re.compile(r"^(rt|retrodictiontrainings?(\.training\.retrodiction\.dev)?)/(?P<name>[a-z0-9][-a-z0-9.]*)$")
 _NAMESPACED_RUN = re.compile(r"^(?P<namespace>[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)/(?P<name>[a-z0-9][-a-z0-9.]*)$")
 _UNFINISHED = ("Pending", "Provisioning", "Running", "Suspended")
+
+
+_SCHEDULE = re.compile(r"^(rs|retrodictionschedules?(\.training\.retrodiction\.dev)?)/(?P<name>[a-z0-9][-a-z0-9.]*)$")
 
 
 class SourceError(ValueError):
@@ -44,13 +55,26 @@ class RunSource:
         return f"rt/{self.name} in namespace {namespace}"
 
 
-def parse_source(text: str, *, exists: bool) -> RunSource | str:
-    """`rt/NAME` (or the resource's other names) and `NAMESPACE/NAME` name runs, unless `exists` says a file of
-    that name is here: a local path wins. Anything else is a path or fsspec URI."""
+@dataclass(frozen=True)
+class ScheduleSource:
+    """A RetrodictionSchedule in the cluster (`rs/NAME`): its history; `namespace` None means the context's."""
+
+    name: str
+    namespace: str | None = None
+
+    def describe(self, namespace: str) -> str:
+        return f"rs/{self.name} in namespace {namespace}"
+
+
+def parse_source(text: str, *, exists: bool) -> RunSource | ScheduleSource | str:
+    """`rt/NAME` (or the resource's other names) and `NAMESPACE/NAME` name runs, `rs/NAME` a schedule, unless
+    `exists` says a file of that name is here: a local path wins. Anything else is a path or fsspec URI."""
     if exists:
         return text
     if match := _RUN.match(text):
         return RunSource(match.group("name"))
+    if match := _SCHEDULE.match(text):
+        return ScheduleSource(match.group("name"))
     if (match := _NAMESPACED_RUN.match(text)) and not text.endswith((".json", ".gz")):
         return RunSource(match.group("name"), match.group("namespace"))
     return text
@@ -214,7 +238,59 @@ def load_summary(
     from retrodiction.kube_client import context_namespace
 
     where = source.namespace or namespace or context_namespace()
+    if isinstance(source, ScheduleSource):
+        raise SourceError(f"{text}: a schedule has a history of runs, not one summary")
     return read_run_summary(source, where, cluster or _kube_reader(text), max_bytes=max_bytes)
+
+
+class ScheduleReader(ClusterReader, Protocol):
+    """ClusterReader, and the schedule itself and its runs (by label)."""
+
+    def schedule(self, namespace: str, name: str) -> Mapping[str, Any] | None: ...
+
+    def runs(self, namespace: str, selector: str) -> list[Mapping[str, Any]]: ...
+
+
+def read_schedule_history(source: ScheduleSource, namespace: str, cluster: ScheduleReader) -> ScheduleHistory:
+    """The schedule's history (its `<schedule>-history` ConfigMap, when the schedule controls it), with a failed
+    slot added for each of its runs still listed that failed without writing one (a driver that never ran)."""
+    where = source.describe(namespace)
+    schedule = cluster.schedule(namespace, source.name)
+    if schedule is None:
+        raise SourceError(f"{where}: no such RetrodictionSchedule")
+    uid = str((schedule.get("metadata") or {}).get("uid") or "")
+    configmap = cluster.configmap(namespace, history_configmap_name(source.name))
+    history = ScheduleHistory(schedule=source.name, schedule_uid=uid)
+    if configmap is not None and controlled_by(configmap, uid):
+        text = (configmap.get("data") or {}).get(HISTORY_KEY)
+        if not isinstance(text, str) or len(text) > 2 * MAX_HISTORY_BYTES:
+            raise SourceError(
+                f"{where}: its history ConfigMap holds no history of at most {2 * MAX_HISTORY_BYTES} bytes"
+            )
+        try:
+            history = ScheduleHistory.model_validate_json(text)
+        except ValidationError as err:
+            raise SourceError(f"{where}: its history is not valid: {format_validation_error(err)}") from None
+    recorded = {slot.run_uid for slot in history.slots}
+    for run in cluster.runs(namespace, f"{SCHEDULE_LABEL}={run_label_value(source.name)}"):
+        meta = run.get("metadata") or {}
+        status = run.get("status") or {}
+        if status.get("phase") != "Failed" or meta.get("uid") in recorded or controller_uid(run, SCHEDULE_KIND) != uid:
+            continue
+        moment = parse_rfc3339((meta.get("annotations") or {}).get(SCHEDULED_TIME_ANNOTATION))
+        if moment is None:
+            continue
+        reason = str(status.get("reason") or "") or None
+        slot = slot_of(
+            None,
+            scheduled_time=moment,
+            run=str(meta.get("name")),
+            run_uid=str(meta.get("uid")),
+            phase="Failed",
+            reason=reason,
+        )
+        history = with_slot(history, slot)
+    return history
 
 
 def _kube_reader(text: str) -> ClusterReader:

@@ -10,14 +10,18 @@ from typing import Any
 
 import pytest
 
+from retrodiction.api.history import HistorySlot, ScheduleHistory, slot_of, with_slot
 from retrodiction.api.summary import RetrodictionSummary, parse_summary
+from retrodiction.driver.history_configmap import ScheduleRef, history_configmap
 from retrodiction.driver.summary_configmaps import SummaryLimits, summary_configmaps
 from retrodiction.summary_sources import (
     RunSource,
+    ScheduleSource,
     SourceError,
     load_summary,
     parse_source,
     read_run_summary,
+    read_schedule_history,
     read_summary_file,
 )
 from tests.unit.test_report_samples import make_summary
@@ -242,3 +246,101 @@ def test_a_bad_file_is_one_line_naming_it(tmp_path: Path, content: bytes | None,
         read_summary_file(str(path), max_bytes=1000)
     assert str(caught.value).startswith(str(path))
     assert "\n" not in str(caught.value)
+
+
+# --- a schedule's history --------------------------------------------------------------------------------------
+
+
+SCHEDULE_META = {"name": "nightly", "namespace": "team-a", "uid": "sched-uid"}
+SCHEDULE_OWNER = {
+    "apiVersion": "training.retrodiction.dev/v1alpha1",
+    "kind": "RetrodictionSchedule",
+    "name": "nightly",
+    "uid": "sched-uid",
+    "controller": True,
+}
+
+
+class ScheduleCluster(Cluster):
+    def __init__(self, configmaps: list[dict[str, Any]], runs: list[dict[str, Any]], schedule: bool = True) -> None:
+        super().__init__(None, configmaps)
+        self._schedule = {"metadata": SCHEDULE_META} if schedule else None
+        self._runs = runs
+        self.selectors: list[str] = []
+
+    def schedule(self, namespace: str, name: str) -> Mapping[str, Any] | None:
+        return self._schedule if (namespace, name) == ("team-a", "nightly") else None
+
+    def runs(self, namespace: str, selector: str) -> list[Mapping[str, Any]]:
+        self.selectors.append(selector)
+        return list(self._runs)
+
+
+def _history_configmap(history: ScheduleHistory, owner: dict[str, Any] = SCHEDULE_OWNER) -> dict[str, Any]:
+    manifest = history_configmap("team-a", ScheduleRef("nightly", "sched-uid"), history)
+    manifest["metadata"]["ownerReferences"] = [owner]
+    return manifest
+
+
+def _failed_run(day: int, uid: str, owner: dict[str, Any] = SCHEDULE_OWNER) -> dict[str, Any]:
+    return {
+        "metadata": {
+            "name": f"nightly-{day}",
+            "uid": uid,
+            "annotations": {"training.retrodiction.dev/scheduled-time": f"2026-11-0{day}T02:00:00Z"},
+            "ownerReferences": [owner],
+        },
+        "status": {"phase": "Failed", "reason": "DriverFailed"},
+    }
+
+
+def _recorded(summary: RetrodictionSummary, day: int) -> HistorySlot:
+    return slot_of(summary, scheduled_time=f"2026-11-0{day}T02:00:00Z", run=f"nightly-{day}", run_uid=f"run-{day}")
+
+
+def test_a_schedules_history_is_read_with_runs_that_failed_before_writing_a_slot(summary: RetrodictionSummary) -> None:
+    history = ScheduleHistory(schedule="nightly", schedule_uid="sched-uid")
+    for day in (1, 3):
+        history = with_slot(history, _recorded(summary, day))
+    runs = [
+        _failed_run(2, "run-2"),
+        _failed_run(3, "run-3"),
+        _failed_run(4, "other", owner={**SCHEDULE_OWNER, "uid": "x"}),
+    ]
+    cluster = ScheduleCluster([_history_configmap(history)], runs)
+    read = read_schedule_history(ScheduleSource("nightly"), "team-a", cluster)
+    assert [(slot.run, slot.phase) for slot in read.slots] == [
+        ("nightly-1", "Succeeded"),
+        ("nightly-2", "Failed"),  # its driver never wrote one
+        ("nightly-3", "Succeeded"),  # already recorded: not doubled
+    ]
+    assert read.slots[1].reason == "DriverFailed"
+    assert cluster.selectors == ["training.retrodiction.dev/schedule=nightly"]
+
+
+def test_a_history_configmap_the_schedule_does_not_control_is_ignored(summary: RetrodictionSummary) -> None:
+    history = with_slot(ScheduleHistory(schedule="nightly", schedule_uid="sched-uid"), _recorded(summary, 1))
+    cluster = ScheduleCluster([_history_configmap(history, owner={**SCHEDULE_OWNER, "uid": "impostor"})], [])
+    assert read_schedule_history(ScheduleSource("nightly"), "team-a", cluster).slots == []
+
+
+def test_an_invalid_history_is_one_line_naming_the_field() -> None:
+    configmap = _history_configmap(ScheduleHistory(schedule="nightly"))
+    configmap["data"]["history.json"] = '{"schedule": "nightly", "slots": [{"run": "x"}]}'
+    with pytest.raises(
+        SourceError, match=r"^rs/nightly in namespace team-a: its history is not valid: .*slots"
+    ) as caught:
+        read_schedule_history(ScheduleSource("nightly"), "team-a", ScheduleCluster([configmap], []))
+    assert "\n" not in str(caught.value)
+
+
+def test_a_missing_schedule_is_one_line() -> None:
+    with pytest.raises(SourceError, match=r"^rs/nightly in namespace team-a: no such RetrodictionSchedule$"):
+        read_schedule_history(ScheduleSource("nightly"), "team-a", ScheduleCluster([], [], schedule=False))
+
+
+@pytest.mark.parametrize(
+    "text", ["rs/nightly", "retrodictionschedule/nightly", "retrodictionschedules.training.retrodiction.dev/nightly"]
+)
+def test_rs_names_a_schedule(text: str) -> None:
+    assert parse_source(text, exists=False) == ScheduleSource("nightly")
