@@ -10,6 +10,7 @@ path on the reader's machine.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -230,7 +231,6 @@ def load_summary(
 ) -> LoadedSummary:
     """The summary SOURCE names (parse_source); a run is read with `cluster`, by default through the kubeconfig
     (or the pod's ServiceAccount), in `namespace` or else the run's own or the context's."""
-    import os
 
     source = parse_source(text, exists=os.path.exists(text))
     if isinstance(source, str):
@@ -307,6 +307,7 @@ def _kube_reader(text: str) -> ClusterReader:
     except config.ConfigException:
         pass
     try:
-        return KubeClusterReader(config.new_client_from_config())
+        # KUBECONFIG as it is now: the kubernetes package reads its default once, when it is first imported.
+        return KubeClusterReader(config.new_client_from_config(config_file=os.environ.get("KUBECONFIG")))
     except (config.ConfigException, OSError) as err:
         raise SourceError(f"{text}: no cluster to read it from: {_line(err)}") from None

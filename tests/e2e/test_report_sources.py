@@ -21,13 +21,19 @@ from retrodiction.identity import GROUP, VERSION
 from retrodiction.kube_client import as_dict
 from retrodiction.summary_sources import RunSource, SourceError, read_run_summary
 from retrodiction_harness.cluster import Kube
+from retrodiction_harness.crds import apply_project_crds
 from tests.e2e.runs import PLURAL, custom, training
 from tests.unit.test_report_samples import make_summary
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("project_crds")]
 
 # 2,000 variables x 5 models x 2 horizons: about 7 MB of JSON, more than 2 MiB even gzipped.
 WIDE = [f"series-{i:05d}" for i in range(2000)]
+
+
+@pytest.fixture(scope="module")
+def project_crds(kube: Kube) -> None:
+    apply_project_crds(kube.api)
 
 
 def _finished_run(kube: Kube, namespace: str, name: str, status: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,5 @@
 import base64
+import gzip
 import json
 import random
 from collections.abc import Mapping
@@ -16,6 +17,7 @@ from retrodiction.driver.summary_configmaps import (
     SummaryLimits,
     SummaryTooLargeError,
     read_summary_configmaps,
+    report_configmap,
     summary_configmaps,
 )
 from tests.unit.test_report_samples import make_summary
@@ -182,3 +184,19 @@ def test_a_configmap_holding_another_document_is_refused_naming_the_field() -> N
     configmap["data"]["summary.json"] = json.dumps(foreign)
     with pytest.raises(SummaryError, match=r"^not a RetrodictionSummary: batches\.total: required field is missing$"):
         read_summary_configmaps([configmap])
+
+
+def test_the_html_report_goes_beside_the_summary_gzipped_in_a_configmap_the_run_owns() -> None:
+    html = "<html>" + "<p>trust</p>" * 10_000 + "</html>"
+    configmap = report_configmap(RUN, html, summary_name=None)
+    assert configmap is not None
+    assert configmap["metadata"]["name"] == "gdp-summary-html"
+    assert configmap["metadata"]["ownerReferences"] == [owner_reference(RUN, block_owner_deletion=False)]
+    assert gzip.decompress(base64.b64decode(configmap["binaryData"]["report.html.gz"])).decode() == html
+    named = report_configmap(RUN, html, summary_name="results")
+    assert named is not None and named["metadata"]["name"] == "results-html"
+
+
+def test_an_html_report_too_large_for_a_configmap_gets_none() -> None:
+    noise = base64.b64encode(random.Random(3).randbytes(CONFIGMAP_BUDGET)).decode()  # does not compress
+    assert report_configmap(RUN, noise, summary_name=None) is None

@@ -1,7 +1,7 @@
 """Each image installs its own lock (requirements/operator.txt, requirements/worker.txt); the tests install
 requirements/lock.txt. Every image pin is the version the tests run with, and each image's lock holds only what
-its processes import: the operator no Dask or data libraries, the worker no command-line, report or Kopf
-libraries, and neither a test or development tool."""
+its processes import: the operator no Dask, data or report libraries, the worker no command-line or Kopf
+libraries (its driver renders the HTML report), and neither a test or development tool."""
 
 from __future__ import annotations
 
@@ -19,12 +19,23 @@ TEST_ONLY = {"pytest", "pytest-timeout", "mypy", "ruff", "moto", "pandas-stubs",
 NEVER_IN = {
     "operator.txt": TEST_ONLY
     | {"dask", "distributed", "pandas", "pyarrow", "numpy", "scipy", "fsspec", "s3fs", "matplotlib", "rich", "jinja2"},
-    "worker.txt": TEST_ONLY | {"rich", "matplotlib", "dask-kubernetes", "kopf", "kr8s", "croniter"},
+    "worker.txt": TEST_ONLY | {"rich", "dask-kubernetes", "kopf", "kr8s", "croniter"},
 }
 # What each image's processes import (the rest comes with these).
 NEEDED_IN = {
     "operator.txt": {"kopf", "kubernetes", "prometheus-client", "pydantic-settings", "croniter", "tzdata", "pyyaml"},
-    "worker.txt": {"numpy", "scipy", "pandas", "pyarrow", "s3fs", "distributed", "kubernetes", "cryptography"},
+    "worker.txt": {
+        "numpy",
+        "scipy",
+        "pandas",
+        "pyarrow",
+        "s3fs",
+        "distributed",
+        "kubernetes",
+        "cryptography",
+        "jinja2",
+        "matplotlib",
+    },
 }
 
 
@@ -59,9 +70,10 @@ def test_an_image_lock_leaves_out_what_its_processes_never_import(lock: str) -> 
     assert set(pins(lock)) & NEVER_IN[lock] == set()
 
 
-def test_jinja2_is_in_the_worker_image_only_because_distributed_requires_it() -> None:
-    # Dask's scheduler renders its own pages with it; the project's HTML report is not in the worker image.
-    assert required_by("worker.txt", "jinja2") == {"distributed"}
+def test_the_report_libraries_are_in_the_worker_image_for_the_driver_and_dask() -> None:
+    # The driver renders the HTML report beside each summary; Dask's scheduler renders its own pages with jinja2.
+    assert required_by("worker.txt", "jinja2") == {"distributed", "retrodiction-operator (pyproject.toml)"}
+    assert required_by("worker.txt", "matplotlib") == {"retrodiction-operator (pyproject.toml)"}
 
 
 def test_the_test_lock_holds_every_image_lock_and_the_tests_tools() -> None:

@@ -474,3 +474,29 @@ def test_a_job_names_its_run_by_the_controlling_owner_reference_only() -> None:
     not_controller = {**owner_reference({"name": "gdp", "uid": UID}), "controller": False}
     assert controlling_run_uid({"metadata": {"ownerReferences": [not_controller]}}) is None
     assert controlling_run_uid({"metadata": {}}) is None
+
+
+@pytest.mark.parametrize(
+    ("stored", "expected"),
+    [
+        (
+            ["configMap", "uri"],
+            {"reportConfigMap": "gdp-summary-html", "reportUri": f"s3://b/r/team-a/gdp/{UID}/report.html"},
+        ),
+        (["uri"], {"reportUri": f"s3://b/r/team-a/gdp/{UID}/report.html"}),
+        ([], {}),
+    ],
+    ids=["both", "too-large-for-a-configmap", "an-image-without-the-report"],
+)
+def test_the_summary_ref_names_the_html_report_where_the_driver_stored_it(
+    stored: list[str], expected: dict[str, str]
+) -> None:
+    api = FakeApi()
+    life, run = running_run(api, output={"uri": "s3://b/r"})
+    api.driver_reports(
+        state="Succeeded", batches={"total": 10, "succeeded": 10}, completedPercentage=100.0, htmlReport=stored
+    )
+    api.job_ends("Complete")
+    assert step(life)
+    ref = run["status"]["summaryRef"]
+    assert ref == {"configMap": "gdp-summary", "uri": f"s3://b/r/team-a/gdp/{UID}/summary.json", **expected}

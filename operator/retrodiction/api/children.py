@@ -135,6 +135,11 @@ def summary_configmap_name(run_name: str, configured: str | None = None) -> str:
     return configured or suffixed_name(run_name, "-summary")
 
 
+def report_configmap_name(summary_configmap: str) -> str:
+    """`<summary ConfigMap>-html`: the HTML report goes beside the summary, whatever name the spec gave that."""
+    return suffixed_name(summary_configmap, "-html")
+
+
 # --- ownership and labels ------------------------------------------------------------------------------------------
 
 

@@ -29,6 +29,11 @@ def summary_uri(output_uri: str, run_namespace: str, run_name: str, run_uid: str
     return run_prefix(output_uri, run_namespace, run_name, run_uid) + "summary.json"
 
 
+def report_uri(output_uri: str, run_namespace: str, run_name: str, run_uid: str) -> str:
+    """The HTML report, beside the summary."""
+    return run_prefix(output_uri, run_namespace, run_name, run_uid) + "report.html"
+
+
 def checkpoint_uri(output_uri: str, run_namespace: str, run_name: str, run_uid: str) -> str:
     """A folder for `FsspecCheckpoint` (one object per finished batch)."""
     return run_prefix(output_uri, run_namespace, run_name, run_uid) + "checkpoints/"

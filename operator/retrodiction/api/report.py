@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Final
+from typing import Annotated, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
@@ -100,3 +100,5 @@ class DriverReport(_Report):
     message: Message | None = None
     # Set with Succeeded.
     trust: ReportedTrust | None = None
+    # Where the HTML report was stored: its ConfigMap (when it fits one) and/or spec.output.uri.
+    html_report: list[Literal["configMap", "uri"]] = Field(default_factory=list, max_length=2)

@@ -74,6 +74,10 @@ class DaskClusterRef(_Status):
 class SummaryRef(_Status):
     config_map: str | None = None
     uri: str | None = None
+    # The HTML report beside it: a ConfigMap (gzip, key report.html.gz) when it fits one, and under the same
+    # prefix as `uri` when that is set.
+    report_config_map: str | None = None
+    report_uri: str | None = None
 
 
 class RetrodictionTrainingStatus(_Status):

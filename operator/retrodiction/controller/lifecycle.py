@@ -28,10 +28,11 @@ from retrodiction.api.children import (
     dask_cluster_name,
     driver_job_name,
     driver_report_name,
+    report_configmap_name,
     summary_configmap_name,
 )
 from retrodiction.api.errors import format_validation_error
-from retrodiction.api.outputs import summary_uri
+from retrodiction.api.outputs import report_uri, summary_uri
 from retrodiction.api.policy import violations
 from retrodiction.api.report import DriverReport, DriverState
 from retrodiction.api.status import DaskClusterRef, Phase, RunStatusPatch, SummaryRef
@@ -375,27 +376,33 @@ class RunLifecycle:
 
     # -- the end --------------------------------------------------------------------------------------------------
 
-    def _summary_ref(self, spec: RetrodictionTrainingSpec) -> SummaryRef:
-        """Where the driver stored the summary: the operator names it from the spec, it never reads it."""
+    def _summary_ref(self, spec: RetrodictionTrainingSpec, report: DriverReport | None) -> SummaryRef:
+        """Where the driver stored the summary and its HTML report: the operator names them from the spec (and,
+        for the report, from where the driver's report says it went); it never reads either."""
         name, namespace, uid = self.meta["name"], self.meta["namespace"], self.meta["uid"]
         config_map = (
             summary_configmap_name(name, spec.output.config_map.name) if spec.output.config_map.enabled else None
         )
-        uri = summary_uri(spec.output.uri, namespace, name, uid) if spec.output.uri else None
-        return SummaryRef(config_map=config_map, uri=uri)
+        html = set(report.html_report) if report is not None else set()
+        return SummaryRef(
+            config_map=config_map,
+            uri=summary_uri(spec.output.uri, namespace, name, uid) if spec.output.uri else None,
+            report_config_map=report_configmap_name(config_map) if config_map and "configMap" in html else None,
+            report_uri=report_uri(spec.output.uri, namespace, name, uid) if spec.output.uri and "uri" in html else None,
+        )
 
     async def _finish(
         self, spec: RetrodictionTrainingSpec, job: Mapping[str, Any] | None, report: DriverReport | None
     ) -> None:
         final = progress_patch(report, now=self.ctx.now(), finished=True) if report else RunStatusPatch()
         if _condition(job, "Complete"):
-            extra = final.applied_to(RunStatusPatch(summary_ref=self._summary_ref(spec)))
+            extra = final.applied_to(RunStatusPatch(summary_ref=self._summary_ref(spec, report)))
             counts = report.batches if report else None
             message = f"{counts.succeeded}/{counts.total} batches" if counts else "done"
             if counts and counts.failed:
                 limit = spec.execution.max_failed_batches
                 message += f", {counts.failed} failed (maxFailedBatches={limit})"
-            self._summary_event(self._summary_ref(spec))
+            self._summary_event(self._summary_ref(spec, report))
             self._export_trust(spec, report)
             await self._release_cluster(spec)
             await self.set_phase(Phase.SUCCEEDED, EventReason.RUN_SUCCEEDED, message, extra=extra)
@@ -411,8 +418,8 @@ class RunLifecycle:
         extra = final
         # The driver stores what finished before it reports these: the partial summary is there to read.
         if reason in (EventReason.BATCHES_FAILED, EventReason.DEADLINE_EXCEEDED) and report is not None:
-            extra = final.applied_to(RunStatusPatch(summary_ref=self._summary_ref(spec)))
-            self._summary_event(self._summary_ref(spec))
+            extra = final.applied_to(RunStatusPatch(summary_ref=self._summary_ref(spec, report)))
+            self._summary_event(self._summary_ref(spec, report))
         await self._finish_failed(reason, message, extra, spec)
 
     def _export_trust(self, spec: RetrodictionTrainingSpec, report: DriverReport | None) -> None:

@@ -36,7 +36,7 @@ from retrodiction.api.children import (
     summary_configmap_name,
 )
 from retrodiction.api.errors import format_validation_error
-from retrodiction.api.outputs import checkpoint_uri, summary_uri
+from retrodiction.api.outputs import checkpoint_uri, report_uri, summary_uri
 from retrodiction.api.policy import violations
 from retrodiction.api.report import DriverExit, DriverState
 from retrodiction.api.summary import RetrodictionSummary
@@ -55,7 +55,7 @@ from retrodiction.driver.history_configmap import HistoryRecorder
 from retrodiction.driver.kube import DriverApi
 from retrodiction.driver.report import ReportWriter, reported_trust
 from retrodiction.driver.settings import DriverSettings
-from retrodiction.driver.summary_configmaps import summary_configmaps
+from retrodiction.driver.summary_configmaps import report_configmap, summary_configmaps
 from retrodiction.execution.checkpoint import CheckpointStore, FsspecCheckpoint
 from retrodiction.execution.clusters import connect, local_cluster_client
 from retrodiction.execution.progress import Progress
@@ -122,6 +122,7 @@ class Driver:
         self.stop = threading.Event()
         self.report: ReportWriter | None = None
         self.history: HistoryRecorder | None = None
+        self.html_report: list[str] = []
         self.meta: dict[str, Any] = {}
 
     # -- the whole run -------------------------------------------------------------------------------------------
@@ -376,8 +377,41 @@ class Driver:
             # The kind of error only: an object store's answer may quote what it holds.
             message = f"spec.output.uri: could not write the summary ({type(err).__name__})"
             raise RunEndedError(DriverExit.RUN_FAILED, EventReason.RUN_FAILED, message) from None
+        self.html_report = self._store_html_report(summary, spec)
         if isinstance(coordinator.checkpoint, ConfigMapCheckpoint):
             coordinator.checkpoint.remove()
+
+    def _store_html_report(self, summary: RetrodictionSummary, spec: RetrodictionTrainingSpec) -> list[str]:
+        """The HTML report beside the summary: in a ConfigMap when it fits one, and under spec.output.uri when set;
+        returns where it went. An image without the report's libraries (a custom one built before the driver
+        wrote reports) stores none and says so in its log: the summary is what the run promised."""
+        try:
+            from retrodiction.report.html_report import render_html_report
+        except ImportError as err:
+            log.warning("no HTML report: this image lacks %s", err.name)
+            return []
+        html = render_html_report(summary)
+        stored: list[str] = []
+        if spec.output.config_map.enabled:
+            manifest = report_configmap(self.meta, html, summary_name=spec.output.config_map.name)
+            if manifest is None:
+                log.warning("the HTML report is too large for a ConfigMap; it is stored only under spec.output.uri")
+            else:
+                try:
+                    self.api.apply_configmap(manifest, self.meta["uid"])
+                    stored.append("configMap")
+                except (ApiException, NotOwnedError) as err:
+                    log.warning("could not store the HTML report in a ConfigMap: %s", err)
+        if spec.output.uri:
+            uri = report_uri(spec.output.uri, self.meta["namespace"], self.meta["name"], self.meta["uid"])
+            try:
+                with fsspec.open(uri, "w", encoding="utf-8", **self._output_options(spec)) as handle:
+                    handle.write(html)
+            except (OSError, ValueError) as err:
+                message = f"spec.output.uri: could not write the HTML report ({type(err).__name__})"
+                raise RunEndedError(DriverExit.RUN_FAILED, EventReason.RUN_FAILED, message) from None
+            stored.append("uri")
+        return stored
 
     def _record_in_history(
         self,
@@ -440,7 +474,7 @@ class Driver:
         if batches.failed:
             note = f"{batches.failed} batch(es) failed (maxFailedBatches={spec.execution.max_failed_batches})"
         trust = reported_trust(summary, coordinator.config.model_names, spec.retrodiction.horizons)
-        self.report.state(DriverState.SUCCEEDED, message=note, trust=trust, **final)
+        self.report.state(DriverState.SUCCEEDED, message=note, trust=trust, html_report=self.html_report, **final)
         return DriverExit.OK
 
 

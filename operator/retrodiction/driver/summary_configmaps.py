@@ -19,6 +19,7 @@ from retrodiction.api.children import (
     b64_text,
     child_metadata,
     object_name,
+    report_configmap_name,
     required_field,
     suffixed_name,
     summary_configmap_name,
@@ -213,3 +214,18 @@ def _b64(text: object, what: str) -> bytes:
         return base64.b64decode(str(text), validate=True)
     except (binascii.Error, ValueError):
         raise ValueError(f"{what} is not base64") from None
+
+
+# --- the HTML report beside the summary ----------------------------------------------------------------------------
+
+REPORT_HTML_KEY: Final = "report.html.gz"
+
+
+def report_configmap(run_meta: Mapping[str, Any], html: str, *, summary_name: str | None) -> dict[str, Any] | None:
+    """The HTML report, gzip-compressed, in one ConfigMap owned by the run; None when it does not fit one (it
+    then lives only under spec.output.uri, if that is set)."""
+    entry = summary_configmap_name(required_field(run_meta, "name"), summary_name)
+    encoded = b64_text(gzip.compress(html.encode(), compresslevel=9, mtime=0))
+    if len(encoded) > CONFIGMAP_BUDGET:
+        return None
+    return _summary_configmap(run_meta, report_configmap_name(entry), binary={REPORT_HTML_KEY: encoded})
