@@ -169,6 +169,16 @@ def test_the_json_document_has_each_model_and_horizon_per_slot(history: Schedule
     assert row["change"] == pytest.approx(row["slots"][-1]["trust"]["mean"] - first["trust"]["mean"])
 
 
+def test_a_history_of_failed_runs_only_says_none_stored_results() -> None:
+    failed = nightly_history(3, failed=(0, 1, 2))
+    assert "None of the 3 runs stored results." in " ".join(render(failed, 80).split())
+    assert trend_document(failed)["rows"] == []
+    page = render_trend_html(failed)
+    assert "No run has stored results yet." in page
+    assert "<svg" not in page
+    assert page.count('<tr class="failed">') == 3
+
+
 def test_an_empty_history_renders_everywhere() -> None:
     empty = ScheduleHistory(schedule="new")
     assert "No runs yet." in render(empty, 80)

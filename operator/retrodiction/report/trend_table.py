@@ -73,6 +73,8 @@ def _caption(trend: Trend, left_out: int) -> Text:
     caption = Text(
         f"Mean trust over the variables each run scored; {len(slots)} runs, times in UTC. "
         "Change: from the first to the newest successful run."
+        if trend.rows
+        else f"None of the {len(slots)} runs stored results."
     )
     if left_out:
         caption.append(
