@@ -4,7 +4,7 @@ VENV ?= .venv
 UV_VERSION ?= 0.13.9
 BIN := $(VENV)/bin
 
-.PHONY: install controlplane tools node-deps local-cluster demo test lint typecheck unit integration e2e bench lock version
+.PHONY: install controlplane tools node-deps browser local-cluster demo test lint typecheck unit integration e2e bench lock version
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,16 @@ node-deps: controlplane
 tools:
 	bash hack/tools/build.sh >/dev/null
 
+# Headless Chromium and its driver from Debian's packages, for the browser tests (selenium drives them): installed
+# with apt-get when /usr/bin/chromium or /usr/bin/chromedriver is missing (root; about 25 s, once). Nothing is
+# installed without root, or where RETRODICTION_CHROMIUM names another build (GitHub's runners have Chrome); the
+# browser tests then skip without a browser, or fail under CI=true.
+browser:
+	@if [ -n "$$RETRODICTION_CHROMIUM" ] || { [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; }; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then echo "browser: chromium is missing, and installing it needs root" >&2; exit 0; fi; \
+	export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && \
+	apt-get install -y -qq --no-install-recommends chromium chromium-driver >&2
+
 # A local control plane with the node stand-in, the CRDs and the dask-kubernetes controller, for people: prints its
 # KUBECONFIG, runs until ^C. NODE=real: a real kubelet + containerd node instead (root), with CoreDNS and the images
 # built from worker_image/Dockerfile, ready for `helm install` (the printed command); the first start builds for
@@ -58,13 +68,13 @@ typecheck:
 
 # The whole suite: lint, types, then unit, integration and e2e tests. pytest exits non-zero when a test
 # fails and also when it collects nothing (exit code 5), so an empty run can never pass.
-test: install controlplane tools node-deps lint typecheck
+test: install controlplane tools node-deps browser lint typecheck
 	$(BIN)/pytest
 
 unit: install
 	$(BIN)/pytest tests/unit
 
-integration: install
+integration: install browser
 	$(BIN)/pytest tests/integration
 
 e2e: install controlplane

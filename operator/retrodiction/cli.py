@@ -53,11 +53,16 @@ def _parser(prog: str = "retrodiction") -> argparse.ArgumentParser:
     train.add_argument("--verbose", "-v", action="store_true", help="also the INFO logs of Dask and of the run")
 
     report = sub.add_parser(
-        "report", help="the trust table and HTML report of a summary: a file, a URI, or a run in the cluster"
+        "report",
+        help="the trust table and HTML report of a summary (a file, a URI, or a run in the cluster); of several, "
+        "each model's trust over them",
     )
     report.add_argument(
-        "source",
-        help="a summary file or fsspec URI (plain or gzip JSON), or a finished run: rt/NAME or NAMESPACE/NAME",
+        "sources",
+        nargs="+",
+        metavar="SOURCE",
+        help="a summary file or fsspec URI (plain or gzip JSON), or a finished run: rt/NAME or NAMESPACE/NAME; "
+        "several: trust over time, one run each, in the order of their windows' ends",
     )
     report.add_argument("--namespace", "-n", help="the namespace of rt/NAME (default: the current context's)")
     report.add_argument("--html", metavar="PATH", help="also write the HTML report with plots to this path")

@@ -12,12 +12,11 @@ from rich.table import Table
 from rich.text import Text
 
 from retrodiction.api.summary import RetrodictionSummary
-from retrodiction.driver.summary_configmaps import MAX_SUMMARY_BYTES
 from retrodiction.local_training import DEFAULT_TOP, BadInputError
 from retrodiction.report.compare import Bound, Change, Checks, Comparison, compare
 from retrodiction.report.fitting import Column, add_row, fit, fitted_table
 from retrodiction.report.formatting import format_interval, format_metric, format_probability
-from retrodiction.summary_sources import SourceError, load_summary
+from retrodiction.report_command import load_source
 from retrodiction.terminal import console
 
 EXIT_SAME, EXIT_CHECK_FAILED = 0, 1
@@ -54,13 +53,7 @@ def _checks(args: argparse.Namespace) -> Checks:
 
 
 def _load(args: argparse.Namespace, source: str) -> RetrodictionSummary:
-    try:
-        loaded = load_summary(source, namespace=args.namespace, max_bytes=args.max_bytes or MAX_SUMMARY_BYTES)
-    except SourceError as err:
-        raise BadInputError(str(err)) from None
-    if loaded.warning and not args.quiet:
-        console(stderr=True).print(Text.assemble(("note: ", "yellow"), loaded.warning))
-    return loaded.summary
+    return load_source(args, source).summary
 
 
 def _require_models(models: tuple[str, ...], a: RetrodictionSummary, b: RetrodictionSummary) -> None:

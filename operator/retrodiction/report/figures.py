@@ -287,13 +287,13 @@ def _label_width(labels: Sequence[Any]) -> float:
     return 0.3 + 0.065 * longest
 
 
-def _label(value: Any) -> str:
-    """Shortened in the middle so long names that share a prefix stay apart; `$` escaped so names are never
-    read as mathtext."""
+def _label(value: Any, limit: int = LABEL_CHARS) -> str:
+    """Shortened in the middle to `limit` characters so long names that share a prefix stay apart; `$` escaped so
+    names are never read as mathtext."""
     text = str(value)
-    if len(text) > LABEL_CHARS:
-        head = (LABEL_CHARS - 1) // 2
-        text = text[:head] + "…" + text[len(text) - (LABEL_CHARS - 1 - head) :]
+    if len(text) > limit:
+        head = (limit - 1) // 2
+        text = text[:head] + "…" + text[len(text) - (limit - 1 - head) :]
     return text.replace("$", r"\$")
 
 

@@ -41,7 +41,7 @@ FAILURES_SHOWN = 50
 
 def render_html_report(summary: SummaryInput) -> str:
     """One HTML document: run header, trust heatmap, forest plot, MASE by model and the results table."""
-    return _template().render(**_context(as_summary(summary)))
+    return page_template("report.html.j2").render(**_context(as_summary(summary)))
 
 
 def write_html_report(summary: SummaryInput, path: str | os.PathLike[str]) -> None:
@@ -49,7 +49,8 @@ def write_html_report(summary: SummaryInput, path: str | os.PathLike[str]) -> No
 
 
 @cache
-def _template() -> Template:
+def page_template(name: str) -> Template:
+    """A page of report/templates; autoescaped: every name and reason in a page comes from user data."""
     environment = Environment(
         loader=PackageLoader("retrodiction.report", "templates"),
         autoescape=True,
@@ -57,7 +58,7 @@ def _template() -> Template:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    return environment.get_template("report.html.j2")
+    return environment.get_template(name)
 
 
 def _context(summary: RetrodictionSummary) -> dict[str, Any]:
