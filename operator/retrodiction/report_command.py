@@ -1,6 +1,6 @@
 """`retrodiction report SOURCE`: the trust table and the HTML report of a summary that exists already: a file,
 any fsspec URI, or a run in the cluster (`rt/NAME`, `NAMESPACE/NAME`), also as `kubectl retrodiction report`.
-With several sources, trust over time across them (trend_command.py)."""
+With several sources, or a schedule (`rs/NAME`, its history), trust over time across the runs (trend_command.py)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import argparse
 
 from rich.text import Text
 
+from retrodiction.api.history import ScheduleHistory
 from retrodiction.driver.summary_configmaps import MAX_SUMMARY_BYTES
 from retrodiction.local_training import BadInputError, show_results
-from retrodiction.summary_sources import LoadedSummary, SourceError, load_summary
+from retrodiction.summary_sources import LoadedSummary, SourceError, load_schedule_history, load_summary
 from retrodiction.terminal import console
 
 
@@ -20,6 +21,12 @@ def report(args: argparse.Namespace) -> int:
         from retrodiction.trend_command import report_trend
 
         return report_trend(args)
+    schedule = _schedule_history(args, args.sources[0])
+    if schedule is not None:
+        from retrodiction.trend_command import show_history
+
+        show_history(schedule[0], args, origin=schedule[1])
+        return 0
     loaded = load_source(args, args.sources[0])
     if args.html:
         from retrodiction.report.html_report import write_html_report
@@ -31,6 +38,14 @@ def report(args: argparse.Namespace) -> int:
         line = f"summary: {loaded.origin}" + (f"  report: {args.html}" if args.html else "")
         console(stderr=True).print(line, markup=False, soft_wrap=True)
     return 0
+
+
+def _schedule_history(args: argparse.Namespace, source: str) -> tuple[ScheduleHistory, str] | None:
+    """A schedule's history (`rs/NAME`): trust over its runs, drawn like several summaries'."""
+    try:
+        return load_schedule_history(source, namespace=args.namespace)
+    except SourceError as err:
+        raise BadInputError(str(err)) from None
 
 
 def load_source(args: argparse.Namespace, source: str) -> LoadedSummary:

@@ -14,7 +14,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from pydantic import ValidationError
 
@@ -28,6 +28,9 @@ from retrodiction.driver.summary_configmaps import MAX_SUMMARY_BYTES, read_summa
 from retrodiction.identity import SCHEDULE_KIND, SCHEDULE_LABEL, SCHEDULED_TIME_ANNOTATION
 from retrodiction.ownership import controlled_by, controller_uid
 from retrodiction.times import parse_rfc3339
+
+if TYPE_CHECKING:  # the Kubernetes client loads only when a source is in the cluster
+    from retrodiction.cluster_reader import KubeClusterReader
 
 # A ConfigMap or run as the API server sends it: etcd refuses objects past about 1.5 MiB.
 MAX_OBJECT_BYTES: Final = 4 * 1024 * 1024
@@ -293,12 +296,27 @@ def read_schedule_history(source: ScheduleSource, namespace: str, cluster: Sched
     return history
 
 
-def _kube_reader(text: str) -> ClusterReader:
+def load_schedule_history(
+    text: str, *, namespace: str | None = None, cluster: ScheduleReader | None = None
+) -> tuple[ScheduleHistory, str] | None:
+    """When SOURCE names a schedule (`rs/NAME`, and no file of that name is here): its history and a description
+    of where it came from; None for any other source."""
+    source = parse_source(text, exists=os.path.exists(text))
+    if not isinstance(source, ScheduleSource):
+        return None
+    from retrodiction.kube_client import context_namespace
+
+    where = source.namespace or namespace or context_namespace()
+    history = read_schedule_history(source, where, cluster or _kube_reader(text))
+    return history, f"history: ConfigMap {history_configmap_name(source.name)} in namespace {where}"
+
+
+def _kube_reader(text: str) -> KubeClusterReader:
     """A reader with the pod's ServiceAccount inside a cluster, else the kubeconfig (KUBECONFIG or ~/.kube/config),
     made without touching the kubernetes package's global default configuration."""
     from kubernetes import client, config
 
-    from retrodiction.cluster_reader import KubeClusterReader
+    from retrodiction.cluster_reader import KubeClusterReader  # it imports this module: not at the top
 
     try:
         configuration = client.Configuration()

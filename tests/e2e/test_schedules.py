@@ -8,16 +8,22 @@ and what follows does not depend on the day the tests run."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
+from selenium import webdriver
 
 from retrodiction.api.cron import NEVER_FIRES_MESSAGE
+from retrodiction.api.history import ScheduleHistory
+from retrodiction.cli import main
 from retrodiction.controller.schedule_runs import schedule_selector
 from retrodiction.data import make_random_walks, write_dataset
 from retrodiction.identity import GROUP, TRIGGER_ANNOTATION, VERSION
@@ -25,6 +31,7 @@ from retrodiction.kube_client import as_dict
 from retrodiction_harness.cluster import Kube
 from retrodiction_harness.operator_process import OperatorProcess, running_operator
 from retrodiction_harness.waiting import eventually
+from tests.browser import figure_sizes, severe_entries
 from tests.e2e.runs import (
     api_message,
     applied_without_drift,
@@ -57,7 +64,10 @@ def clock(tmp_path_factory: pytest.TempPathFactory) -> FileClock:
 
 
 @pytest.fixture(scope="module")
-def operator(kube: Kube, clock: FileClock, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
+def operator(
+    kube: Kube, clock: FileClock, node: object, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OperatorProcess]:
+    # `node` runs the runs' driver pods: this module's tests must not depend on an earlier module having started it.
     with running_operator(kube, tmp_path_factory.mktemp("operator"), clock_file=str(clock.path)) as process:
         yield process
 
@@ -119,6 +129,10 @@ def patch_schedule(kube: Kube, namespace: str, name: str, patch: dict[str, Any])
 def runs_of(kube: Kube, namespace: str, schedule: str) -> dict[str, dict[str, Any]]:
     listed = listed_items(kube, namespace, RUNS, label_selector=schedule_selector(schedule))
     return {run["metadata"]["name"]: run for run in listed}
+
+
+def run_is_listed(kube: Kube, namespace: str, schedule: str, name: str) -> bool:
+    return name in runs_of(kube, namespace, schedule)
 
 
 def status_of(kube: Kube, namespace: str, name: str) -> dict[str, Any]:
@@ -333,3 +347,53 @@ def test_a_schedule_applied_by_a_gitops_tool_shows_no_drift_after_it_started_run
     seen_by_operator(kube, namespace, "gitops-nightly")
     code, diff = applied_without_drift(kube, namespace, body, tmp_path)
     assert (code, diff) == (0, ""), diff
+
+
+def test_a_week_of_nightly_runs_leaves_a_history_the_last_summary_named_trust_gauges_and_a_trend_page(
+    schedules: Schedules, browser: webdriver.Chrome, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Seven nights pass: every run adds its slot to the schedule's own history (kept when the history limit
+    deletes the runs), the status names the last successful run's summary, the operator exports its trust, and
+    `retrodiction report rs/NAME` draws trust over the week in a page a browser shows without an error."""
+    kube, namespace, clock = schedules.kube, schedules.namespace, schedules.clock
+    body = schedule_body("weekly-trust", schedules.daily_data, successfulRunsHistoryLimit=2)
+    start_at(schedules, body, "2030-06-01T12:00:00")
+    for night in range(7):
+        clock.set(utc(f"2030-06-0{night + 2}T00:00:30"))  # just after 02:00 in Berlin (CEST)
+        name = f"weekly-trust-2030060{night + 2}0000"
+        eventually(partial(run_is_listed, kube, namespace, "weekly-trust", name), f"the run {name}", timeout=60)
+        run = wait_for_phase(kube, namespace, name, {"Succeeded", "Failed"}, timeout=180)
+        assert run["status"]["phase"] == "Succeeded", run["status"]
+    configmap = client.CoreV1Api(kube.api).read_namespaced_config_map("weekly-trust-history", namespace)
+    history = ScheduleHistory.model_validate_json((configmap.data or {})["history.json"])
+    assert [slot.run for slot in history.slots] == [f"weekly-trust-2030060{night + 2}0000" for night in range(7)]
+    assert all(
+        slot.phase == "Succeeded" and slot.means and slot.variables == ["s0000", "s0001"] for slot in history.slots
+    )
+    assert len(runs_of(kube, namespace, "weekly-trust")) <= 3  # the runs go; the history stays
+
+    def last_success() -> dict[str, Any] | None:
+        last = status_of(kube, namespace, "weekly-trust").get("lastSuccessfulRun") or {}
+        return dict(last) if last.get("name") == "weekly-trust-203006080000" else None
+
+    last = eventually(last_success, "lastSuccessfulRun", timeout=60)
+    assert last is not None
+    assert last["summaryRef"]["configMap"] == "weekly-trust-203006080000-summary"
+    newest = history.slots[-1]
+    naive_h1 = next(mean for mean in newest.means if (mean.model, mean.horizon) == ("naive", 1))
+    metrics = schedules.operator.metrics()
+    line = f'retrodiction_schedule_trust{{horizon="1",model="naive",namespace="{namespace}",schedule="weekly-trust"}}'
+    value = next(float(text.split()[-1]) for text in metrics.splitlines() if text.startswith(line))
+    assert value == pytest.approx(naive_h1.trust, abs=1e-4)
+
+    page = tmp_path / "weekly-trust.html"
+    assert main(["report", "rs/weekly-trust", "-n", namespace, "--html", str(page), "--format", "json", "-q"]) == 0
+    trend = json.loads(capsys.readouterr().out)
+    assert [slot["run"] for slot in trend["slots"]] == [slot.run for slot in history.slots]
+    assert {(row["model"], row["horizon"]) for row in trend["rows"]} == {(m.model, m.horizon) for m in newest.means}
+    severe_entries(browser)  # reading the log empties it: only this page's entries count below
+    browser.get(page.as_uri())
+    sizes = figure_sizes(browser)
+    assert {"trust-trend-h1-figure", "trust-trend-h7-figure"} <= set(sizes)
+    assert all(width > 100 and height > 100 for width, height in sizes.values()), sizes
+    assert severe_entries(browser) == []

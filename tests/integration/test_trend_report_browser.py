@@ -8,73 +8,22 @@ Without the browser these tests skip, naming `make browser`, except under CI=tru
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
 from retrodiction.api.summary import parse_summary
 from retrodiction.report import write_html_report
 from retrodiction.report.trend import write_trend_html
-from retrodiction_harness.ci import unavailable
+from tests.browser import BAD_COLOR, figure_sizes, severe_entries
 from tests.histories import REASON, nightly_history
 from tests.unit.test_report_samples import MODELS, make_summary
 
 pytestmark = pytest.mark.integration
 
-# Debian's by default; another Chromium or Chrome with its matching driver where these name them (GitHub's runners
-# have Google Chrome and its chromedriver rather than Debian's packages: .github/workflows/ci.yaml).
-CHROMIUM = Path(os.environ.get("RETRODICTION_CHROMIUM", "/usr/bin/chromium"))
-CHROMEDRIVER = Path(os.environ.get("RETRODICTION_CHROMEDRIVER", "/usr/bin/chromedriver"))
 FAILED_DAY = 4
-# var(--bad) of page.css, as the browser computes it.
-BAD_COLOR = "rgba(168, 50, 45, 1)"
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chrome]:
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        unavailable(
-            f"no {CHROMIUM} or {CHROMEDRIVER}: `make browser` installs Debian's chromium and chromium-driver (root)",
-            in_ci_because="the browser tests must run in CI",
-        )
-    options = webdriver.ChromeOptions()
-    # Debian's own browser and driver, named outright: selenium's driver manager, which would download a
-    # browser build of its own, never runs.
-    options.binary_location = str(CHROMIUM)
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",  # root, in a container: chromium's sandbox needs user namespaces it may not have
-        "--disable-dev-shm-usage",
-        "--disable-gpu",
-        "--window-size=1280,1024",
-        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
-    ):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
-def severe_entries(driver: webdriver.Chrome) -> list[dict[str, Any]]:
-    entries: list[dict[str, Any]] = driver.get_log("browser")
-    return [entry for entry in entries if entry.get("level") == "SEVERE"]
-
-
-def figure_sizes(driver: webdriver.Chrome) -> dict[str, tuple[float, float]]:
-    """Each inline figure's rendered width and height in CSS pixels, by its <svg> id."""
-    return {
-        str(svg.get_attribute("id")): (svg.rect["width"], svg.rect["height"])
-        for svg in driver.find_elements(By.CSS_SELECTOR, "figure > svg")
-    }
 
 
 def test_a_week_of_nightly_runs_loads_with_every_figure_drawn_and_the_failed_run_marked(

@@ -18,6 +18,7 @@ from retrodiction.summary_sources import (
     RunSource,
     ScheduleSource,
     SourceError,
+    load_schedule_history,
     load_summary,
     parse_source,
     read_run_summary,
@@ -344,3 +345,13 @@ def test_a_missing_schedule_is_one_line() -> None:
 )
 def test_rs_names_a_schedule(text: str) -> None:
     assert parse_source(text, exists=False) == ScheduleSource("nightly")
+
+
+def test_rs_name_gives_the_schedules_history_and_other_sources_none(summary: RetrodictionSummary) -> None:
+    history = with_slot(ScheduleHistory(schedule="nightly", schedule_uid="sched-uid"), _recorded(summary, 1))
+    cluster = ScheduleCluster([_history_configmap(history)], [])
+    loaded = load_schedule_history("rs/nightly", namespace="team-a", cluster=cluster)
+    assert loaded is not None
+    assert [slot.run for slot in loaded[0].slots] == ["nightly-1"]
+    assert loaded[1] == "history: ConfigMap nightly-history in namespace team-a"
+    assert load_schedule_history("rt/nightly", namespace="team-a", cluster=cluster) is None
