@@ -53,6 +53,7 @@ SCHEDULE_LABEL: Final = f"{GROUP}/schedule"
 # Values of COMPONENT_LABEL: which part of a run an object is.
 COMPONENT_DASK_CLUSTER: Final = "dask-cluster"
 COMPONENT_SUMMARY: Final = "summary"
+COMPONENT_HTML_REPORT: Final = "html-report"
 COMPONENT_CHECKPOINT: Final = "checkpoint"
 COMPONENT_DRIVER: Final = "driver"
 COMPONENT_DRIVER_REPORT: Final = "driver-report"

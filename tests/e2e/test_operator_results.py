@@ -170,10 +170,12 @@ def test_data_summary_and_checkpoints_live_in_object_storage_with_credentials_fr
     assert status["phase"] == "Succeeded", status
     uid = run["metadata"]["uid"]
     prefix = f"{bucket}/runs/{namespace}/on-s3/{uid}/"
-    assert status["summaryRef"] == {"uri": f"s3://{prefix}summary.json"}  # a null in a merge patch is no key
+    # A null in a merge patch is no key: no ConfigMap is named.
+    assert status["summaryRef"] == {"uri": f"s3://{prefix}summary.json", "reportUri": f"s3://{prefix}report.html"}
     fs = fsspec.filesystem("s3", **s3_server.storage_options)
     summary = json.loads(fs.cat_file(prefix + "summary.json"))
     assert summary["run"]["uid"] == uid
+    assert b'id="trust-heatmap-figure"' in fs.cat_file(prefix + "report.html")
     on_disk = training("reference", **shape, data={"uri": (tmp_path / "walks.parquet").as_uri()})
     assert_same_results(summary["results"], cli_results(on_disk))
     checkpoints = fs.ls(prefix + "checkpoints/")

@@ -3,6 +3,8 @@ run of the same manifest (only times, run names and uids differ), also through `
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 import os
 import re
@@ -12,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from kubernetes import client
 
 from retrodiction.cli import main
 from retrodiction.identity import GROUP, VERSION
@@ -52,6 +55,12 @@ def test_the_report_of_a_run_in_the_cluster_is_the_command_lines_report(
     assert_same_results(remote["rows"], local["rows"])
     assert _figure_ids(cluster_html.read_text()) == _figure_ids(local_html.read_text())
     assert len(_figure_ids(cluster_html.read_text())) >= 3
+    # The driver stored the same report beside the summary, and the status names it.
+    ref = run["status"]["summaryRef"]
+    assert ref == {"configMap": "macro-summary", "reportConfigMap": "macro-summary-html"}
+    stored = client.CoreV1Api(kube.api).read_namespaced_config_map("macro-summary-html", namespace)
+    html = gzip.decompress(base64.b64decode((stored.binary_data or {})["report.html.gz"])).decode()
+    assert _figure_ids(html) == _figure_ids(local_html.read_text())
 
 
 def test_kubectl_runs_the_report_as_its_plugin(kube: Kube, namespace: str, operator: OperatorProcess) -> None:

@@ -200,3 +200,9 @@ def test_the_html_report_goes_beside_the_summary_gzipped_in_a_configmap_the_run_
 def test_an_html_report_too_large_for_a_configmap_gets_none() -> None:
     noise = base64.b64encode(random.Random(3).randbytes(CONFIGMAP_BUDGET)).decode()  # does not compress
     assert report_configmap(RUN, noise, summary_name=None) is None
+
+
+def test_the_html_report_is_labelled_apart_from_the_summary_so_a_reader_of_summaries_skips_it() -> None:
+    configmap = report_configmap(RUN, "<html></html>", summary_name=None)
+    assert configmap is not None
+    assert configmap["metadata"]["labels"]["app.kubernetes.io/component"] == "html-report"

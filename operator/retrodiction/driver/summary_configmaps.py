@@ -27,7 +27,7 @@ from retrodiction.api.children import (
 from retrodiction.api.errors import format_validation_error
 from retrodiction.api.summary import RetrodictionSummary, parse_summary
 from retrodiction.bounded import CorruptError, TooLargeError, gunzip_at_most
-from retrodiction.identity import COMPONENT_LABEL, COMPONENT_SUMMARY
+from retrodiction.identity import COMPONENT_HTML_REPORT, COMPONENT_LABEL, COMPONENT_SUMMARY
 
 # --- the summary ConfigMap(s) --------------------------------------------------------------------------------------
 
@@ -69,12 +69,17 @@ def _raw_budget(encoded_budget: int) -> int:
 
 
 def _summary_configmap(
-    run_meta: Mapping[str, Any], name: str, *, data: dict[str, str] | None = None, binary: dict[str, str] | None = None
+    run_meta: Mapping[str, Any],
+    name: str,
+    *,
+    data: dict[str, str] | None = None,
+    binary: dict[str, str] | None = None,
+    component: str = COMPONENT_SUMMARY,
 ) -> dict[str, Any]:
     configmap: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": child_metadata(run_meta, name, {COMPONENT_LABEL: COMPONENT_SUMMARY}, block_owner_deletion=False),
+        "metadata": child_metadata(run_meta, name, {COMPONENT_LABEL: component}, block_owner_deletion=False),
     }
     if data:
         configmap["data"] = data
@@ -228,4 +233,5 @@ def report_configmap(run_meta: Mapping[str, Any], html: str, *, summary_name: st
     encoded = b64_text(gzip.compress(html.encode(), compresslevel=9, mtime=0))
     if len(encoded) > CONFIGMAP_BUDGET:
         return None
-    return _summary_configmap(run_meta, report_configmap_name(entry), binary={REPORT_HTML_KEY: encoded})
+    name = report_configmap_name(entry)
+    return _summary_configmap(run_meta, name, binary={REPORT_HTML_KEY: encoded}, component=COMPONENT_HTML_REPORT)
