@@ -67,6 +67,9 @@ from retrodiction.times import parse_rfc3339
 log = logging.getLogger(__name__)
 
 SCHEDULER_PORT = 8786
+# The HTML report's table has a row per result: past this many the page (tens of MB) helps nobody and costs the
+# driver its memory; `retrodiction report` can still draw it from the summary.
+MAX_REPORT_RESULTS = 100_000
 
 
 class StopReason(StrEnum):
@@ -385,6 +388,11 @@ class Driver:
         """The HTML report beside the summary: in a ConfigMap when it fits one, and under spec.output.uri when set;
         returns where it went. An image without the report's libraries (a custom one built before the driver
         wrote reports) stores none and says so in its log: the summary is what the run promised."""
+        if len(summary.results) > MAX_REPORT_RESULTS:
+            log.warning(
+                "no HTML report: %d results are too many for one page (the summary holds them)", len(summary.results)
+            )
+            return []
         try:
             from retrodiction.report.html_report import render_html_report
         except ImportError as err:
