@@ -40,15 +40,22 @@ STARTS = {
     | _package_modules("retrodiction.data"),
 }
 # Loaded by name rather than by an import statement: the Dask pods' commands, and fsspec's s3:// filesystem.
-# statsforecast.models is imported by name when a run names one of its classes (forecasters/registry.py).
+# statsforecast.models is imported by name when a run names one of its classes (forecasters/registry.py); the
+# driver renders the HTML report (imported inside the function that stores it).
 BY_NAME = {
     "operator": set(),
-    "worker": {"distributed.cli.dask_scheduler", "distributed.cli.dask_worker", "s3fs", "statsforecast.models"},
+    "worker": {
+        "distributed.cli.dask_scheduler",
+        "distributed.cli.dask_worker",
+        "s3fs",
+        "statsforecast.models",
+        "retrodiction.report.html_report",
+    },
 }
 # Libraries each image must not hold (tests/unit/test_locks.py checks the locks; this checks the venvs are them).
 ABSENT = {
     "operator": ("numpy", "pandas", "pyarrow", "distributed", "fsspec", "rich", "matplotlib"),
-    "worker": ("rich", "matplotlib", "kopf", "dask_kubernetes", "pytest"),
+    "worker": ("rich", "kopf", "dask_kubernetes", "pytest"),
 }
 
 
