@@ -1,6 +1,6 @@
 """Where `retrodiction report` and `retrodiction diff` read a summary: a file or any fsspec URI, or a run in the
 cluster (`rt/NAME`, `NAMESPACE/NAME`) through the user's kubeconfig, from the ConfigMaps its driver wrote
-(reassembled when compressed or split) or from its `spec.output.uri`.
+(reassembled when compressed or split) or from its `spec.output.uri`; and a schedule's history (`rs/NAME`).
 
 What a run holds is written by whoever can write in its namespace, so every read is capped (an object, the
 summary once decompressed) and a ConfigMap counts only when the run controls it. A URI named by a run is read with
@@ -38,10 +38,10 @@ GZIP_MAGIC: Final = b"\x1f\x8b"
 
 _RUN = re.compile(r"^(rt|retrodictiontrainings?(\.training\.retrodiction\.dev)?)/(?P<name>[a-z0-9][-a-z0-9.]*)$")
 _NAMESPACED_RUN = re.compile(r"^(?P<namespace>[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)/(?P<name>[a-z0-9][-a-z0-9.]*)$")
-_UNFINISHED = ("Pending", "Provisioning", "Running", "Suspended")
-
-
 _SCHEDULE = re.compile(r"^(rs|retrodictionschedules?(\.training\.retrodiction\.dev)?)/(?P<name>[a-z0-9][-a-z0-9.]*)$")
+
+
+_UNFINISHED = ("Pending", "Provisioning", "Running", "Suspended")
 
 
 class SourceError(ValueError):
@@ -71,8 +71,9 @@ class ScheduleSource:
 
 
 def parse_source(text: str, *, exists: bool) -> RunSource | ScheduleSource | str:
-    """`rt/NAME` (or the resource's other names) and `NAMESPACE/NAME` name runs, `rs/NAME` a schedule, unless
-    `exists` says a file of that name is here: a local path wins. Anything else is a path or fsspec URI."""
+    """`rt/NAME` (or the resource's other names) and `NAMESPACE/NAME` name runs, `rs/NAME` a schedule (so runs
+    in namespaces named rt or rs need `rt/NAME -n NAMESPACE`), unless `exists` says a file of that name is here: a
+    local path wins. Anything else is a path or fsspec URI."""
     if exists:
         return text
     if match := _RUN.match(text):
