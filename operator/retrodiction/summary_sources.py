@@ -18,16 +18,15 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from pydantic import ValidationError
 
-from retrodiction.api.children import run_label_value
+from retrodiction.api.children import schedule_selector, scheduled_time
 from retrodiction.api.errors import format_validation_error
 from retrodiction.api.history import HISTORY_KEY, MAX_HISTORY_BYTES, ScheduleHistory, slot_of, with_slot
 from retrodiction.api.summary import RetrodictionSummary, SummaryError, parse_summary
 from retrodiction.bounded import CorruptError, TooLargeError, gunzip_at_most, read_at_most
 from retrodiction.driver.history_configmap import history_configmap_name
 from retrodiction.driver.summary_configmaps import MAX_SUMMARY_BYTES, read_summary_configmaps, summary_index
-from retrodiction.identity import SCHEDULE_KIND, SCHEDULE_LABEL, SCHEDULED_TIME_ANNOTATION
+from retrodiction.identity import SCHEDULE_KIND
 from retrodiction.ownership import controlled_by, controller_uid
-from retrodiction.times import parse_rfc3339
 
 if TYPE_CHECKING:  # the Kubernetes client loads only when a source is in the cluster
     from retrodiction.cluster_reader import KubeClusterReader
@@ -276,12 +275,12 @@ def read_schedule_history(source: ScheduleSource, namespace: str, cluster: Sched
         except ValidationError as err:
             raise SourceError(f"{where}: its history is not valid: {format_validation_error(err)}") from None
     recorded = {slot.run_uid for slot in history.slots}
-    for run in cluster.runs(namespace, f"{SCHEDULE_LABEL}={run_label_value(source.name)}"):
+    for run in cluster.runs(namespace, schedule_selector(source.name)):
         meta = run.get("metadata") or {}
         status = run.get("status") or {}
         if status.get("phase") != "Failed" or meta.get("uid") in recorded or controller_uid(run, SCHEDULE_KIND) != uid:
             continue
-        moment = parse_rfc3339((meta.get("annotations") or {}).get(SCHEDULED_TIME_ANNOTATION))
+        moment = scheduled_time(run)
         if moment is None:
             continue
         reason = str(status.get("reason") or "") or None

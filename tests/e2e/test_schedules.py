@@ -21,10 +21,10 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from selenium import webdriver
 
+from retrodiction.api.children import schedule_selector
 from retrodiction.api.cron import NEVER_FIRES_MESSAGE
 from retrodiction.api.history import ScheduleHistory
 from retrodiction.cli import main
-from retrodiction.controller.schedule_runs import schedule_selector
 from retrodiction.data import make_random_walks, write_dataset
 from retrodiction.identity import GROUP, TRIGGER_ANNOTATION, VERSION
 from retrodiction.kube_client import as_dict

@@ -11,16 +11,15 @@ from typing import Any
 import pytest
 from kubernetes.client.exceptions import ApiException
 
+from retrodiction.api.children import ScheduleRef, schedule_of
 from retrodiction.api.history import HISTORY_KEY, ScheduleHistory, slot_of
 from retrodiction.api.summary import parse_summary
 from retrodiction.driver.history_configmap import (
     HistoryRecorder,
-    ScheduleRef,
     history_configmap,
     history_configmap_name,
     read_history,
     record_slot,
-    schedule_of,
 )
 from retrodiction.ownership import NotOwnedError
 from tests.unit.test_report_samples import make_summary

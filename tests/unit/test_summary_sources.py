@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
+from retrodiction.api.children import ScheduleRef
 from retrodiction.api.history import HistorySlot, ScheduleHistory, slot_of, with_slot
 from retrodiction.api.summary import RetrodictionSummary, parse_summary
-from retrodiction.driver.history_configmap import ScheduleRef, history_configmap
+from retrodiction.driver.history_configmap import history_configmap
 from retrodiction.driver.summary_configmaps import SummaryLimits, summary_configmaps
 from retrodiction.summary_sources import (
     RunSource,

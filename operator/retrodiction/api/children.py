@@ -11,6 +11,8 @@ import hashlib
 import logging
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Final
 
 from retrodiction import ownership
@@ -23,8 +25,12 @@ from retrodiction.identity import (
     PART_OF_LABEL,
     RUN_LABEL,
     RUN_UID_LABEL,
+    SCHEDULE_KIND,
+    SCHEDULE_LABEL,
+    SCHEDULED_TIME_ANNOTATION,
     TRAINING_KIND,
 )
+from retrodiction.times import parse_rfc3339
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +197,31 @@ def component_selector(run_meta: Mapping[str, Any], component: str) -> str:
 def controlling_run_uid(obj: Mapping[str, Any]) -> str | None:
     """The uid of the RetrodictionTraining that controls `obj`, if one does."""
     return ownership.controller_uid(obj, TRAINING_KIND)
+
+
+@dataclass(frozen=True)
+class ScheduleRef:
+    name: str
+    uid: str
+
+
+def schedule_of(run_meta: Mapping[str, Any]) -> ScheduleRef | None:
+    """The RetrodictionSchedule that made a run (its controller reference), from the run's metadata; None for a
+    run made by hand."""
+    run = {"metadata": run_meta}
+    uid = ownership.controller_uid(run, SCHEDULE_KIND)
+    name = (ownership.controller_reference(run) or {}).get("name")
+    return ScheduleRef(name, uid) if uid and isinstance(name, str) and name else None
+
+
+def schedule_selector(schedule_name: str) -> str:
+    """Label selector for the runs a schedule made."""
+    return f"{SCHEDULE_LABEL}={run_label_value(schedule_name)}"
+
+
+def scheduled_time(run: Mapping[str, Any]) -> datetime | None:
+    """The slot a schedule made a run for (its annotation), or None."""
+    return parse_rfc3339(((run.get("metadata") or {}).get("annotations") or {}).get(SCHEDULED_TIME_ANNOTATION))
 
 
 def owned_by(configmap: Mapping[str, Any], run_uid: str | None) -> bool:

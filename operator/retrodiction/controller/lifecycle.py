@@ -23,12 +23,12 @@ from typing import Any, ParamSpec, Protocol, TypeVar
 
 from pydantic import ValidationError
 
-from retrodiction import ownership
 from retrodiction.api.children import (
     dask_cluster_name,
     driver_job_name,
     driver_report_name,
     report_configmap_name,
+    schedule_of,
     summary_configmap_name,
 )
 from retrodiction.api.errors import format_validation_error
@@ -45,7 +45,7 @@ from retrodiction.controller.kube_api import RunApi
 from retrodiction.controller.report_reader import MAX_REPORT_OBJECT_BYTES, ReportError, parse_report
 from retrodiction.controller.settings import OperatorSettings
 from retrodiction.controller.status import PhaseChange, StatusThrottle, progress_patch, read_status, transition
-from retrodiction.identity import SCHEDULE_KIND, TLS_ANNOTATION, EventReason
+from retrodiction.identity import TLS_ANNOTATION, EventReason
 from retrodiction.ownership import NotOwnedError
 from retrodiction.times import parse_rfc3339
 
@@ -425,14 +425,12 @@ class RunLifecycle:
     def _export_trust(self, spec: RetrodictionTrainingSpec, report: DriverReport | None) -> None:
         """A schedule's run: its trust per model and horizon, from the capped and validated report, as the
         schedule's gauges (controller/metrics.py), labelled from this spec only."""
-        schedule = ownership.controller_reference(self.ctx.body)
+        schedule = schedule_of(self.ctx.body["metadata"])  # None for a run made by hand
         if report is None or report.trust is None or schedule is None:
-            return
-        if ownership.controller_uid(self.ctx.body, SCHEDULE_KIND) is None:  # a run made by hand
             return
         models = [*spec.retrodiction.models, *(model.name for model in spec.retrodiction.custom_models)]
         metrics.set_schedule_trust(
-            self.meta["namespace"], str(schedule.get("name")), report.trust, models, spec.retrodiction.horizons
+            self.meta["namespace"], schedule.name, report.trust, models, spec.retrodiction.horizons
         )
 
     def _summary_event(self, ref: SummaryRef) -> None:

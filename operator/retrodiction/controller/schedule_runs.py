@@ -27,7 +27,7 @@ from retrodiction.identity import (
     TRAINING_KIND,
     TRIGGERED_BY_ANNOTATION,
 )
-from retrodiction.times import as_utc, parse_rfc3339, rfc3339
+from retrodiction.times import as_utc, rfc3339
 
 
 def run_name(schedule_name: str, slot: datetime, trigger: str | None = None) -> str:
@@ -37,16 +37,8 @@ def run_name(schedule_name: str, slot: datetime, trigger: str | None = None) -> 
     return suffixed_name(schedule_name, as_utc(slot).strftime("-%Y%m%d%H%M"))
 
 
-def schedule_selector(schedule_name: str) -> str:
-    return f"{SCHEDULE_LABEL}={run_label_value(schedule_name)}"
-
-
 def owned_by_schedule(run: Mapping[str, Any], schedule_uid: str) -> bool:
     return ownership.controller_uid(run, SCHEDULE_KIND) == schedule_uid
-
-
-def scheduled_time(run: Mapping[str, Any]) -> datetime | None:
-    return parse_rfc3339(((run.get("metadata") or {}).get("annotations") or {}).get(SCHEDULED_TIME_ANNOTATION))
 
 
 def run_manifest(

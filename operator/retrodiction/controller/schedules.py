@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from retrodiction.api.children import scheduled_time
 from retrodiction.api.errors import format_validation_error
 from retrodiction.api.schedule import (
     MAX_ACTIVE_LISTED,
@@ -30,7 +31,7 @@ from retrodiction.api.status import Phase, SummaryRef
 from retrodiction.controller.conditions import ConditionUpdate, set_condition
 from retrodiction.controller.kube import CreateRefusedError
 from retrodiction.controller.kube_api import ScheduleApi
-from retrodiction.controller.schedule_runs import owned_by_schedule, run_manifest, run_name, scheduled_time
+from retrodiction.controller.schedule_runs import owned_by_schedule, run_manifest, run_name
 from retrodiction.controller.schedule_times import Decision, SlotState, after_starts, decide
 from retrodiction.identity import TRIGGER_ANNOTATION, TRIGGERED_BY_ANNOTATION, EventReason, ScheduleCondition
 from retrodiction.times import parse_rfc3339, rfc3339

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, Literal, Protocol
 
 from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
-from retrodiction.api.children import run_label_value, suffixed_name
+from retrodiction.api.children import ScheduleRef, run_label_value, schedule_of, scheduled_time, suffixed_name
 from retrodiction.api.history import (
     HISTORY_KEY,
     MAX_HISTORY_BYTES,
@@ -34,30 +33,14 @@ from retrodiction.identity import (
     COMPONENT_LABEL,
     SCHEDULE_KIND,
     SCHEDULE_LABEL,
-    SCHEDULED_TIME_ANNOTATION,
 )
 from retrodiction.kube_client import status_code
-from retrodiction.ownership import NotOwnedError, controlled_by, controller_reference, controller_uid, owner_reference
-from retrodiction.times import parse_rfc3339
+from retrodiction.ownership import NotOwnedError, controlled_by, owner_reference
 
 log = logging.getLogger(__name__)
 
 # Writers that lost a race read again; more than this many lost races in a row is not a race.
 ATTEMPTS: Final = 8
-
-
-@dataclass(frozen=True)
-class ScheduleRef:
-    name: str
-    uid: str
-
-
-def schedule_of(run_meta: Mapping[str, Any]) -> ScheduleRef | None:
-    """The schedule that made this run (its controller reference), or None for a run made by hand."""
-    run = {"metadata": run_meta}
-    uid = controller_uid(run, SCHEDULE_KIND)
-    name = (controller_reference(run) or {}).get("name")
-    return ScheduleRef(name, uid) if uid and isinstance(name, str) and name else None
 
 
 def history_configmap_name(schedule_name: str) -> str:
@@ -155,10 +138,9 @@ class HistoryRecorder:
         if self.schedule is None or self.recorded:
             return
         self.recorded = True
-        annotations = self.run_meta.get("annotations") or {}
         slot = slot_of(
             summary,
-            scheduled_time=parse_rfc3339(annotations.get(SCHEDULED_TIME_ANNOTATION)) or datetime.now(UTC),
+            scheduled_time=scheduled_time({"metadata": self.run_meta}) or datetime.now(UTC),
             run=str(self.run_meta.get("name")),
             run_uid=str(self.run_meta.get("uid")),
             phase=phase,
