@@ -16,14 +16,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from pydantic import ValidationError
-
 from retrodiction.api.children import schedule_selector, scheduled_time
-from retrodiction.api.errors import format_validation_error
-from retrodiction.api.history import HISTORY_KEY, MAX_HISTORY_BYTES, ScheduleHistory, slot_of, with_slot
+from retrodiction.api.history import ScheduleHistory, slot_of, with_slot
 from retrodiction.api.summary import RetrodictionSummary, SummaryError, parse_summary
 from retrodiction.bounded import CorruptError, TooLargeError, gunzip_at_most, read_at_most
-from retrodiction.driver.history_configmap import history_configmap_name
+from retrodiction.driver.history_configmap import history_configmap_name, history_in
 from retrodiction.driver.summary_configmaps import MAX_SUMMARY_BYTES, read_summary_configmaps, summary_index
 from retrodiction.identity import SCHEDULE_KIND
 from retrodiction.ownership import controlled_by, controller_uid
@@ -265,15 +262,10 @@ def read_schedule_history(source: ScheduleSource, namespace: str, cluster: Sched
     configmap = cluster.configmap(namespace, history_configmap_name(source.name))
     history = ScheduleHistory(schedule=source.name, schedule_uid=uid)
     if configmap is not None and controlled_by(configmap, uid):
-        text = (configmap.get("data") or {}).get(HISTORY_KEY)
-        if not isinstance(text, str) or len(text) > 2 * MAX_HISTORY_BYTES:
-            raise SourceError(
-                f"{where}: its history ConfigMap holds no history of at most {2 * MAX_HISTORY_BYTES} bytes"
-            )
         try:
-            history = ScheduleHistory.model_validate_json(text)
-        except ValidationError as err:
-            raise SourceError(f"{where}: its history is not valid: {format_validation_error(err)}") from None
+            history = history_in(configmap)
+        except ValueError as err:
+            raise SourceError(f"{where}: {err}") from None
     recorded = {slot.run_uid for slot in history.slots}
     for run in cluster.runs(namespace, schedule_selector(source.name)):
         meta = run.get("metadata") or {}

@@ -18,6 +18,7 @@ from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from retrodiction.api.children import ScheduleRef, run_label_value, schedule_of, scheduled_time, suffixed_name
+from retrodiction.api.errors import format_validation_error
 from retrodiction.api.history import (
     HISTORY_KEY,
     MAX_HISTORY_BYTES,
@@ -66,17 +67,26 @@ def history_configmap(namespace: str, schedule: ScheduleRef, history: ScheduleHi
     }
 
 
-def read_history(configmap: Mapping[str, Any], schedule: ScheduleRef) -> ScheduleHistory:
-    """The history a ConfigMap holds; a fresh one when it holds none this reader can trust (too large, invalid,
-    another schedule's)."""
-    fresh = ScheduleHistory(schedule=schedule.name, schedule_uid=schedule.uid)
+def history_in(configmap: Mapping[str, Any]) -> ScheduleHistory:
+    """The history a ConfigMap holds (anyone who writes ConfigMaps in the namespace may have written it, so it is
+    capped and validated); ValueError, one line, when it holds none."""
     text = (configmap.get("data") or {}).get(HISTORY_KEY)
     if not isinstance(text, str) or len(text) > 2 * MAX_HISTORY_BYTES:
-        return fresh
+        raise ValueError(f"its history ConfigMap holds no history of at most {2 * MAX_HISTORY_BYTES} bytes")
     try:
-        history = ScheduleHistory.model_validate_json(text)
-    except ValidationError:
-        log.warning("the schedule's history was not a valid history; starting it again")
+        return ScheduleHistory.model_validate_json(text)
+    except ValidationError as err:
+        raise ValueError(f"its history is not valid: {format_validation_error(err)}") from None
+
+
+def read_history(configmap: Mapping[str, Any], schedule: ScheduleRef) -> ScheduleHistory:
+    """The history a ConfigMap holds; a fresh one when it holds none this writer can trust (too large, invalid,
+    another schedule's)."""
+    fresh = ScheduleHistory(schedule=schedule.name, schedule_uid=schedule.uid)
+    try:
+        history = history_in(configmap)
+    except ValueError as err:
+        log.warning("the schedule's history is unusable (%s); starting it again", err)
         return fresh
     return history if history.schedule_uid == schedule.uid else fresh
 
