@@ -123,6 +123,19 @@ class ScheduleHistory(_Part):
         return json.dumps(self.model_dump(mode="json", by_alias=True), separators=(",", ":"), allow_nan=False)
 
 
+def trust_means(results: Sequence[SummaryResult]) -> tuple[float, float, float, float | None]:
+    """The means over `results` (at least one) of trust, its 95% interval's bounds, and MAE (over those that have
+    one; None when none does): the aggregate of a model at a horizon that `diff`, the history and the gauges share."""
+    count = len(results)
+    maes = [r.mae for r in results if r.mae is not None]
+    return (
+        sum(r.trust.mean for r in results) / count,
+        sum(r.trust.lower for r in results) / count,
+        sum(r.trust.upper for r in results) / count,
+        sum(maes) / len(maes) if maes else None,
+    )
+
+
 def model_means(results: Iterable[SummaryResult]) -> list[ModelTrend]:
     """Per model and horizon, the means over the variables scored (n > 0) of trust, its bounds and MAE."""
     groups: dict[tuple[str, int], list[SummaryResult]] = {}
@@ -131,16 +144,16 @@ def model_means(results: Iterable[SummaryResult]) -> list[ModelTrend]:
             groups.setdefault((result.model, result.horizon), []).append(result)
     trends = []
     for (model, horizon), members in groups.items():
-        maes = [r.mae for r in members if r.mae is not None]
+        trust, lower, upper, mae = trust_means(members)
         trends.append(
             ModelTrend(
                 model=model,
                 horizon=horizon,
                 variables=len(members),
-                trust=_round(sum(r.trust.mean for r in members) / len(members)),
-                lower=_round(sum(r.trust.lower for r in members) / len(members)),
-                upper=_round(sum(r.trust.upper for r in members) / len(members)),
-                mae=_round(sum(maes) / len(maes)) if maes else None,
+                trust=_round(trust),
+                lower=_round(lower),
+                upper=_round(upper),
+                mae=None if mae is None else _round(mae),
             )
         )
     return sorted(trends, key=lambda trend: (trend.horizon, trend.model))

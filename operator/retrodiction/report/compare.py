@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from retrodiction.api.history import trust_means
 from retrodiction.api.summary import RetrodictionSummary, SummaryResult
 
 Key = tuple[str, str, int]  # variable, model, horizon
@@ -115,11 +116,4 @@ def _scored(results: Iterable[SummaryResult]) -> dict[Key, SummaryResult]:
 
 
 def _figures(results: Sequence[SummaryResult]) -> TrustFigures:
-    maes = [r.mae for r in results if r.mae is not None]
-    count = len(results)
-    return TrustFigures(
-        mean=sum(r.trust.mean for r in results) / count,
-        lower=sum(r.trust.lower for r in results) / count,
-        upper=sum(r.trust.upper for r in results) / count,
-        mae=sum(maes) / len(maes) if maes else None,
-    )
+    return TrustFigures(*trust_means(results))
