@@ -6,6 +6,14 @@ checkpoints as its own, nor overwrites the old run's summary.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from retrodiction.api.children import summary_configmap_name
+
+if TYPE_CHECKING:
+    from retrodiction.api.training import OutputSpec
+
 
 def _segment(value: str, what: str) -> str:
     if not value or "/" in value or value in (".", ".."):
@@ -37,3 +45,11 @@ def report_uri(output_uri: str, run_namespace: str, run_name: str, run_uid: str)
 def checkpoint_uri(output_uri: str, run_namespace: str, run_name: str, run_uid: str) -> str:
     """A folder for `FsspecCheckpoint` (one object per finished batch)."""
     return run_prefix(output_uri, run_namespace, run_name, run_uid) + "checkpoints/"
+
+
+def summary_places(output: OutputSpec, run_meta: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """Where a run's summary is stored, from its spec.output: the ConfigMap's name (None when disabled) and the
+    URI (None without spec.output.uri). The driver writes there; the operator and the history name the same."""
+    name, namespace, uid = run_meta["name"], run_meta["namespace"], run_meta["uid"]
+    config_map = summary_configmap_name(name, output.config_map.name) if output.config_map.enabled else None
+    return config_map, summary_uri(output.uri, namespace, name, uid) if output.uri else None

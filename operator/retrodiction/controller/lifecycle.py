@@ -29,10 +29,9 @@ from retrodiction.api.children import (
     driver_report_name,
     report_configmap_name,
     schedule_of,
-    summary_configmap_name,
 )
 from retrodiction.api.errors import format_validation_error
-from retrodiction.api.outputs import report_uri, summary_uri
+from retrodiction.api.outputs import report_uri, summary_places
 from retrodiction.api.policy import violations
 from retrodiction.api.report import DriverReport, DriverState
 from retrodiction.api.status import DaskClusterRef, Phase, RunStatusPatch, SummaryRef
@@ -380,13 +379,11 @@ class RunLifecycle:
         """Where the driver stored the summary and its HTML report: the operator names them from the spec (and,
         for the report, from where the driver's report says it went); it never reads either."""
         name, namespace, uid = self.meta["name"], self.meta["namespace"], self.meta["uid"]
-        config_map = (
-            summary_configmap_name(name, spec.output.config_map.name) if spec.output.config_map.enabled else None
-        )
+        config_map, uri = summary_places(spec.output, self.meta)
         html = set(report.html_report) if report is not None else set()
         return SummaryRef(
             config_map=config_map,
-            uri=summary_uri(spec.output.uri, namespace, name, uid) if spec.output.uri else None,
+            uri=uri,
             report_config_map=report_configmap_name(config_map) if config_map and "configMap" in html else None,
             report_uri=report_uri(spec.output.uri, namespace, name, uid) if spec.output.uri and "uri" in html else None,
         )

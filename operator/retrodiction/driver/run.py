@@ -33,10 +33,9 @@ from retrodiction.api.children import (
     DATA_CREDENTIALS_PREFIX,
     OUTPUT_CREDENTIALS_PREFIX,
     dask_cluster_name,
-    summary_configmap_name,
 )
 from retrodiction.api.errors import format_validation_error
-from retrodiction.api.outputs import checkpoint_uri, report_uri, summary_uri
+from retrodiction.api.outputs import checkpoint_uri, report_uri, summary_places, summary_uri
 from retrodiction.api.policy import violations
 from retrodiction.api.report import DriverExit, DriverState
 from retrodiction.api.summary import RetrodictionSummary
@@ -436,16 +435,13 @@ class Driver:
             reason = EventReason.DEADLINE_EXCEEDED
         elif coordinator.state is CoordinatorState.FAILED:
             reason = EventReason.BATCHES_FAILED
-        name, namespace, uid = self.meta["name"], self.meta["namespace"], self.meta["uid"]
-        output = spec.output
+        config_map, uri = summary_places(spec.output, self.meta)
         self.history.record(
             summary,
             phase="Failed" if reason else "Succeeded",
             reason=reason,
-            summary_config_map=summary_configmap_name(name, output.config_map.name)
-            if output.config_map.enabled
-            else None,
-            summary_uri=summary_uri(output.uri, namespace, name, uid) if output.uri else None,
+            summary_config_map=config_map,
+            summary_uri=uri,
         )
 
     def _finish(
