@@ -23,7 +23,7 @@ from typing import Annotated, Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from retrodiction.api.summary import RetrodictionSummary, SummaryResult, Timestamp
+from retrodiction.api.summary import RetrodictionSummary, SummaryResult, Timestamp, this_document
 from retrodiction.identity import API_VERSION
 
 HISTORY_KIND: Final = "RetrodictionHistory"
@@ -114,10 +114,7 @@ class ScheduleHistory(_Part):
     @field_validator("api_version", "kind")
     @classmethod
     def _this_document(cls, value: str, info: ValidationInfo) -> str:
-        expected = API_VERSION if info.field_name == "api_version" else HISTORY_KIND
-        if value != expected:
-            raise ValueError(f"{value!r} is not {expected!r}, the only one this reader knows")
-        return value
+        return this_document(value, info, HISTORY_KIND)
 
     def to_json(self) -> str:
         return json.dumps(self.model_dump(mode="json", by_alias=True), separators=(",", ":"), allow_nan=False)

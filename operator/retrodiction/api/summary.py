@@ -179,11 +179,16 @@ class RetrodictionSummary(_Part):
     @field_validator("api_version", "kind")
     @classmethod
     def _this_document(cls, value: str, info: ValidationInfo) -> str:
-        # Not a Literal: the error then says what this reader knows instead of listing literal values.
-        expected = SUMMARY_API_VERSION if info.field_name == "api_version" else SUMMARY_KIND
-        if value != expected:
-            raise ValueError(f"{value!r} is not {expected!r}, the only one this reader knows")
-        return value
+        return this_document(value, info, SUMMARY_KIND)
+
+
+def this_document(value: str, info: ValidationInfo, kind: str) -> str:
+    """The validator of a document's apiVersion and kind fields: this API's version, and `kind`. Not a Literal:
+    the error then says what this reader knows instead of listing literal values."""
+    expected = SUMMARY_API_VERSION if info.field_name == "api_version" else kind
+    if value != expected:
+        raise ValueError(f"{value!r} is not {expected!r}, the only one this reader knows")
+    return value
 
 
 def parse_summary(document: str | bytes | Mapping[str, Any]) -> RetrodictionSummary:
