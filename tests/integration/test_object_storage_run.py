@@ -107,3 +107,27 @@ def test_unreachable_output_bucket_is_reported_on_the_output_option(
     code = run(manifest, "--output", "s3://no-such-bucket-here/summary.json")
     assert code == 2
     assert capsys.readouterr().err.startswith("error: --output: ")
+
+
+def test_report_and_diff_read_summaries_from_s3_with_the_users_credentials(
+    s3_server: S3Server, aws_environment: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bucket = s3_server.create_bucket("reports")
+    write_dataset(
+        make_random_walks(6, 1600, seed=12),
+        f"s3://{bucket}/data/walks.parquet",
+        storage_options=s3_server.storage_options,
+    )
+    manifest = tmp_path / "s3.yaml"
+    manifest.write_text(MANIFEST.format(uri=f"s3://{bucket}/data/walks.parquet"))
+    summary = f"s3://{bucket}/runs/walks-summary.json"
+    assert run(manifest, "--output", summary) == 0
+    capsys.readouterr()
+    html = tmp_path / "report.html"
+    assert main(["report", summary, "--format", "json", "--html", str(html)]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert {row["variable"] for row in rows} == {f"s{i:04d}" for i in range(6)}
+    assert "<svg" in html.read_text()
+    assert main(["diff", summary, summary, "--max-drop", "0", "-q"]) == 0
+    assert main(["report", f"s3://{bucket}/runs/missing.json"]) == 2
+    assert capsys.readouterr().err.strip().endswith("no such file")
