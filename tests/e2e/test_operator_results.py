@@ -4,7 +4,9 @@ beyond maxFailedBatches, a summary too large for one ConfigMap, and summaries an
 
 from __future__ import annotations
 
+import io
 import json
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,7 @@ import fsspec
 import pytest
 from kubernetes import client
 
+from retrodiction.cli import main
 from retrodiction.config import TrainingConfig
 from retrodiction.coordinator import ParallelTrainingCoordinator
 from retrodiction.data import make_random_walks, write_dataset
@@ -134,7 +137,11 @@ def test_a_summary_too_large_for_one_configmap_is_split_and_reads_back_whole(
 
 
 def test_data_summary_and_checkpoints_live_in_object_storage_with_credentials_from_a_secret(
-    kube: Kube, namespace: str, operator: OperatorProcess, s3_server: S3Server, tmp_path: Path
+    kube: Kube,
+    namespace: str,
+    operator: OperatorProcess,
+    s3_server: S3Server,
+    tmp_path: Path,
 ) -> None:
     bucket = s3_server.create_bucket("operator")
     frame = make_random_walks(4, 1500, seed=7)
@@ -176,6 +183,21 @@ def test_data_summary_and_checkpoints_live_in_object_storage_with_credentials_fr
     summary = json.loads(fs.cat_file(prefix + "summary.json"))
     assert summary["run"]["uid"] == uid
     assert b'id="trust-heatmap-figure"' in fs.cat_file(prefix + "report.html")
+    # `retrodiction report rt/NAME` finds the summary under the URI the status names, read with the user's own
+    # credentials (from the environment, as a CLI user gives them; never the run's storage options).
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as env, redirect_stdout(out), redirect_stderr(err):
+        for name, value in (
+            ("AWS_ACCESS_KEY_ID", s3_server.access_key),
+            ("AWS_SECRET_ACCESS_KEY", s3_server.secret_key),
+            ("AWS_ENDPOINT_URL", s3_server.endpoint_url),
+            ("AWS_DEFAULT_REGION", s3_server.region),
+        ):
+            env.setenv(name, value)
+        fsspec.filesystem("s3").clear_instance_cache()
+        assert main(["report", "rt/on-s3", "-n", namespace, "--format", "json"]) == 0
+    assert len(json.loads(out.getvalue())["rows"]) == len(summary["results"])
+    assert f"summary: s3://{prefix}summary.json" in err.getvalue()
     on_disk = training("reference", **shape, data={"uri": (tmp_path / "walks.parquet").as_uri()})
     assert_same_results(summary["results"], cli_results(on_disk))
     checkpoints = fs.ls(prefix + "checkpoints/")
