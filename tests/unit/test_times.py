@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -88,3 +89,19 @@ print(json.dumps({
     assert seen["rfc3339"] == "2026-07-01T12:00:00Z"
     assert seen["utc_naive"] == "2026-07-01T12:00:00"
     assert seen["as_utc"] == "2026-07-01T12:00:00+00:00"
+
+
+@pytest.mark.skipif(
+    os.environ.get("TZ", "UTC") in ("UTC", "Etc/UTC", ""),
+    reason="checked when `make test` reruns the unit tier under TZ",
+)
+def test_the_zone_named_by_tz_took_effect() -> None:
+    # `make test` runs the unit tier again under TEST_ZONES (Makefile) so that a naive time read as local time fails
+    # somewhere; a zone file missing from the machine would make those runs UTC again, silently.
+    zone = ZoneInfo(os.environ["TZ"])
+    january, july = datetime(2026, 1, 15, 12, tzinfo=UTC), datetime(2026, 7, 15, 12, tzinfo=UTC)
+    for moment in (january, july):
+        expected = moment.astimezone(zone).utcoffset()
+        assert expected is not None
+        assert expected != timedelta(0)
+        assert time.localtime(moment.timestamp()).tm_gmtoff == expected.total_seconds()
