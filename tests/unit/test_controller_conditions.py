@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from retrodiction.api.status import Condition
+from retrodiction.api.status import Condition, ConditionStatus
 from retrodiction.controller.conditions import (
     MAX_MESSAGE_CHARS,
     ConditionUpdate,
@@ -109,3 +109,37 @@ def test_timestamps_are_utc_and_a_naive_time_is_taken_as_utc() -> None:
     aware = datetime(2024, 5, 1, 14, 0, 0, tzinfo=UTC).astimezone(tz=None)
     assert rfc3339(aware) == "2024-05-01T14:00:00Z"
     assert rfc3339(datetime(2024, 5, 1, 14, 0, 0)) == "2024-05-01T14:00:00Z"
+
+
+def test_a_message_of_exactly_the_cap_is_kept_whole_and_one_more_character_is_cut() -> None:
+    at_cap = "x" * MAX_MESSAGE_CHARS
+    assert cap_message(at_cap) == at_cap
+    # One over: the first 1023 characters and the ellipsis, 1024 in all.
+    assert cap_message(at_cap + "y") == "x" * (MAX_MESSAGE_CHARS - 1) + "…"
+    assert cap_message("abcd", limit=4) == "abcd"
+    assert cap_message("abcde", limit=4) == "abc…"
+
+
+def test_a_condition_without_a_generation_still_records_its_transition_time() -> None:
+    conditions = set_condition([], ConditionUpdate("Complete", False, "RunStarted", ""), T0)
+    assert wire(conditions) == [
+        {
+            "type": "Complete",
+            "status": "False",
+            "reason": "RunStarted",
+            "message": "",
+            "lastTransitionTime": "2024-05-01T12:00:00Z",
+        }
+    ]
+
+
+@pytest.mark.parametrize("status", ["True", "False", "Unknown"])
+def test_each_metav1_status_word_is_accepted_as_text(status: ConditionStatus) -> None:
+    conditions = set_condition([], ConditionUpdate("Running", status, "Checking", ""), T0)
+    assert wire(conditions)[0]["status"] == status
+
+
+def test_a_reason_of_exactly_1024_characters_is_accepted() -> None:
+    reason = "R" * 1024
+    conditions = set_condition([], ConditionUpdate("Running", True, reason, ""), T0)
+    assert wire(conditions)[0]["reason"] == reason

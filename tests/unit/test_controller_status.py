@@ -3,6 +3,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from retrodiction.api.report import DriverReport, DriverState, ReportedBatches
 from retrodiction.api.status import Phase, RetrodictionTrainingStatus
@@ -18,6 +19,7 @@ from retrodiction.controller.status import (
     transition,
 )
 from retrodiction.identity import RunCondition
+from retrodiction.times import parse_rfc3339
 from tests.unit.fake_kube import merge_patch
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
@@ -114,6 +116,76 @@ def test_an_unchanged_condition_keeps_its_reason_and_transition_time() -> None:
     assert _condition(status["conditions"], "Complete") == before
 
 
+def test_entering_running_stamps_the_primary_and_the_flipped_conditions_with_the_transition_time() -> None:
+    status = _walk(Phase.PENDING, Phase.PROVISIONING)
+    later = T0 + timedelta(hours=1)
+    patch = _transition(status, PhaseChange(Phase.RUNNING, "ClusterUp", "3 workers", 2), later)
+    conditions = patch["conditions"]
+    # Running is the phase's primary condition: it carries the transition's reason and message.
+    assert _condition(conditions, "Running") == {
+        "type": "Running",
+        "status": "True",
+        "reason": "ClusterUp",
+        "message": "3 workers",
+        "lastTransitionTime": "2024-05-01T13:00:00Z",
+        "observedGeneration": 2,
+    }
+    # ClusterReady flips False -> True alongside it, with a message of its own naming the phase.
+    assert _condition(conditions, "ClusterReady") == {
+        "type": "ClusterReady",
+        "status": "True",
+        "reason": "ClusterUp",
+        "message": "run is Running",
+        "lastTransitionTime": "2024-05-01T13:00:00Z",
+        "observedGeneration": 2,
+    }
+
+
+def test_an_idempotent_running_to_running_rewrite_keeps_the_cluster_ready_condition() -> None:
+    # ClusterReady became True when the run entered Running (the walk's third step, at 12:02).
+    status = _walk(Phase.PENDING, Phase.PROVISIONING, Phase.RUNNING)
+    cluster_ready = {
+        "type": "ClusterReady",
+        "status": "True",
+        "reason": "Because",
+        "message": "run is Running",
+        "lastTransitionTime": "2024-05-01T12:02:00Z",
+        "observedGeneration": 1,
+    }
+    assert _condition(status["conditions"], "ClusterReady") == cluster_ready
+    later = T0 + timedelta(hours=1)
+    status = _apply(status, _transition(status, PhaseChange(Phase.RUNNING, "StillRunning", "12/40", 2), later))
+    # Not the primary condition of Running, and its status does not change: reason, message and transition time stay.
+    assert _condition(status["conditions"], "ClusterReady") == cluster_ready
+    # The primary one follows the rewrite, but keeps its transition time since its status stays True.
+    running = _condition(status["conditions"], "Running")
+    assert running is not None
+    assert (running["reason"], running["message"], running["lastTransitionTime"]) == (
+        "StillRunning",
+        "12/40",
+        "2024-05-01T12:02:00Z",
+    )
+
+
+def test_status_times_the_operator_writes_read_back_as_aware_utc() -> None:
+    status = _walk(Phase.PENDING, Phase.PROVISIONING, Phase.RUNNING, Phase.SUCCEEDED)
+    assert (status["startTime"], status["completionTime"]) == ("2024-05-01T12:02:00Z", "2024-05-01T12:03:00Z")
+    stored = read_status(status)
+    assert stored.start_time == datetime(2024, 5, 1, 12, 2, tzinfo=UTC)
+    assert stored.completion_time == datetime(2024, 5, 1, 12, 3, tzinfo=UTC)
+    assert stored.completion_time is not None and stored.completion_time.utcoffset() == timedelta(0)
+    # How the TTL and the schedule's history read a finished run's completionTime.
+    assert parse_rfc3339(status["completionTime"]) == datetime(2024, 5, 1, 12, 3, tzinfo=UTC)
+
+
+def test_a_malformed_status_time_is_refused() -> None:
+    with pytest.raises(ValidationError, match="completionTime"):
+        read_status({"phase": "Succeeded", "completionTime": "yesterday"})
+    # The right shape with an hour that does not exist.
+    with pytest.raises(ValueError, match="hour"):
+        parse_rfc3339("2024-05-01T25:00:00Z")
+
+
 def test_start_time_is_set_on_the_first_running_only() -> None:
     status = _walk(Phase.PENDING, Phase.PROVISIONING, Phase.RUNNING)
     assert status["startTime"] == "2024-05-01T12:02:00Z"
@@ -156,6 +228,21 @@ def test_writing_the_same_finished_phase_again_is_idempotent() -> None:
 def test_illegal_transitions_raise(start: Phase, to: Phase) -> None:
     with pytest.raises(ValueError, match="illegal phase transition"):
         _transition({"phase": str(start)}, PhaseChange(to, "X", "", 1), T0)
+
+
+@pytest.mark.parametrize(
+    ("start", "to", "message"),
+    [
+        ({}, Phase.RUNNING, "illegal phase transition None -> Running"),
+        ({}, Phase.SUCCEEDED, "illegal phase transition None -> Succeeded"),
+        ({"phase": "Succeeded"}, Phase.RUNNING, "illegal phase transition Succeeded -> Running"),
+    ],
+)
+def test_an_illegal_transition_names_both_phases_and_none_for_a_new_run(
+    start: dict[str, Any], to: Phase, message: str
+) -> None:
+    with pytest.raises(ValueError, match=f"^{message}$"):
+        _transition(start, PhaseChange(to, "X", "", 1), T0)
 
 
 @pytest.mark.parametrize("start", [None, Phase.PENDING, Phase.PROVISIONING, Phase.RUNNING])
@@ -233,8 +320,17 @@ def test_throttle_lets_forced_writes_through_and_restarts_the_interval() -> None
 
 
 def test_throttle_rejects_a_negative_interval() -> None:
-    with pytest.raises(ValueError, match="min_interval"):
+    with pytest.raises(ValueError, match=r"^min_interval must be >= 0$"):
         StatusThrottle(-1)
+
+
+def test_a_zero_interval_throttle_lets_every_update_through() -> None:
+    clock = FakeClock()
+    throttle = StatusThrottle(0, clock=clock)
+    # Even several updates at the same instant.
+    assert [throttle.should_write() for _ in range(5)] == [True] * 5
+    clock.now += 0.001
+    assert throttle.should_write()
 
 
 def test_the_biggest_realistic_status_of_a_5000_batch_run_stays_small() -> None:

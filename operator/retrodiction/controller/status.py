@@ -64,11 +64,6 @@ def read_status(raw: Mapping[str, Any] | None) -> RetrodictionTrainingStatus:
     return RetrodictionTrainingStatus.model_validate(dict(raw or {}))
 
 
-def apply_patch(status: RetrodictionTrainingStatus, patch: RunStatusPatch) -> RetrodictionTrainingStatus:
-    """The status after a merge patch: the fields the patch sets replace the stored ones."""
-    return status.model_copy(update={name: getattr(patch, name) for name in patch.model_fields_set})
-
-
 def can_transition(from_phase: Phase | None, to: Phase) -> bool:
     """Writing the phase a run is already in is always allowed (an idempotent retry), even when finished."""
     return to == from_phase or to in _ALLOWED[from_phase]
