@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -259,3 +260,72 @@ def test_local_workers_run_the_statistical_profiler_only_when_verbose(verbose: b
         callbacks = client.run(lambda dask_worker: sorted(dask_worker.periodic_callbacks))
     (names,) = callbacks.values()
     assert ("profile" in names) is verbose, names
+
+
+@pytest.fixture(scope="module")
+def five_walks(tmp_path_factory: pytest.TempPathFactory) -> DataSource:
+    """Five daily series over 2000-01-01 .. 2001-05-14: small enough that the run takes a second."""
+    path = tmp_path_factory.mktemp("five") / "walks.parquet"
+    write_dataset(make_random_walks(5, 500, seed=11), str(path), format="parquet")
+    return DataSource(str(path))
+
+
+def test_the_coordinator_dispatches_and_scores_every_planned_batch_exactly_once(
+    client: Client, five_walks: DataSource
+) -> None:
+    # The unit tiers score batches through a helper that bypasses the coordinator's bookkeeping (tests/results.py):
+    # this is where a batch wrongly taken as done, sent twice or merged twice shows.
+    engine = EngineConfig(horizons=(1, 7), season_length=7, window_length=14)
+    coordinator = ParallelTrainingCoordinator(TrainingConfig(source=five_walks, engine=engine), client=client)
+    variables = [f"s{i:04d}" for i in range(5)]
+    start, end = datetime(2000, 3, 1, tzinfo=UTC), datetime(2001, 3, 1, tzinfo=UTC)
+    coordinator.prepare_training_batches(variables, start, end, batch_size_days=60, variables_per_batch=2)
+    plan = coordinator.plan
+    assert plan is not None
+    # 365 daily targets; six 60-day slices and a 5-day one, x the variable groups (2, 2, 1).
+    assert (plan.targets, len(coordinator.batches)) == (365, 7 * 3)
+    planned = sorted(batch.batch_id for batch in coordinator.batches)
+    assert all(not batch.processed and batch.results is None for batch in coordinator.batches)
+    client.register_plugin(ComputeCounter())
+    progress: list[dict[str, Any]] = []
+    merged: list[str] = []
+    summary = coordinator.start_training(
+        progress_callback=progress.append, result_callback=lambda result: merged.append(result.batch_id)
+    )
+
+    assert coordinator.state == "completed"
+    assert sorted(merged) == planned, "every planned batch merged exactly once"
+    total = len(planned)
+    assert {key: summary["batches"][key] for key in ("total", "succeeded", "failed")} == {
+        "total": total,
+        "succeeded": total,
+        "failed": 0,
+    }
+    workers = {f"{host}:{pid}" for host, pid in client.run(lambda: (socket.gethostname(), os.getpid())).values()}
+    for batch in coordinator.batches:
+        assert (batch.processed, batch.error) == (True, None), batch.batch_id
+        assert batch.results is not None
+        assert (batch.results["targets"], batch.results["rows_loaded"]) == (batch.n_targets, batch.n_rows)
+        assert batch.results["worker"] in workers
+    # The first snapshot before any batch, then one per batch, up to the totals.
+    assert [p["completed"] for p in progress] == list(range(total + 1))
+    assert {key: progress[-1][key] for key in ("total", "succeeded", "failed", "resumed", "progress")} == {
+        "total": total,
+        "succeeded": total,
+        "failed": 0,
+        "resumed": 0,
+        "progress": f"{total}/{total}",
+    }
+    assert progress[-1]["completed_percentage"] == 100.0
+    # Each target of each variable, scored or skipped, once per model and horizon.
+    results = summary["results"]
+    assert len(results) == len(variables) * len(engine.models) * len(engine.horizons)
+    assert {row["n"] + row["skipped"] for row in results} == {plan.targets}
+    assert sum(row["n"] + row["skipped"] for row in results) == (
+        plan.targets * len(variables) * len(engine.models) * len(engine.horizons)
+    )
+    # On the scheduler: each task of this run computed once, and every batch in exactly one task.
+    counts = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.plugins["compute-counter"].computed)
+    ours = {key: n for key, n in counts.items() if key.startswith(f"retrodiction-batch-{coordinator.run_uid}-")}
+    assert set(ours.values()) == {1}
+    assert sum(batches_in_key(key) for key in ours) == total

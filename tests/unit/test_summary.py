@@ -1,5 +1,8 @@
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
+from itertools import permutations
+from typing import Any
 
 import numpy as np
 import pytest
@@ -143,3 +146,144 @@ def test_building_the_summary_pauses_the_cyclic_collector_and_restores_it_as_it_
         assert not gc.isenabled(), "a caller that turned it off keeps it off"
     finally:
         gc.enable()
+
+
+# Two builtins and two custom models (m: 80% and 95% intervals, k: 50%), one horizon: cells small enough to add by hand.
+MIXED = EngineConfig(models=("naive", "drift"), horizons=(1,))
+MIXED_LEVELS = (50, 80, 95)
+MODEL_AXIS = {"naive": 0, "drift": 1, "m": 2, "k": 3}
+
+
+def _cells(  # noqa: PLR0913 - one keyword per part of a hand-made batch result
+    batch_id: str,
+    variables: tuple[str, ...],
+    *,
+    counts: dict[tuple[str, str], dict[str, int]],
+    sums: dict[tuple[str, str], dict[str, float]],
+    intervals: dict[tuple[str, str, int], tuple[int, int, float]],
+    model_seconds: tuple[float, ...],
+    model_errors: tuple[int, ...],
+    model_first_errors: tuple[str | None, ...],
+) -> BatchResult:
+    """A batch result holding the given (variable, model) cells at horizon 1, zeros elsewhere; intervals map
+    (variable, model, level) to (n, covered, winkler sum)."""
+    shape = (len(variables), len(MODEL_AXIS), 1)
+    count_array = np.zeros((*shape, len(COUNT_FIELDS)), dtype=np.int64)
+    sum_array = np.zeros((*shape, len(SUM_FIELDS)))
+    interval_counts = np.zeros((*shape, len(MIXED_LEVELS), 2), dtype=np.int64)
+    interval_sums = np.zeros((*shape, len(MIXED_LEVELS)))
+    for (variable, model), fields in counts.items():
+        for name, value in fields.items():
+            count_array[variables.index(variable), MODEL_AXIS[model], 0, COUNT_FIELDS.index(name)] = value
+    for (variable, model), totals in sums.items():
+        for name, total in totals.items():
+            sum_array[variables.index(variable), MODEL_AXIS[model], 0, SUM_FIELDS.index(name)] = total
+    for (variable, model, level), (n, covered, winkler) in intervals.items():
+        cell = (variables.index(variable), MODEL_AXIS[model], 0, MIXED_LEVELS.index(level))
+        interval_counts[cell] = (n, covered)
+        interval_sums[cell] = winkler
+    return BatchResult(
+        batch_id,
+        variables,
+        count_array,
+        sum_array,
+        levels=MIXED_LEVELS,
+        interval_counts=interval_counts,
+        interval_sums=interval_sums,
+        model_seconds=model_seconds,
+        model_errors=model_errors,
+        model_first_errors=model_first_errors,
+    )
+
+
+FIRST = _cells(
+    "0001",
+    ("a",),
+    counts={("a", "naive"): {"n": 3, "skipped": 1, "successes": 2, "failures": 1, "direction_hits": 2, "n_scaled": 3}},
+    sums={("a", "naive"): {"sum_abs_error": 3.0, "sum_squared_error": 5.0, "sum_scaled_abs_error": 1.5}},
+    intervals={("a", "m", 80): (4, 3, 10.0), ("a", "k", 50): (2, 1, 7.0)},
+    model_seconds=(0.25, 0.5, 1.0, 0.0),
+    model_errors=(0, 1, 2, 0),
+    model_first_errors=(None, "ValueError: x", "boom", None),
+)
+SECOND = _cells(
+    "0002",
+    ("b", "a"),
+    counts={("a", "naive"): {"n": 1, "successes": 1, "n_scaled": 1}},
+    sums={("a", "naive"): {"sum_abs_error": 1.0, "sum_squared_error": 11.0, "sum_scaled_abs_error": 0.5}},
+    intervals={("a", "m", 80): (1, 0, 2.5)},
+    model_seconds=(0.5, 0.25, 0.2345678, 0.0),
+    model_errors=(0, 3, 0, 0),
+    model_first_errors=(None, "ZeroDivisionError: y", None, None),
+)
+# Failed without a message (an exception whose text is empty).
+SILENT_FAILURE = BatchResult("0003", ("b",), None, None, error="")
+
+
+ORDERS = list(permutations((FIRST, SECOND, SILENT_FAILURE)))
+
+
+def _order_id(order: tuple[BatchResult, ...]) -> str:
+    return "-".join(result.batch_id for result in order)
+
+
+def _merged(order: tuple[BatchResult, ...]) -> dict[str, Any]:
+    acc = SummaryAccumulator(["a", "b"], MIXED, custom_models={"m": [95, 80], "k": [50]})
+    acc.add_all(order)
+    return acc.summary(RUN, CONFIG, total_batches=4).to_dict()
+
+
+@pytest.mark.parametrize("order", ORDERS, ids=_order_id)
+def test_merged_metrics_are_the_ratios_of_the_summed_counts_in_any_merge_order(
+    order: tuple[BatchResult, ...],
+) -> None:
+    results = {(row["variable"], row["model"]): row for row in _merged(order)["results"]}
+    # a x naive: n 3 + 1, skipped 1, successes 2 + 1, direction hits 2 + 0, errors |.| 3 + 1, squared 5 + 11,
+    # scaled 1.5 + 0.5 over 3 + 1 scaled targets. Trust: the mean of Beta(1 + 3, 1 + 1).
+    a_naive = results["a", "naive"]
+    assert {key: a_naive[key] for key in ("n", "skipped", "successes", "failures")} == {
+        "n": 4,
+        "skipped": 1,
+        "successes": 3,
+        "failures": 1,
+    }
+    assert (a_naive["mae"], a_naive["rmse"], a_naive["mase"], a_naive["directionalAccuracy"]) == (1.0, 2.0, 0.5, 0.5)
+    assert a_naive["trust"]["mean"] == 4 / 6
+    assert "intervals" not in a_naive, "a builtin has no prediction intervals"
+    # m at 80%: 4 + 1 targets, 3 + 0 inside, Winkler 10 + 2.5; at 95% none scored. k at 50%: 2 targets, 1 inside.
+    assert results["a", "m"]["intervals"] == [
+        {"level": 80, "n": 5, "coverage": 0.6, "winkler": 2.5},
+        {"level": 95, "n": 0, "coverage": None, "winkler": None},
+    ]
+    assert results["a", "k"]["intervals"] == [{"level": 50, "n": 2, "coverage": 0.5, "winkler": 3.5}]
+    never_scored = results["b", "naive"]
+    assert (never_scored["n"], never_scored["mae"], never_scored["directionalAccuracy"]) == (0, None, None)
+
+
+@pytest.mark.parametrize("order", ORDERS, ids=_order_id)
+def test_model_costs_add_up_and_keep_the_first_error_of_the_smallest_batch_id_in_any_merge_order(
+    order: tuple[BatchResult, ...],
+) -> None:
+    doc = _merged(order)
+    # m: 1.0 + 0.2345678 seconds, to the microsecond. drift's first error: batch 0001's, though 0002 had one too.
+    assert doc["models"] == [
+        {"model": "naive", "seconds": 0.75, "errors": 0, "firstError": None},
+        {"model": "drift", "seconds": 0.75, "errors": 4, "firstError": "batch 0001: ValueError: x"},
+        {"model": "m", "seconds": 1.234568, "errors": 2, "firstError": "batch 0001: boom"},
+        {"model": "k", "seconds": 0.0, "errors": 0, "firstError": None},
+    ]
+    assert doc["batches"] == {
+        "total": 4,
+        "succeeded": 2,
+        "failed": 1,
+        "failures": [{"id": "0003", "error": "unknown error"}],
+    }
+
+
+def test_a_later_batch_error_is_the_first_error_of_a_model_no_earlier_batch_failed() -> None:
+    quiet = replace(FIRST, model_errors=(0, 0, 0, 0), model_first_errors=(None,) * 4)
+    later = replace(SECOND, model_errors=(0, 0, 1, 0), model_first_errors=(None, None, "ValueError: later", None))
+    for order in ((quiet, later), (later, quiet)):
+        acc = SummaryAccumulator(["a", "b"], MIXED, custom_models={"m": [95, 80], "k": [50]})
+        acc.add_all(order)
+        assert [cost.first_error for cost in acc.costs()] == [None, None, "batch 0002: ValueError: later", None]
