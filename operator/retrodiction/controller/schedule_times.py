@@ -135,8 +135,10 @@ def window_end(slot: datetime, zone: ZoneInfo, align: Alignment) -> datetime:
         return slot
     local = slot.astimezone(zone).replace(tzinfo=None)
     if align is Alignment.HOUR:
-        start = local.replace(minute=0, second=0, microsecond=0)
-    elif align is Alignment.DAY:
+        # The hour as the slot lived it: in the second pass of a repeated hour (fold=1) it starts an hour after
+        # the first pass does, so the two passes' runs end their windows an hour apart.
+        return local.replace(minute=0, second=0, microsecond=0, tzinfo=zone).astimezone(UTC)
+    if align is Alignment.DAY:
         start = local.replace(hour=0, minute=0, second=0, microsecond=0)
     elif align is Alignment.WEEK:  # ISO weeks start on Monday
         start = (local - timedelta(days=local.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -243,8 +245,7 @@ def decide(spec: RetrodictionScheduleSpec, state: SlotState) -> Decision:
             last_missed=candidates[-1] if candidates else due.newest_not_kept,
             handled_before=handled,
             handled_through=due.newest[-1],
-            next_time=None,
-            reasons=misses.counts,
+            reasons=misses.counts,  # next_time stays None: a suspended schedule has no next slot
         )
     catching_up = spec.catch_up.policy is CatchUpPolicy.ALL
     misses.add(older, MissReason.CATCH_UP_LIMIT if catching_up else MissReason.NOT_LATEST)
@@ -274,9 +275,15 @@ def _within_deadline(
     deadline = spec.starting_deadline_seconds
     if spec.catch_up.policy is CatchUpPolicy.NONE:
         deadline = min(deadline or ON_TIME_SECONDS, ON_TIME_SECONDS)
-    eligible = [slot for slot in candidates if deadline is None or (now - slot).total_seconds() <= deadline]
-    why = MissReason.STARTING_DEADLINE_EXCEEDED if spec.starting_deadline_seconds else MissReason.LATE
-    misses.add(len(candidates) - len(eligible), why)
+    eligible: list[datetime] = []
+    for slot in candidates:
+        age = (now - slot).total_seconds()
+        if deadline is None or age <= deadline:
+            eligible.append(slot)
+        elif spec.starting_deadline_seconds is not None and age > spec.starting_deadline_seconds:
+            misses.add(1, MissReason.STARTING_DEADLINE_EXCEEDED)
+        else:  # catchUp None: within its own deadline, but not seen within the on-time limit
+            misses.add(1, MissReason.LATE)
     return eligible
 
 
