@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 from typing import Any
 
 import numpy as np
@@ -230,6 +231,60 @@ def test_the_winkler_score_is_the_width_plus_the_scaled_miss() -> None:
         actual[:, None], lower[:, None], upper[:, None], 80, np.array([[True], [True], [False]])
     )
     assert (n.tolist(), covered.tolist(), total.tolist()) == ([2], [1], [36.0])
+
+
+def test_an_actual_on_a_bound_is_covered_and_costs_only_the_width() -> None:
+    actual = np.array([[2.0], [10.0], [1.9], [10.1]])
+    lower, upper = np.full((4, 1), 2.0), np.full((4, 1), 10.0)
+    n, covered, total = interval_scores(actual, lower, upper, 80, np.ones((4, 1), dtype=bool))
+    assert (n.tolist(), covered.tolist()) == ([4], [2])
+    assert total[0] == pytest.approx(4 * 8.0 + 10 * (0.1 + 0.1), rel=1e-12)
+
+
+def test_forecast_set_levels_are_the_sorted_levels_of_its_bounds() -> None:
+    block = [np.zeros((3, 1))]
+    assert ForecastSet(block, {95: block, 80: block}, {80: block, 95: block}).levels == (80, 95)
+    assert ForecastSet(block).levels == ()
+
+
+@pytest.mark.parametrize(
+    ("lower", "upper", "message"),
+    [
+        ({80: 1}, {95: 1}, "interval levels differ: lower [80], upper [95]"),
+        ({80: 1, 95: 1}, {95: 1}, "interval levels differ: lower [80, 95], upper [95]"),
+        ({80: 2}, {80: 1}, "interval bounds need one array per horizon, like the mean"),
+        ({80: 1}, {80: 0}, "interval bounds need one array per horizon, like the mean"),
+    ],
+)
+def test_a_forecast_set_needs_both_bounds_at_every_level_for_every_horizon(
+    lower: dict[int, int], upper: dict[int, int], message: str
+) -> None:
+    def bounds(horizons: int) -> list[np.ndarray]:
+        return [np.zeros((3, 1))] * horizons
+
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        ForecastSet(bounds(1), {lv: bounds(h) for lv, h in lower.items()}, {lv: bounds(h) for lv, h in upper.items()})
+
+
+@pytest.mark.parametrize(
+    ("mean", "lower", "upper", "shapes"),
+    [
+        ([(3, 1)], [(3, 2)], [(3, 2)], "[(3, 1), (3, 2)]"),  # the bounds agree with each other, not with the mean
+        ([(3, 2)], [(3, 2)], [(4, 2)], "[(3, 2), (4, 2)]"),
+        ([(3, 1), (5, 1)], [], [], "[(3, 1), (5, 1)]"),  # one horizon's targets differ from another's
+    ],
+)
+def test_a_forecast_set_needs_one_shape_for_its_mean_and_bounds(
+    mean: list[tuple[int, int]], lower: list[tuple[int, int]], upper: list[tuple[int, int]], shapes: str
+) -> None:
+    message = f"forecast arrays must share one (targets, series) shape, got {shapes}"
+    levels = {80: 0} if lower else {}
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        ForecastSet(
+            [np.zeros(shape) for shape in mean],
+            {level: [np.zeros(shape) for shape in lower] for level in levels},
+            {level: [np.zeros(shape) for shape in upper] for level in levels},
+        )
 
 
 def test_scoring_forecasts_made_elsewhere_equals_the_engines_own_scores() -> None:

@@ -19,6 +19,8 @@ def ses_terms(alpha: float) -> int:
     decay = 1.0 - alpha
     if decay == 0.0:
         return 1
+    if decay == 1.0:  # alpha <= 2**-54: 1 - alpha rounds to 1, and no power of 1 falls below the cutoff
+        raise ValueError(f"ses_alpha {alpha!r} is too small: 1 - ses_alpha rounds to 1, so SES weights never decay")
     # A logarithm gives the answer in one step even for tiny alpha; the exact power test then settles
     # the rounding at the boundary so K follows the definition, not the logarithm's last bit.
     k = max(1, math.ceil(math.log(SES_WEIGHT_CUTOFF) / math.log(decay)) - 1)
@@ -53,8 +55,9 @@ class EngineConfig:
             value = getattr(self, name)
             if not _is_int(value) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-        if not isinstance(self.ses_alpha, (int, float)) or not 0.0 < self.ses_alpha <= 1.0:
+        if not isinstance(self.ses_alpha, (int, float)):
             raise ValueError(f"ses_alpha must be in (0, 1], got {self.ses_alpha!r}")
+        ses_terms(self.ses_alpha)  # refuses an alpha out of range, or one whose weights never decay, before any batch
         if not isinstance(self.tolerance, (int, float)) or not math.isfinite(self.tolerance) or self.tolerance < 0:
             raise ValueError(f"tolerance must be a finite number >= 0, got {self.tolerance!r}")
 
