@@ -84,7 +84,7 @@ unit-zones: install
 	$(foreach zone,$(TEST_ZONES),TZ=$(zone) $(BIN)/pytest -q tests/unit &&) true
 
 # Mutation testing of the pure core (hack/mutation/targets.toml) with mutmut: a score per module, at least 95% of the
-# mutants that change behaviour killed (hack/mutation/equivalent/ lists the others, with a reason each). About 20
+# mutants that change behaviour killed (hack/mutation/equivalent/ lists the others, with a reason each). About 10
 # minutes on 2 cores; not part of `make test`. ARGS="--module batches" runs one module.
 mutation: install
 	$(BIN)/python -m hack.mutation.run $(ARGS)
