@@ -114,6 +114,8 @@ def report(table: dict[str, ModuleScore], min_score: float) -> list[str]:
     for row in table.values():
         left = len(row.survivors) + len(row.unknown)
         print(f"{row.module:<16}{row.mutants:>9}{row.killed:>9}{row.equivalent:>12}{left:>10}{row.score:>9.1%}")
+        if not row.mutants:
+            failures.append(f"{row.module}: no mutants (no file matched, or mutmut did not run)")
         if row.unknown:
             failures.append(f"{row.module}: {len(row.unknown)} mutants without a verdict (the run did not finish)")
         if row.score < min_score:
@@ -144,7 +146,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.report_only:
         stage(modules, tests, here)
         run_mutmut(args.workers, here)
-    mutants = read_mutants(here / "mutants" / "src" / "retrodiction")
+    package = here / "mutants" / "src" / "retrodiction"
+    if not package.is_dir():
+        parser.error(f"{package} does not exist: run without --report-only first")
+    mutants = read_mutants(package)
     table = scores(mutants, modules, equivalents)
     wanted = {e.mutant for e in equivalents} | {name for row in table.values() for name in row.survivors}
     diffs = mutant_diffs(mutants, wanted, here)

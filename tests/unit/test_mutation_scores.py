@@ -7,8 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
+from hack.mutation.run import report
 from hack.mutation.score import (
     Equivalent,
+    ModuleScore,
     Mutant,
     load_equivalents,
     load_modules,
@@ -129,3 +131,18 @@ def test_each_equivalent_mutant_belongs_to_a_mutated_module() -> None:
     modules, _, _ = load_modules(MUTATION / "targets.toml")
     for entry in load_equivalents(MUTATION / "equivalent"):
         assert module_of(source_of(entry.mutant), modules), entry.mutant
+
+
+def test_a_module_without_mutants_or_below_the_target_fails_the_run(capsys: pytest.CaptureFixture[str]) -> None:
+    # A run that mutated nothing must not pass as 100%.
+    empty = ModuleScore("batches")
+    low = ModuleScore("engine", mutants=20, killed=18, survivors=["a", "b"])
+    unfinished = ModuleScore("summary", mutants=20, killed=19, unknown=["c"])
+    good = ModuleScore("status", mutants=20, killed=19, equivalent=1)
+    assert report({row.module: row for row in (empty, low, unfinished, good)}, 0.95) == [
+        "batches: no mutants (no file matched, or mutmut did not run)",
+        "engine: 90.0% of non-equivalent mutants killed, below 95%",
+        "summary: 1 mutants without a verdict (the run did not finish)",
+    ]
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()]
+    assert ["status", "20", "19", "1", "0", "100.0%"] in rows
