@@ -7,19 +7,13 @@ Dask (workers and the operator import only what they use).
 
 from __future__ import annotations
 
-from importlib import import_module, metadata
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from retrodiction.batches import TrainingBatch
     from retrodiction.coordinator import ParallelTrainingCoordinator, run_parallel_retrodiction_training
 
-# The installed distribution's version, which is pyproject.toml's (the one version source: hack/release/version.py).
-# A source tree on PYTHONPATH without an install (tests/integration/test_image_venvs.py) has no metadata to read.
-try:
-    __version__ = metadata.version("retrodiction-operator")
-except metadata.PackageNotFoundError:
-    __version__ = "0+unknown"
 __all__ = [
     "ParallelTrainingCoordinator",
     "TrainingBatch",
@@ -35,6 +29,23 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        # Read on first use: importlib.metadata takes 50 ms to import, paid otherwise by every process that imports
+        # anything of the package, the local workers' forkserver first among them.
+        globals()["__version__"] = _installed_version()
+        return globals()["__version__"]
     if name in _LAZY:
         return getattr(import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'retrodiction' has no attribute {name!r}")
+
+
+def _installed_version() -> str:
+    """The installed distribution's version, which is pyproject.toml's (the one version source:
+    hack/release/version.py). A source tree on PYTHONPATH without an install (tests/integration/test_image_venvs.py)
+    has no metadata to read."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("retrodiction-operator")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"

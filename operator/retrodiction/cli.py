@@ -266,11 +266,5 @@ def _extra(args: argparse.Namespace) -> str:
     return "cli"
 
 
-def kubectl_plugin() -> int:
-    """`kubectl retrodiction ...`: kubectl runs `kubectl-retrodiction` from the PATH for it (the package installs
-    it beside `retrodiction`), with the same commands; kubectl's KUBECONFIG reaches it through the environment."""
-    return main(prog="kubectl retrodiction")
-
-
 if __name__ == "__main__":
     sys.exit(main())

@@ -24,6 +24,7 @@ from distributed import Client, Future, as_completed
 from retrodiction.api.summary import RetrodictionSummary, SummaryRun, SummaryWindow
 from retrodiction.api.training import RetrodictionTrainingSpec
 from retrodiction.batches import Batching, BatchPlan, TrainingBatch, plan_batches
+from retrodiction.collector import gc_paused
 from retrodiction.config import TrainingConfig
 from retrodiction.data import DataError, describe
 from retrodiction.engine import warmup_rows
@@ -33,7 +34,7 @@ from retrodiction.execution.grouping import BatchGroup, done, group_batches
 from retrodiction.execution.progress import Progress, ProgressTracker
 from retrodiction.execution.task import BatchResult, BatchTask, run_batch_group
 from retrodiction.forecasters.plan import CustomModelPlan, custom_warmup_rows
-from retrodiction.summary import SummaryAccumulator, gc_paused
+from retrodiction.summary import SummaryAccumulator
 from retrodiction.times import as_utc
 
 log = logging.getLogger(__name__)

@@ -4,14 +4,17 @@ terminal: notes and the progress bar on stderr, then the trust table (or its row
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from retrodiction.collector import command_phases
 from retrodiction.manifest import load_training
 from retrodiction.terminal import console
 
@@ -32,44 +35,61 @@ class BadInputError(Exception):
 
 def train_locally(args: argparse.Namespace) -> int:
     """Plan the manifest's run, run it, write the summary (and report), and show the table or its JSON."""
-    if not args.scheduler:
-        from retrodiction.worker_server import start_worker_server
+    with command_phases() as phases:
+        if not args.scheduler:
+            from retrodiction.worker_server import start_worker_server
 
-        # First thing: the worker processes' forkserver imports their libraries on another core while this
-        # process imports its own. A run small enough for threads (execution/sizing.py), or a manifest naming a
-        # scheduler, leaves it idle.
-        start_worker_server()
-    from retrodiction.execution.logs import library_logs
+            # First thing: the worker processes' forkserver imports their libraries on another core while this
+            # process imports its own. A run small enough for threads (execution/sizing.py), or a manifest naming
+            # a scheduler, leaves it idle.
+            start_worker_server()
+        from retrodiction.execution.logs import library_logs
 
-    training = load_training(Path(args.manifest))
-    if training.spec.data.credentials_secret_ref is not None and not args.quiet:
-        console(stderr=True).print(
-            "[yellow]note:[/] spec.data.credentialsSecretRef is read by the operator only; the CLI takes "
-            "credentials from the environment (e.g. AWS_ACCESS_KEY_ID) or spec.data.storageOptions"
-        )
-    coordinator = _planned(args, training)
-    output = args.output or f"{training.metadata.name}-summary.json"
-    _check_writable(output, "--output")
-    if args.report:
-        _check_writable(args.report, "--report")
-    if args.checkpoint:
-        from retrodiction.execution.checkpoint import FsspecCheckpoint
+        training = load_training(Path(args.manifest))
+        if training.spec.data.credentials_secret_ref is not None and not args.quiet:
+            console(stderr=True).print(
+                "[yellow]note:[/] spec.data.credentialsSecretRef is read by the operator only; the CLI takes "
+                "credentials from the environment (e.g. AWS_ACCESS_KEY_ID) or spec.data.storageOptions"
+            )
+        coordinator = _planned(args, training)
+        output = args.output or f"{training.metadata.name}-summary.json"
+        _check_writable(output, "--output")
+        if args.report:
+            _check_writable(args.report, "--report")
+        if args.checkpoint:
+            from retrodiction.execution.checkpoint import FsspecCheckpoint
 
-        # Keyed by the plan's fingerprint: a changed spec never resumes from another spec's batches.
-        coordinator.checkpoint = FsspecCheckpoint(f"{args.checkpoint.rstrip('/')}/{coordinator.fingerprint()}")
-    with library_logs(verbose=args.verbose), _cluster(args, coordinator) as where:
-        if not args.quiet:
-            console(stderr=True).print(f"{training.metadata.name}: {len(coordinator.batches)} batches on {where}")
-        summary = _run_with_progress(coordinator, quiet=args.quiet)
-    save_error = _save_summary(coordinator, summary, output)
-    if args.report:
-        from retrodiction.report.html_report import write_html_report
+            # Keyed by the plan's fingerprint: a changed spec never resumes from another spec's batches.
+            coordinator.checkpoint = FsspecCheckpoint(f"{args.checkpoint.rstrip('/')}/{coordinator.fingerprint()}")
+        # The summary's credible intervals need scipy.special, a fifth of a second to import: meanwhile, while this
+        # thread mostly waits for the worker processes to start, rather than after the run.
+        _import_in_background("scipy.special")
+        phases.running()
+        with library_logs(verbose=args.verbose), _cluster(args, coordinator) as where:
+            if not args.quiet:
+                console(stderr=True).print(f"{training.metadata.name}: {len(coordinator.batches)} batches on {where}")
+            summary = _run_with_progress(coordinator, quiet=args.quiet)
+        phases.writing()
+        save_error = _save_summary(coordinator, summary, output)
+        if args.report:
+            from retrodiction.report.html_report import write_html_report
 
-        write_html_report(summary, args.report)
-    show_results(summary, output_format=args.format, top=args.top, quiet=args.quiet)
+            write_html_report(summary, args.report)
+        show_results(summary, output_format=args.format, top=args.top, quiet=args.quiet)
     if not args.quiet:
         console(stderr=True).print(f"summary: {output}" + (f"  report: {args.report}" if args.report else ""))
     return _verdict(coordinator, save_error)
+
+
+def _import_in_background(module: str) -> None:
+    """Import `module` in a daemon thread. An import of it elsewhere waits for this one (Python's import lock), and
+    one that failed here is tried again there, which raises its error in the right place."""
+
+    def load() -> None:
+        with suppress(Exception):
+            importlib.import_module(module)
+
+    threading.Thread(target=load, name=f"import {module}", daemon=True).start()
 
 
 def _planned(args: argparse.Namespace, training: RetrodictionTraining) -> ParallelTrainingCoordinator:

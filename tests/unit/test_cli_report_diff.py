@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from retrodiction.api.summary import parse_summary
-from retrodiction.cli import kubectl_plugin, main
+from retrodiction.cli import main
+from retrodiction.entry import kubectl_plugin
 from tests.unit.test_report_samples import make_summary
 
 VARIABLES = ("gdp", "cpi", "unemp")

@@ -106,7 +106,7 @@ def test_a_read_that_failed_opens_the_file_afresh_next_time(tmp_path: Path, open
     key = file_token(locate(source))
     entry = parquet_format.open_files.get(key)
     assert entry is not None
-    broken = parquet_format._OpenFile(entry.fragment, _BrokenReader(), entry.columns, entry.time_type)
+    broken = parquet_format._OpenFile(entry.time_statistics, _BrokenReader(), entry.columns)
     parquet_format.open_files.put(key, broken)
     with pytest.raises(DataError, match=r"spec\.data\.uri"):
         _week(source, 1)

@@ -128,7 +128,7 @@ def test_checkpointed_results_round_trip_exactly() -> None:
 def test_building_the_summary_pauses_the_cyclic_collector_and_restores_it_as_it_was() -> None:
     import gc
 
-    from retrodiction.summary import gc_paused
+    from retrodiction.collector import gc_paused
 
     def fail_inside() -> None:
         with gc_paused():

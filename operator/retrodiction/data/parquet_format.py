@@ -1,4 +1,5 @@
-"""Parquet: read only the columns asked for, and only row groups whose time statistics meet the window.
+"""Parquet: read only the columns asked for, and only row groups whose time statistics meet the window
+(data/row_groups.py).
 
 A file's footer (schema and row-group statistics) is parsed once per process and kept with the open file while
 the file is unchanged: a worker reads many batches from one file, and parsing the footer of a 2,000-column file
@@ -14,27 +15,25 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from retrodiction.data.cache import LruCache
 from retrodiction.data.location import Location, file_token, open_random_access, reading
 from retrodiction.data.model import DatasetInfo, Frame, check_variables
+from retrodiction.data.row_groups import TimeStatistics
 from retrodiction.data.table import OrderedTable, numeric_columns, require_time_column
-from retrodiction.data.timeaxis import pushdown_filter
 
 CACHE_SIZE = 4
 
 
 @dataclass(frozen=True, eq=False)
 class _OpenFile:
-    """One version of a file, open, with its footer parsed: `fragment` picks row groups by their statistics,
-    `reader` reads them (both with the same metadata); reads take `lock`, as they share the file's position."""
+    """One version of a file, open, with its footer parsed: `time_statistics` picks row groups, `reader` reads
+    them; reads take `lock`, as they share the file's position."""
 
-    fragment: Any  # pyarrow.dataset.ParquetFileFragment
+    time_statistics: TimeStatistics
     reader: Any  # pyarrow.parquet.ParquetFile
     columns: dict[str, bool]
-    time_type: Any
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -45,12 +44,11 @@ def _open(location: Location) -> _OpenFile:
     time_column = location.source.time_column
     file = open_random_access(location)
     with reading(location.source, location.format):
-        fragment = ds.ParquetFileFormat().make_fragment(file)
-        fragment.ensure_complete_metadata()
-        schema = fragment.physical_schema
+        reader = pq.ParquetFile(file)
+        schema = reader.schema_arrow
         require_time_column(schema, time_column, location.source.uri)
-        reader = pq.ParquetFile(file, metadata=fragment.metadata)
-    return _OpenFile(fragment, reader, numeric_columns(schema, time_column), schema.field(time_column).type)
+        statistics = TimeStatistics.from_metadata(reader.metadata, time_column)
+    return _OpenFile(statistics, reader, numeric_columns(schema, time_column))
 
 
 @contextmanager
@@ -82,9 +80,7 @@ def read_parquet(location: Location, variables: Sequence[str], start: datetime |
     time_column = location.source.time_column
     with _opened(location) as entry:
         check_variables(entry.columns, variables)
-        row_filter = pushdown_filter(entry.time_type, time_column, start, end)
-        fragment = entry.fragment if row_filter is None else entry.fragment.subset(row_filter)
-        groups = [group.id for group in fragment.row_groups]
+        groups = entry.time_statistics.row_groups(start, end)
         with entry.lock, reading(location.source, location.format):
             table = entry.reader.read_row_groups(groups, columns=[time_column, *variables], use_threads=False)
     # Whole row groups are read; the exact window is cut once the times are parsed. Only the rows read are

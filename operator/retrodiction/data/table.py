@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from numpy.typing import NDArray
 
+from retrodiction.data.arrow_arrays import float64_values
 from retrodiction.data.errors import DataError, name_list
 from retrodiction.data.model import Frame
 from retrodiction.data.timeaxis import FIELD as TIME_FIELD
@@ -56,5 +56,5 @@ class OrderedTable:
         selected = self.table.slice(rows.start, rows.stop - rows.start)
         values = np.empty((rows.stop - rows.start, len(variables)), dtype=np.float64)
         for j, name in enumerate(variables):
-            values[:, j] = pc.cast(selected.column(name), pa.float64()).to_numpy()
+            values[:, j] = float64_values(selected.column(name))
         return Frame(times=self.times[rows].copy(), values=values, variables=tuple(variables))

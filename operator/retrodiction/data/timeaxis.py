@@ -6,11 +6,11 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
+from retrodiction.data.arrow_arrays import nanoseconds
 from retrodiction.data.errors import DataError
 from retrodiction.times import utc_naive
 
@@ -48,10 +48,14 @@ def _cast_times(column: Any, name: str) -> NDArray[np.datetime64]:
         raise DataError(
             FIELD, f"column {name!r} has times outside 1677-2262, the range of nanosecond timestamps"
         ) from exc
-    return np.asarray(cast.to_numpy(), dtype=NS)
+    return nanoseconds(cast)
 
 
 def _parse_text(column: Any, name: str) -> NDArray[np.datetime64]:
+    # pandas parses ISO 8601 text; it is imported only for text times (CSV, say), since it takes a third of a
+    # second to import and Parquet's timestamps and dates never need it.
+    import pandas as pd
+
     text = pd.Series(column.to_numpy(zero_copy_only=False), dtype=object)
     parsed = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
     blank = text.isna() | (text.astype(str).str.strip() == "")
@@ -76,6 +80,8 @@ def sort_order(times: NDArray[np.datetime64], name: str) -> NDArray[np.intp] | N
     ordered = times[order]
     repeated = ordered[1:][ordered[1:] == ordered[:-1]]
     if repeated.size:
+        import pandas as pd  # for the message only (see _parse_text)
+
         first = pd.Timestamp(repeated[0]).isoformat()
         count = repeated.size
         raise DataError(FIELD, f"column {name!r} has duplicate times ({count} repeated)", f"first {first}")
@@ -87,34 +93,3 @@ def window_slice(times: NDArray[np.datetime64], start: datetime | None, end: dat
     lo = 0 if start is None else int(np.searchsorted(times, to_utc_naive(start), side="left"))
     hi = len(times) if end is None else int(np.searchsorted(times, to_utc_naive(end), side="left"))
     return slice(lo, max(lo, hi))
-
-
-def pushdown_filter(kind: Any, name: str, start: datetime | None, end: datetime | None) -> Any:
-    """An Arrow filter that lets the Parquet reader skip row groups outside [start, end), or None.
-
-    The bounds are widened to whole units of the column's type so the filter never drops a wanted row; the
-    exact half-open window is applied after the times are parsed.
-    """
-    if start is None and end is None:
-        return None
-    if pa.types.is_timestamp(kind):
-        unit = kind.unit
-    elif pa.types.is_date32(kind):
-        unit = "D"
-    elif pa.types.is_date64(kind):
-        unit = "ms"
-    else:
-        return None  # text times cannot be compared before parsing
-
-    def bound(moment: datetime) -> Any:
-        count = int(to_utc_naive(moment).astype(f"datetime64[{unit}]").astype(np.int64))
-        storage = pa.int32() if pa.types.is_date32(kind) else pa.int64()
-        return pa.scalar(count, storage).cast(kind)
-
-    column = pc.field(name)
-    conditions = []
-    if start is not None:
-        conditions.append(column >= bound(start))
-    if end is not None:
-        conditions.append(column <= bound(end))
-    return conditions[0] if len(conditions) == 1 else conditions[0] & conditions[1]

@@ -10,6 +10,7 @@ from typing import Any
 
 import dask
 from distributed import Client, LocalCluster
+from distributed import utils as distributed_utils
 
 from retrodiction.execution.logs import library_logs, worker_log_level
 from retrodiction.worker_server import METHOD as FORKSERVER
@@ -47,6 +48,7 @@ def local_cluster_client(  # noqa: PLR0913 - keyword-only options of one LocalCl
         layout = {"n_workers": 1, "threads_per_worker": n_workers * threads_per_worker, "protocol": "tcp://"}
     elif fork_server:
         start_worker_server()
+        _keep_our_forkserver_preload()
         settings["distributed.worker.multiprocessing-method"] = FORKSERVER
         # A fork has the forkserver's environment, from when it started; the Nanny sets these in the worker.
         layout["env"] = dict(os.environ)
@@ -63,6 +65,10 @@ def local_cluster_client(  # noqa: PLR0913 - keyword-only options of one LocalCl
                 # in a plain process (docs/benchmarks.md). Its only use is the dashboard's Profile page, and
                 # --verbose keeps it for whoever debugs there.
                 "distributed.worker.profile.enabled": verbose,
+                # Every Dask server checks its event loop's health each 20 ms: a third of the idle CPU of this
+                # process (its scheduler and nannies) and of each worker, on the cores the batches run on. A
+                # second still reports a loop blocked for the 3 s that Dask warns about.
+                "distributed.admin.tick.interval": "1s",
                 **settings,
             }
         ),
@@ -76,6 +82,16 @@ def local_cluster_client(  # noqa: PLR0913 - keyword-only options of one LocalCl
         Client(cluster) as client,
     ):
         yield client
+
+
+def _keep_our_forkserver_preload() -> None:
+    """Tell Dask that the forkserver's preload is set (it is: worker_server.py's WORKER_MODULES, started before).
+
+    Otherwise Dask's first Nanny sets one itself (distributed.utils.get_mp_context), importing in this process
+    every package Dask knows of, pandas among them, only to list them: a third of a second at the cluster's start
+    for a list that comes too late to matter, the forkserver having started with ours."""
+    if hasattr(distributed_utils, "_forkserver_preload_set"):
+        distributed_utils._forkserver_preload_set = True
 
 
 @contextmanager

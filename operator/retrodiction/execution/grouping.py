@@ -6,7 +6,7 @@ milliseconds of scoring each, so that cost, paid on the very cores the workers s
 scoring. Batches of the same variables that follow each other in time are therefore sent as one task, which
 reads their rows once and scores each batch on its own rows: every batch still has its own result (the
 checkpoint, the progress and the summary see batches, as before), computed on the same rows as alone, so the
-numbers are identical. A group stays small in work (`MAX_GROUP_FORECASTS`, a tenth of a second or so of scoring
+numbers are identical. A group stays small in work (`MAX_GROUP_FORECASTS`, a fifth of a second or so of scoring
 on one core) so the workers stay balanced and a lost task costs little. Batches with custom models are never
 grouped: each is already seconds of model fits, far above the per-task cost.
 """
@@ -20,14 +20,17 @@ from dataclasses import dataclass
 
 from retrodiction.batches import TrainingBatch
 
-# Scored forecasts (targets x variables x models x horizons) per group: about 0.1 s at the engine's single-core
-# rate (40M/s on the CI machine class), so Dask's per-task cost is a few percent of it.
-MAX_GROUP_FORECASTS = 4_000_000
+# Scored forecasts (targets x variables x models x horizons) per group: about 0.2 s at the engine's single-core
+# rate (40M/s on the CI machine class), so Dask's per-task cost (measured at 5-10 ms of CPU a task, between the
+# worker and this process's scheduler) is a few percent of it. With the spec's defaults (a year and 50 series a
+# batch) this makes one task of twenty years of a batch's series: half the tasks, and half the reads, of 0.1 s.
+MAX_GROUP_FORECASTS = 8_000_000
 # Rows x variables one group may read at once (32 MiB of float64), whatever its forecasts.
 MAX_GROUP_CELLS = 4_000_000
-# Batches per group: enough to pay Dask's per-task cost 16 times less often, few enough that a run of many tiny
-# batches still makes dozens of tasks to spread over its workers and reports progress as it goes.
-MAX_GROUP_BATCHES = 16
+# Batches per group: enough to pay Dask's per-task cost 32 times less often (and a group to cover two decades of
+# yearly batches), few enough that a run of many tiny batches still makes dozens of tasks to spread over its
+# workers and reports progress as it goes.
+MAX_GROUP_BATCHES = 32
 _GROUP_KEY = re.compile(r"-x(\d+)-[0-9a-f]{16}$")
 
 
