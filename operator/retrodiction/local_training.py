@@ -39,9 +39,10 @@ def train_locally(args: argparse.Namespace) -> int:
         if not args.scheduler:
             from retrodiction.worker_server import start_worker_server
 
-            # First thing: the worker processes' forkserver imports their libraries on another core while this
-            # process imports its own. A run small enough for threads (execution/sizing.py), or a manifest naming
-            # a scheduler, leaves it idle.
+            # First thing (the console script started it even earlier when the command line said so: entry.py):
+            # the worker processes' forkserver imports their libraries on another core while this process imports
+            # its own. A run small enough for threads (execution/sizing.py), or a manifest naming a scheduler,
+            # leaves it idle.
             start_worker_server()
         from retrodiction.execution.logs import library_logs
 

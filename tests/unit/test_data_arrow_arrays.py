@@ -49,9 +49,10 @@ def test_timestamps_become_nanoseconds_with_nulls_as_nat() -> None:
     assert times[2] == np.datetime64("1970-01-02", "ns")
 
 
-def test_reading_parquet_leaves_pandas_and_scipy_unimported(tmp_path: Path) -> None:
-    # What the command and every local worker import at their start (worker_server.py): pandas and scipy take
-    # half a second to import and neither is needed to plan a run or score its batches from Parquet.
+def test_a_worker_reading_parquet_and_scoring_leaves_pandas_scipy_and_pydantic_unimported(tmp_path: Path) -> None:
+    # What every local worker imports before its first batch (worker_server.py), on the command's critical path:
+    # pandas, scipy and the CRD's pydantic models take most of a second to import, and a run of builtin models
+    # on Parquet needs none of them to plan or to score.
     table = pa.table({"date": pa.array(np.arange(10).astype("datetime64[D]")), "x": np.arange(10.0)})
     pq.write_table(table, tmp_path / "d.parquet", row_group_size=4)
     code = f"""
@@ -67,7 +68,7 @@ source = DataSource("{tmp_path}/d.parquet")
 describe(source)
 frame = read_frame(source, ["x"], datetime(1970, 1, 3), datetime(1970, 1, 9))
 score_batch(frame.values, 2, EngineConfig(horizons=(1,), season_length=2, window_length=2))
-print(sorted(name for name in ("pandas", "scipy") if name in sys.modules))
+print(sorted(name for name in ("pandas", "scipy", "pydantic") if name in sys.modules))
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"

@@ -65,7 +65,7 @@ def local_cluster_client(  # noqa: PLR0913 - keyword-only options of one LocalCl
                 # in a plain process (docs/benchmarks.md). Its only use is the dashboard's Profile page, and
                 # --verbose keeps it for whoever debugs there.
                 "distributed.worker.profile.enabled": verbose,
-                # Every Dask server checks its event loop's health each 20 ms: a third of the idle CPU of this
+                # Every Dask server checks its event loop's health each 20 ms: two thirds of the idle CPU of this
                 # process (its scheduler and nannies) and of each worker, on the cores the batches run on. A
                 # second still reports a loop blocked for the 3 s that Dask warns about.
                 "distributed.admin.tick.interval": "1s",

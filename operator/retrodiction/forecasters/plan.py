@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from retrodiction.api.training import CustomModel
+if TYPE_CHECKING:  # the CRD's pydantic models: a tenth of a second to import in a worker that runs no custom model
+    from retrodiction.api.training import CustomModel
 
 
 @dataclass(frozen=True)

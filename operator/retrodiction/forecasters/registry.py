@@ -11,11 +11,14 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Mapping, Sequence
-from importlib.metadata import EntryPoint, entry_points
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from retrodiction.api.training import CustomModel
 from retrodiction.data.errors import DataError, describe_exception, name_list
+
+if TYPE_CHECKING:  # imported when a custom model is built: workers of builtin-only runs never need them
+    from importlib.metadata import EntryPoint
+
+    from retrodiction.api.training import CustomModel
 
 ENTRY_POINT_GROUP = "retrodiction.models"
 
@@ -42,6 +45,8 @@ def _statsforecast_class(spec: CustomModel, where: str) -> Callable[..., Any]:
 
 
 def _installed_entry_points() -> list[EntryPoint]:
+    from importlib.metadata import entry_points
+
     return list(entry_points(group=ENTRY_POINT_GROUP))
 
 
@@ -120,6 +125,8 @@ def model_factory(spec: CustomModel, index: int = 0) -> ModelFactory:
 
 @functools.lru_cache(maxsize=64)
 def _factory_of(spec_json: str) -> ModelFactory:
+    from retrodiction.api.training import CustomModel
+
     return model_factory(CustomModel.model_validate_json(spec_json))
 
 
