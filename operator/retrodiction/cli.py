@@ -6,13 +6,13 @@ import argparse
 import faulthandler
 import logging
 import os
-import re
 import signal
 import sys
 from collections.abc import Sequence
 
 from retrodiction import __version__
 from retrodiction.data.errors import DataError
+from retrodiction.identity import run_reference_name
 from retrodiction.local_training import EXIT_OK, EXIT_RUN_FAILED, BadInputError, train_locally
 from retrodiction.manifest import ManifestError
 from retrodiction.terminal import console
@@ -134,17 +134,6 @@ def _positive_int(text: str) -> int:
     return value
 
 
-# rt/NAME, retrodictiontraining/NAME, retrodictiontrainings.training.retrodiction.dev/NAME: a run in the cluster.
-_RUN_REFERENCE = re.compile(
-    r"^(rt|retrodictiontrainings?(\.training\.retrodiction\.dev)?)/(?P<name>[a-z0-9][-a-z0-9.]*)$"
-)
-
-
-def _run_name(reference: str) -> str | None:
-    match = _RUN_REFERENCE.match(reference)
-    return match.group("name") if match else None
-
-
 def _namespace(args: argparse.Namespace) -> str:
     if args.namespace:
         return str(args.namespace)
@@ -163,7 +152,7 @@ def _drive(args: argparse.Namespace, name: str) -> int:
 def _tls(args: argparse.Namespace) -> int:
     from retrodiction.driver.run import make_tls_secret
 
-    name = _run_name(args.run)
+    name = run_reference_name(args.run)
     if name is None:
         raise BadInputError(f"run: expected rt/NAME, got {args.run!r}")
     logging.getLogger().setLevel(os.environ.get("RETRODICTION_LOG_LEVEL", "INFO"))
@@ -171,7 +160,7 @@ def _tls(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    if (run := _run_name(args.manifest)) is not None:
+    if (run := run_reference_name(args.manifest)) is not None:
         return _drive(args, run)
     if args.verbose:
         logging.getLogger().setLevel(logging.INFO)
@@ -261,7 +250,7 @@ def _extra(args: argparse.Namespace) -> str:
     Dockerfile), and the base install holds only the manifest's models."""
     if args.command == "operator":
         return "operator"
-    if args.command == "tls" or (args.command == "train" and _run_name(args.manifest) is not None):
+    if args.command == "tls" or (args.command == "train" and run_reference_name(args.manifest) is not None):
         return "worker"  # a run's driver and its init container, in the worker image
     return "cli"
 

@@ -12,6 +12,8 @@ import gc
 import sys
 from collections.abc import Sequence
 
+from retrodiction.identity import run_reference_name
+
 
 def console_script() -> int:
     """`retrodiction ...` from the PATH."""
@@ -38,7 +40,7 @@ def trains_locally(argv: Sequence[str]) -> bool:
     if any(arg == "--scheduler" or arg.startswith("--scheduler=") for arg in argv):
         return False
     # rt/NAME is a run in the cluster, driven from here: its batches run on the run's own Dask cluster.
-    return not any(arg.startswith(("rt/", "retrodictiontraining")) for arg in argv[1:])
+    return not any(run_reference_name(arg) is not None for arg in argv[1:])
 
 
 def _start_local_workers_early(argv: Sequence[str]) -> None:

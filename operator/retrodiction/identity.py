@@ -8,6 +8,7 @@ nothing beyond the standard library, so every layer (the operator, the driver, t
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Final
 
@@ -30,6 +31,20 @@ TRAININGS: Final = "retrodictiontrainings"
 SCHEDULES: Final = "retrodictionschedules"
 TRAINING_SHORT_NAMES: Final = ("rt",)
 SCHEDULE_SHORT_NAMES: Final = ("rts",)
+
+# rt/NAME, retrodictiontraining/NAME, retrodictiontrainings.training.retrodiction.dev/NAME: a run in the cluster, as
+# `retrodiction train` and kubectl name it.
+_RUN_REFERENCE = re.compile(
+    r"^(rt|retrodictiontrainings?(\.training\.retrodiction\.dev)?)/(?P<name>[a-z0-9][-a-z0-9.]*)$"
+)
+
+
+def run_reference_name(reference: str) -> str | None:
+    """The run's name in a reference to a RetrodictionTraining in the cluster (rt/NAME, ...); None for anything
+    else, such as a manifest's path."""
+    match = _RUN_REFERENCE.match(reference)
+    return match.group("name") if match else None
+
 
 # dask-kubernetes' custom resource, which a kubernetes-mode run's driver connects to.
 DASK_GROUP: Final = "kubernetes.dask.org"

@@ -13,6 +13,7 @@ from retrodiction.entry import trains_locally
         ["train", "run.yaml"],
         ["train", "run.yaml", "--workers", "2", "--report", "r.html"],
         ["train", "--workers=2", "configs/rt/run.yaml"],
+        ["train", "retrodictiontraining.yaml"],  # a file named like the kind is still a file
     ],
 )
 def test_a_local_train_of_a_manifest_starts_the_workers_early(argv: list[str]) -> None:
