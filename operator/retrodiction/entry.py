@@ -17,19 +17,20 @@ from retrodiction.identity import run_reference_name
 
 def console_script() -> int:
     """`retrodiction ...` from the PATH."""
-    _start_local_workers_early(sys.argv[1:])
-    from retrodiction.cli import main
-
-    return _ending(main())
+    return _command("retrodiction")
 
 
 def kubectl_plugin() -> int:
     """`kubectl retrodiction ...`: kubectl runs `kubectl-retrodiction` from the PATH for it (the package installs
     it beside `retrodiction`), with the same commands; kubectl's KUBECONFIG reaches it through the environment."""
+    return _command("kubectl retrodiction")
+
+
+def _command(prog: str) -> int:
     _start_local_workers_early(sys.argv[1:])
     from retrodiction.cli import main
 
-    return _ending(main(prog="kubectl retrodiction"))
+    return _ending(main(prog=prog))
 
 
 def trains_locally(argv: Sequence[str]) -> bool:

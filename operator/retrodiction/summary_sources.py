@@ -22,7 +22,7 @@ from retrodiction.api.summary import RetrodictionSummary, SummaryError, parse_su
 from retrodiction.bounded import CorruptError, TooLargeError, gunzip_at_most, read_at_most
 from retrodiction.driver.history_configmap import history_configmap_name, history_in
 from retrodiction.driver.summary_configmaps import MAX_SUMMARY_BYTES, read_summary_configmaps, summary_index
-from retrodiction.identity import SCHEDULE_KIND
+from retrodiction.identity import SCHEDULE_KIND, run_reference_name
 from retrodiction.ownership import controlled_by, controller_uid
 
 if TYPE_CHECKING:  # the Kubernetes client loads only when a source is in the cluster
@@ -32,7 +32,6 @@ if TYPE_CHECKING:  # the Kubernetes client loads only when a source is in the cl
 MAX_OBJECT_BYTES: Final = 4 * 1024 * 1024
 GZIP_MAGIC: Final = b"\x1f\x8b"
 
-_RUN = re.compile(r"^(rt|retrodictiontrainings?(\.training\.retrodiction\.dev)?)/(?P<name>[a-z0-9][-a-z0-9.]*)$")
 _NAMESPACED_RUN = re.compile(r"^(?P<namespace>[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)/(?P<name>[a-z0-9][-a-z0-9.]*)$")
 _SCHEDULE = re.compile(r"^(rs|retrodictionschedules?(\.training\.retrodiction\.dev)?)/(?P<name>[a-z0-9][-a-z0-9.]*)$")
 
@@ -72,8 +71,8 @@ def parse_source(text: str, *, exists: bool) -> RunSource | ScheduleSource | str
     local path wins. Anything else is a path or fsspec URI."""
     if exists:
         return text
-    if match := _RUN.match(text):
-        return RunSource(match.group("name"))
+    if (name := run_reference_name(text)) is not None:
+        return RunSource(name)
     if match := _SCHEDULE.match(text):
         return ScheduleSource(match.group("name"))
     if (match := _NAMESPACED_RUN.match(text)) and not text.endswith((".json", ".gz")):
