@@ -11,6 +11,10 @@ from pydantic import ValidationError
 from retrodiction.api.errors import format_validation_error
 from retrodiction.api.training import RetrodictionTraining
 
+# libyaml's parser when PyYAML was built with it (its wheels are): the same safe constructor, ten times faster than
+# the pure-Python parser, which took a fifth of a second for a manifest listing 2,000 variables.
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 class ManifestError(ValueError):
     """Invalid input, named by its field: `str(err)` is one line."""
@@ -27,7 +31,8 @@ def _documents(path: Path) -> list[Any]:
     except OSError as err:
         raise ManifestError(str(path), f"cannot read the file ({err.strerror or err})") from None
     try:
-        return [doc for doc in yaml.safe_load_all(text) if doc is not None]
+        documents = yaml.load_all(text, Loader=_LOADER)
+        return [doc for doc in documents if doc is not None]
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""

@@ -13,6 +13,8 @@ from rich.cells import cell_len
 from rich.table import Table
 from rich.text import Text
 
+from retrodiction.report.fast_table import FastTable
+
 Row = TypeVar("Row")
 # Names narrower than this wrap rather than push a number out; a longer name takes more lines.
 NAME_MIN_WIDTH = 10
@@ -82,9 +84,10 @@ def _fits(style: Style, columns: Sequence[Column[Row]], rows: Sequence[Row], wid
 
 
 def fitted_table(fitted: Fitted[Row], **options: Any) -> Table:
-    """An empty rich Table with the fitted style and columns; `options` (title, caption...) go to Table."""
+    """An empty rich Table with the fitted style and columns; `options` (title, caption...) go to Table. Its rows
+    are laid out by FastTable: they are one-line cells, numbers and names, thousands of them in a long table."""
     style = fitted.style
-    table = Table(box=style.box, show_edge=style.show_edge, pad_edge=style.pad_edge, **options)
+    table = FastTable(box=style.box, show_edge=style.show_edge, pad_edge=style.pad_edge, **options)
     for column in fitted.columns:
         header = column.short_header if style.short_headers else column.header
         if column.is_name:
