@@ -129,11 +129,8 @@ class FastTable(Table):
         """Borders, the header row, then each row as one segment a cell, as Table._render draws them."""
         table_style = console.get_style(self.style or "")
         border_style = table_style + console.get_style(self.border_style or "")
-        box = (
-            self.box.substitute(options, safe=self.safe_box if self.safe_box is not None else console.safe_box)
-            if (self.box)
-            else None
-        )
+        safe_box = console.safe_box if self.safe_box is None else self.safe_box
+        box = self.box.substitute(options, safe=safe_box) if self.box else None
         new_line = Segment.line()
         show_edge = self.show_edge
         if box and show_edge:
@@ -148,7 +145,7 @@ class FastTable(Table):
             _Layout(width, *self._cell_padding(index), console.get_style(column.style or ""), column.justify == "right")
             for index, (width, column) in enumerate(zip(widths, self.columns, strict=True))
         ]
-        # Each cell's style is its column's plus its row's: a few distinct rows styles, added once each.
+        # Each cell's style is its column's plus its row's: a table has a few distinct row styles, added once each.
         cell_styles: dict[Style, list[Style]] = {}
         last_row = len(self.rows) - 1
         for index, row in enumerate(self.rows):
@@ -186,8 +183,8 @@ class FastTable(Table):
 
 
 def _single_line_length(cell: object) -> int | None:
-    """Cells of a Text laid out on one line as is: no spans, justify or wrap of its own, no line break, tab or
-    space at either end (rich strips or expands those); None for any other cell."""
+    """The width of a cell rich would lay out on one line as it is: a Text without spans, justify or wrap of its
+    own, line break, tab, or space at either end (rich strips or expands those); None for any other cell."""
     if not isinstance(cell, Text) or cell.spans or cell.justify or cell.overflow or cell.no_wrap is not None:
         return None
     plain = cell.plain
