@@ -26,7 +26,9 @@ from retrodiction.engine import EngineConfig, Scores, beta_trust, derive_metrics
 from retrodiction.execution.task import BatchResult
 from retrodiction.identity import SUMMARY_KIND
 
+# Validates the results of a summary in one call (SummaryAccumulator._results).
 _RESULTS = TypeAdapter(list[SummaryResult])
+
 # A summary names each failed batch; the error text is capped so thousands of failures stay readable.
 MAX_ERROR_CHARS = 500
 
