@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import cast
 
 from rich.cells import cell_len
-from rich.console import Console, ConsoleOptions, JustifyMethod, RenderableType, RenderResult
+from rich.console import Console, ConsoleOptions, JustifyMethod, RenderResult
 from rich.measure import Measurement
 from rich.padding import Padding
 from rich.segment import Segment
@@ -80,10 +80,12 @@ class FastTable(Table):
         if not self.columns or not self.rows or not self._plain_layout():
             return None
         available = options.max_width - self._extra_width
+        header_options = options.update_width(available)
         widths = []
         for index, column in enumerate(self.columns):
-            padding = self._get_padding_width(index)
-            widest = _header_width(console, options.update_width(available), column.header, padding)
+            padding = sum(self._cell_padding(index))
+            # The header as rich measures it (it may hold markup): a handful of cells, unlike the rows.
+            widest = Measurement.get(console, header_options, Padding(column.header, (0, padding, 0, 0))).maximum
             for cell in column._cells:
                 length = _single_line_length(cell)
                 if length is None:
@@ -191,14 +193,6 @@ def _single_line_length(cell: object) -> int | None:
     if "\t" in plain or plain != plain.strip() or (plain and plain.splitlines() != [plain]):
         return None
     return cell_len(plain)
-
-
-def _header_width(console: Console, options: ConsoleOptions, header: RenderableType, padding: int) -> int:
-    """The header cell's maximum width, measured by rich (it may hold markup)."""
-    if not isinstance(header, str | Text):
-        return Measurement.get(console, options, Padding(header, (0, padding, 0, 0))).maximum
-    text = console.render_str(header) if isinstance(header, str) else header
-    return max((cell_len(line) for line in text.plain.splitlines()), default=0) + padding
 
 
 @dataclass(frozen=True)
