@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
@@ -117,6 +118,8 @@ class ParallelTrainingCoordinator:
         self._window: SummaryWindow | None = None
         self._accumulator: SummaryAccumulator | None = None
         self._futures: list[Future[GroupResults]] = []
+        # Per variable, its batches of the current run not merged yet (_settle).
+        self._unmerged: Counter[str] = Counter()
         self._waiting: as_completed | None = None
         self._cancel_on_stop = True
         self._stop = threading.Event()
@@ -319,6 +322,7 @@ class ParallelTrainingCoordinator:
             self.state = self._stopped_state()
             return
         by_key = {group.key(self.run_uid): group for group in self.groups_to_send()}
+        self._unmerged = Counter(name for batch in self.batches if not done(batch) for name in batch.variables)
         futures = self._submit(client, by_key)
         # The client's own loop: a client made with set_as_default=False is not found by as_completed otherwise.
         waiting = as_completed(futures, loop=client.loop)
@@ -378,16 +382,31 @@ class ParallelTrainingCoordinator:
             group = by_key[future.key]
             results = self._collect(future, group)
             future.release()
+            merged = []
             for batch, result in zip(group.batches, results, strict=True):
                 if done(batch):  # restored from the checkpoint before this group was sent
                     continue
                 self._record(batch, result)
+                merged.append(batch)
                 costs = dict(zip(self.config.model_names, result.model_seconds, strict=False))
                 listeners.result(result, tracker.record(result.outcome, work=_work(batch), model_seconds=costs))
+            self._settle(merged)
             failure = self._too_many_failures()
             if failure is not None:
                 self.state, self.failure_reason = CoordinatorState.FAILED, failure
                 return
+
+    def _settle(self, merged: list[TrainingBatch]) -> None:
+        """Build the summary's results of the variables that the `merged` batches completed (none of their batches
+        left to merge in this run), while the workers go on with the rest."""
+        assert self._accumulator is not None
+        completed = []
+        for batch in merged:
+            for name in batch.variables:
+                self._unmerged[name] -= 1
+                if self._unmerged[name] == 0:
+                    completed.append(name)
+        self._accumulator.settle(completed)
 
     def _too_many_failures(self) -> str | None:
         """Why the run fails now: more failed batches than maxFailedBatches allows; None while it may go on."""

@@ -4,13 +4,11 @@ terminal: notes and the progress bar on stderr, then the trust table (or its row
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import sys
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -62,9 +60,6 @@ def train_locally(args: argparse.Namespace) -> int:
 
             # Keyed by the plan's fingerprint: a changed spec never resumes from another spec's batches.
             coordinator.checkpoint = FsspecCheckpoint(f"{args.checkpoint.rstrip('/')}/{coordinator.fingerprint()}")
-        # The summary's credible intervals need scipy.special, a fifth of a second to import: meanwhile, while this
-        # thread mostly waits for the worker processes to start, rather than after the run.
-        _import_in_background("scipy.special")
         phases.running()
         with library_logs(verbose=args.verbose), _cluster(args, coordinator) as where:
             if not args.quiet:
@@ -80,17 +75,6 @@ def train_locally(args: argparse.Namespace) -> int:
     if not args.quiet:
         console(stderr=True).print(f"summary: {output}" + (f"  report: {args.report}" if args.report else ""))
     return _verdict(coordinator, save_error)
-
-
-def _import_in_background(module: str) -> None:
-    """Import `module` in a daemon thread. An import of it elsewhere waits for this one (Python's import lock), and
-    one that failed here is tried again there, which raises its error in the right place."""
-
-    def load() -> None:
-        with suppress(Exception):
-            importlib.import_module(module)
-
-    threading.Thread(target=load, name=f"import {module}", daemon=True).start()
 
 
 def _planned(args: argparse.Namespace, training: RetrodictionTraining) -> ParallelTrainingCoordinator:

@@ -74,6 +74,9 @@ class SummaryAccumulator:
         self.seconds = np.zeros(len(self.models))
         self.errors = np.zeros(len(self.models), dtype=np.int64)
         self.first_errors: list[str | None] = [None] * len(self.models)
+        # The results of variables whose batches are all merged, built while the run goes on (settle), by variable
+        # index: the summary at the end builds only the rest. Merging more scores into a variable drops its entry.
+        self._settled: dict[int, list[SummaryResult]] = {}
 
     def add(self, result: BatchResult) -> None:
         """Merge one batch; adding the same batch twice is refused, so a replayed result cannot double-count."""
@@ -85,6 +88,9 @@ class SummaryAccumulator:
         # A batch's variables are unique (the spec forbids duplicates), so fancy-indexed += is exact.
         rows = np.array([self._position[name] for name in result.variables], dtype=np.intp)
         self.scores.add_at(rows, result.scores())
+        if self._settled:
+            for row in rows.tolist():
+                self._settled.pop(row, None)
         self._add_costs(result)
         self.succeeded.add(result.batch_id)
 
@@ -102,21 +108,51 @@ class SummaryAccumulator:
         for result in results:
             self.add(result)
 
-    def results(self) -> list[SummaryResult]:
-        # Tens of thousands of small acyclic objects: the cyclic collector would scan the growing heap again and
-        # again while they are made, half the time of the whole build.
-        with gc_paused():
-            return self._results()
+    def settle(self, variables: Iterable[str]) -> None:
+        """Build the results of `variables` now, as the summary would: for variables whose batches are all merged.
 
-    def _results(self) -> list[SummaryResult]:
+        A run calls it as each group of variables completes, so the summary's biggest cost (tens of thousands of
+        results) is paid while the workers compute rather than after the last batch, when they would be idle.
+        The results are the same however the variables are settled (each cell depends on its own scores only)."""
+        rows = [row for row in dict.fromkeys(self._position[name] for name in variables) if row not in self._settled]
+        if not rows:
+            return
+        with gc_paused():
+            self._settled.update(zip(rows, self._build(rows), strict=True))
+
+    def unsettled(self) -> list[str]:
+        """The variables whose results the summary has still to build, in order."""
+        return [name for row, name in enumerate(self.variables) if row not in self._settled]
+
+    def results(self) -> list[SummaryResult]:
+        """Every variable's results, in the variables' order: those settled, and the rest built now."""
+        with gc_paused():
+            rest = [row for row in range(len(self.variables)) if row not in self._settled]
+            fresh = dict(zip(rest, self._build(rest), strict=True)) if rest else {}
+            return [
+                result
+                for row in range(len(self.variables))
+                for result in (self._settled[row] if row in self._settled else fresh[row])
+            ]
+
+    def _build(self, rows: Sequence[int]) -> list[list[SummaryResult]]:
+        """The results of the variables at `rows`, one list per variable (its models x horizons)."""
+        # Tens of thousands of small acyclic objects: the cyclic collector would scan the growing heap again and
+        # again while they are made, half the time of the whole build (callers pause it).
+        built = self._results(rows, self.scores.select(rows))
+        cells = len(self.models) * len(self.engine.horizons)
+        return [built[start : start + cells] for start in range(0, len(built), cells)]
+
+    def _results(self, rows: Sequence[int], scores: Scores) -> list[SummaryResult]:
         # Flat Python lists, one per field in the cells' order, walked together: indexing 30,000 cells of a dozen
         # numpy arrays one by one costs seconds, and of nested lists a third of the build.
-        scores = self.scores
         metrics = derive_metrics(scores)
         successes, failures = scores.count("successes"), scores.count("failures")
         mean, lower, upper = beta_trust(successes, failures)
-        intervals = self._interval_lists()
-        cells = itertools.product(enumerate(self.variables), enumerate(self.models), enumerate(self.engine.horizons))
+        intervals = self._interval_lists(scores)
+        cells = itertools.product(
+            enumerate(self.variables[row] for row in rows), enumerate(self.models), enumerate(self.engine.horizons)
+        )
         columns = zip(
             cells,
             *(_flat(scores.count(field)) for field in ("n", "skipped")),
@@ -162,12 +198,12 @@ class SummaryAccumulator:
             ]
         )
 
-    def _interval_lists(self) -> Callable[[int, int, int], list[IntervalScore]]:
-        """The interval scores of one cell; the builtins have none, and most runs no level at all."""
-        levels = self.scores.levels
-        n = self.scores.interval_count("n").tolist()
-        covered = self.scores.interval_count("covered").tolist()
-        winkler = self.scores.interval_sum_array.tolist()
+    def _interval_lists(self, scores: Scores) -> Callable[[int, int, int], list[IntervalScore]]:
+        """The interval scores of one cell of `scores`; the builtins have none, and most runs no level at all."""
+        levels = scores.levels
+        n = scores.interval_count("n").tolist()
+        covered = scores.interval_count("covered").tolist()
+        winkler = scores.interval_sum_array.tolist()
         chosen = [[i for i, level in enumerate(levels) if self._has_level(m, level)] for m in range(len(self.models))]
 
         def cell(v: int, m: int, h: int) -> list[IntervalScore]:

@@ -6,7 +6,8 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ from retrodiction.engine import EngineConfig
 from retrodiction.execution.checkpoint import FsspecCheckpoint, MemoryCheckpoint
 from retrodiction.execution.clusters import local_cluster_client
 from retrodiction.execution.grouping import batches_in_key, group_batches
+from retrodiction.execution.task import BatchResult
+from retrodiction.summary import SummaryAccumulator
 from tests.results import assert_same_results, in_process_results
 
 pytestmark = pytest.mark.integration
@@ -65,6 +68,37 @@ def test_local_cluster_summary_equals_the_in_process_summary(client: Client, syn
     assert summary["batches"]["succeeded"] == summary["batches"]["total"] == len(coordinator.batches)
     assert seen[-1]["completed"] == seen[-1]["total"] and seen[-1]["completed_percentage"] == 100.0
     assert_same_results(summary["results"], in_process_results(make_coordinator(synthetic)))
+
+
+def test_a_run_builds_each_variables_results_once_its_last_batch_is_merged(
+    client: Client, synthetic: DataSource, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The summary's results are built while the workers compute (SummaryAccumulator.settle), each variable's as
+    # soon as none of its batches is left, so that after the last batch there is next to nothing left to build.
+    coordinator = make_coordinator(synthetic, client=client)
+    merged: Counter[str] = Counter()
+    settled_early: list[str] = []
+    settling: list[SummaryAccumulator] = []
+    original_add, original_settle = SummaryAccumulator.add, SummaryAccumulator.settle
+
+    def add(self: SummaryAccumulator, result: BatchResult) -> None:
+        merged.update(result.variables)
+        original_add(self, result)
+
+    def settle(self: SummaryAccumulator, variables: Iterable[str]) -> None:
+        chosen = list(variables)
+        per_variable = Counter(name for batch in coordinator.batches for name in batch.variables)
+        settled_early.extend(name for name in chosen if merged[name] < per_variable[name])
+        settling.append(self)
+        original_settle(self, chosen)
+
+    monkeypatch.setattr(SummaryAccumulator, "add", add)
+    monkeypatch.setattr(SummaryAccumulator, "settle", settle)
+    built = coordinator.run_training()
+    assert settled_early == [], "a variable was settled before all its batches were merged"
+    assert settling, "nothing was settled during the run"
+    assert settling[-1].unsettled() == [], "every variable's results were built before the run ended"
+    assert_same_results([row.to_dict() for row in built.results], in_process_results(make_coordinator(synthetic)))
 
 
 def test_killing_a_worker_mid_run_still_gives_the_identical_summary(synthetic: DataSource) -> None:

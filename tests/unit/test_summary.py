@@ -287,3 +287,57 @@ def test_a_later_batch_error_is_the_first_error_of_a_model_no_earlier_batch_fail
         acc = SummaryAccumulator(["a", "b"], MIXED, custom_models={"m": [95, 80], "k": [50]})
         acc.add_all(order)
         assert [cost.first_error for cost in acc.costs()] == [None, None, "batch 0002: ValueError: later", None]
+
+
+def _settling_runs(seed: int) -> tuple[list[BatchResult], list[list[str]]]:
+    """Twelve batches over five variables in a random order, and after each, a random few variables settled
+    (some of them with batches still to come)."""
+    rng = np.random.default_rng(seed)
+    names = ["a", "b", "c", "d", "e"]
+    results = [
+        _result(f"{i:02d}", tuple(rng.choice(names, size=int(rng.integers(1, 4)), replace=False)), seed * 100 + i)
+        for i in range(12)
+    ]
+    settles = [list(rng.choice(names, size=int(rng.integers(0, 4)), replace=False)) for _ in results]
+    return results, settles
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_results_settled_during_a_run_are_the_results_built_at_its_end(seed: int) -> None:
+    results, settles = _settling_runs(seed)
+    at_end = SummaryAccumulator(["a", "b", "c", "d", "e"], ENGINE)
+    at_end.add_all(results)
+    settling = SummaryAccumulator(["a", "b", "c", "d", "e"], ENGINE)
+    for result, settled in zip(results, settles, strict=True):
+        settling.add(result)
+        settling.settle(settled)
+    expected = at_end.summary(RUN, CONFIG, total_batches=12).to_dict()
+    assert settling.summary(RUN, CONFIG, total_batches=12).to_dict() == expected
+    settling.settle(["a", "b", "c", "d", "e"])
+    assert settling.unsettled() == []
+    assert settling.summary(RUN, CONFIG, total_batches=12).to_dict() == expected
+
+
+def test_a_batch_merged_into_a_settled_variable_counts_in_its_results() -> None:
+    acc = SummaryAccumulator(["a", "b"], ENGINE)
+    acc.add(_result("1", ("a", "b"), 1))
+    acc.settle(["a", "b"])
+    assert acc.unsettled() == []
+    acc.add(_result("2", ("b",), 2))
+    assert acc.unsettled() == ["b"], "b's results are built again; a's stand"
+    reference = SummaryAccumulator(["a", "b"], ENGINE)
+    reference.add_all([_result("1", ("a", "b"), 1), _result("2", ("b",), 2)])
+    assert [row.to_dict() for row in acc.results()] == [row.to_dict() for row in reference.results()]
+
+
+def test_settled_results_keep_their_prediction_intervals() -> None:
+    def accumulator() -> SummaryAccumulator:
+        return SummaryAccumulator(["a", "b"], MIXED, custom_models={"m": [95, 80], "k": [50]})
+
+    at_end, settling = accumulator(), accumulator()
+    at_end.add_all([FIRST, SECOND, SILENT_FAILURE])
+    for result in (SECOND, SILENT_FAILURE, FIRST):
+        settling.add(result)
+        settling.settle(["b"])
+    settling.settle(["a", "b"])
+    assert settling.summary(RUN, CONFIG, total_batches=4) == at_end.summary(RUN, CONFIG, total_batches=4)

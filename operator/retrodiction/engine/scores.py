@@ -96,6 +96,17 @@ class Scores:
         self.interval_count_array[rows] += part.interval_count_array
         self.interval_sum_array[rows] += part.interval_sum_array
 
+    def select(self, rows: ArrayLike) -> Scores:
+        """The variables at `rows`, in that order, as Scores of their own (a copy)."""
+        picked = np.asarray(rows, dtype=np.intp)
+        return Scores(
+            counts=self.counts[picked],
+            sums=self.sums[picked],
+            levels=self.levels,
+            interval_counts=self.interval_count_array[picked],
+            interval_sums=self.interval_sum_array[picked],
+        )
+
     @property
     def interval_count_array(self) -> NDArray[np.int64]:
         assert self.interval_counts is not None  # set by __post_init__
