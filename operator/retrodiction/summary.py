@@ -126,13 +126,15 @@ class SummaryAccumulator:
 
     def results(self) -> list[SummaryResult]:
         """Every variable's results, in the variables' order: those settled, and the rest built now."""
+        # A copy: whoever asks for a summary while a run merges (another thread) sees one state of the entries.
+        settled = dict(self._settled)
         with gc_paused():
-            rest = [row for row in range(len(self.variables)) if row not in self._settled]
+            rest = [row for row in range(len(self.variables)) if row not in settled]
             fresh = dict(zip(rest, self._build(rest), strict=True)) if rest else {}
             return [
                 result
                 for row in range(len(self.variables))
-                for result in (self._settled[row] if row in self._settled else fresh[row])
+                for result in (settled[row] if row in settled else fresh[row])
             ]
 
     def _build(self, rows: Sequence[int]) -> list[list[SummaryResult]]:
@@ -141,7 +143,7 @@ class SummaryAccumulator:
         # again while they are made, half the time of the whole build (callers pause it).
         built = self._results(rows, self.scores.select(rows))
         cells = len(self.models) * len(self.engine.horizons)
-        return [built[start : start + cells] for start in range(0, len(built), cells)]
+        return [built[index * cells : (index + 1) * cells] for index in range(len(rows))]
 
     def _results(self, rows: Sequence[int], scores: Scores) -> list[SummaryResult]:
         # Flat Python lists, one per field in the cells' order, walked together: indexing 30,000 cells of a dozen

@@ -341,3 +341,10 @@ def test_settled_results_keep_their_prediction_intervals() -> None:
         settling.settle(["b"])
     settling.settle(["a", "b"])
     assert settling.summary(RUN, CONFIG, total_batches=4) == at_end.summary(RUN, CONFIG, total_batches=4)
+
+
+def test_a_run_without_any_model_has_no_results_to_settle() -> None:
+    acc = SummaryAccumulator(["a", "b"], EngineConfig(models=(), horizons=(1,)))
+    acc.settle(["a"])
+    assert acc.results() == []
+    assert acc.unsettled() == ["b"]
