@@ -76,6 +76,7 @@ def test_a_run_builds_each_variables_results_once_its_last_batch_is_merged(
     # The summary's results are built while the workers compute (SummaryAccumulator.settle), each variable's as
     # soon as none of its batches is left, so that after the last batch there is next to nothing left to build.
     coordinator = make_coordinator(synthetic, client=client)
+    per_variable = Counter(name for batch in coordinator.batches for name in batch.variables)
     merged: Counter[str] = Counter()
     settled_early: list[str] = []
     settling: list[SummaryAccumulator] = []
@@ -87,7 +88,6 @@ def test_a_run_builds_each_variables_results_once_its_last_batch_is_merged(
 
     def settle(self: SummaryAccumulator, variables: Iterable[str]) -> None:
         chosen = list(variables)
-        per_variable = Counter(name for batch in coordinator.batches for name in batch.variables)
         settled_early.extend(name for name in chosen if merged[name] < per_variable[name])
         settling.append(self)
         original_settle(self, chosen)
